@@ -1,0 +1,46 @@
+"""signoff: a model registry whose job is human sign-off.
+
+The public SDK surface: ``Client`` and the error classes. Server-side code lives in
+submodules and needs the ``signoff[server]`` extra.
+"""
+
+from signoff.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    Conflict,
+    DeliveryFailed,
+    GateFailed,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PatternInvalid,
+    PermissionDenied,
+    PolicyViolation,
+    ServiceUnavailable,
+    SignoffError,
+)
+from signoff.sdk._base import BaseClient
+from signoff.sdk._client import Client
+from signoff.sdk._records import Record
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExists",
+    "AuthenticationFailed",
+    "BaseClient",
+    "Client",
+    "Conflict",
+    "DeliveryFailed",
+    "GateFailed",
+    "InvalidInput",
+    "InvalidTransition",
+    "NotFound",
+    "PatternInvalid",
+    "PermissionDenied",
+    "PolicyViolation",
+    "Record",
+    "ServiceUnavailable",
+    "SignoffError",
+    "__version__",
+]

@@ -1,0 +1,85 @@
+"""Users, groups and memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.tables import GroupRow, MembershipRow, UserRow
+from signoff.errors import AlreadyExists, NotFound
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, name: str) -> UserRow | None:
+        return self.session.scalar(select(UserRow).where(UserRow.name == name))
+
+    def row(self, name: str) -> UserRow:
+        row = self.find(name)
+        if row is None:
+            raise NotFound(f"user {name!r} not found", details={"user": name})
+        return row
+
+    def add(self, row: UserRow) -> UserRow:
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise AlreadyExists(f"user {row.name!r} already exists", details={"user": row.name}) from None
+        return row
+
+    def groups_of(self, name: str) -> set[str]:
+        stmt = (
+            select(GroupRow.name)
+            .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
+            .join(UserRow, UserRow.id == MembershipRow.user_id)
+            .where(UserRow.name == name)
+        )
+        return set(self.session.scalars(stmt))
+
+    def members_of(self, groups: list[str]) -> list[UserRow]:
+        stmt = (
+            select(UserRow)
+            .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+            .join(GroupRow, GroupRow.id == MembershipRow.group_id)
+            .where(GroupRow.name.in_(groups), UserRow.disabled.is_(False))
+            .distinct()
+            .order_by(UserRow.name)
+        )
+        return list(self.session.scalars(stmt))
+
+    def group(self, name: str) -> GroupRow:
+        row = self.session.scalar(select(GroupRow).where(GroupRow.name == name))
+        if row is None:
+            row = GroupRow(name=name)
+            self.session.add(row)
+            self.session.flush()
+        return row
+
+    def set_groups(self, user: UserRow, groups: list[str]) -> None:
+        self.session.flush()
+        self.session.execute(delete(MembershipRow).where(MembershipRow.user_id == user.id))
+        for name in sorted(set(groups)):
+            self.session.add(MembershipRow(user_id=user.id, group_id=self.group(name).id))
+
+    def list(self) -> list[tuple[UserRow, set[str]]]:
+        users = list(self.session.scalars(select(UserRow).order_by(UserRow.name)))
+        return [(u, self.groups_of(u.name)) for u in users]
+
+
+def user_to_dict(row: UserRow, groups: set[str]) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "email": row.email,
+        "display_name": row.display_name,
+        "groups": sorted(groups),
+        "admin": row.is_admin,
+        "disabled": row.disabled,
+        "source": row.source,
+        "created_at": row.created_at.isoformat() if isinstance(row.created_at, datetime) else None,
+    }

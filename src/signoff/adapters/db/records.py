@@ -1,0 +1,177 @@
+"""Append-only records: the parameter store, the audit log and the event outbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.tables import AuditRow, OutboxRow, ParameterRow
+from signoff.domain.audit import GENESIS, AuditEntry, seal
+from signoff.domain.events import Event, canonical_json
+from signoff.errors import InvalidInput, NotFound
+
+# Any constant works; it only has to be the same in every process appending to the chain.
+AUDIT_LOCK_KEY = 0x5160FF
+
+
+def _plain(value: Any) -> Any:
+    """What the value will look like after a JSON round trip through the database."""
+    return json.loads(canonical_json(value))
+
+
+class ParameterRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def put(self, name: str, value: dict[str, Any], *, actor: str, at: datetime) -> int:
+        check_parameter_name(name)
+        current = self.session.scalar(select(func.max(ParameterRow.version)).where(ParameterRow.name == name))
+        version = int(current or 0) + 1
+        self.session.add(ParameterRow(name=name, version=version, value=_plain(value), created_at=at, created_by=actor))
+        return version
+
+    def get(self, name: str, version: int | None = None) -> dict[str, Any]:
+        stmt = select(ParameterRow).where(ParameterRow.name == name)
+        if version is None:
+            stmt = stmt.order_by(ParameterRow.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(ParameterRow.version == version)
+        row = self.session.scalar(stmt)
+        if row is None:
+            what = f"version {version} of parameter" if version is not None else "parameter"
+            raise NotFound(f"{what} {name!r} not found", details={"name": name, "version": version})
+        return parameter_to_dict(row)
+
+    def history(self, name: str, *, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        stmt = select(ParameterRow).where(ParameterRow.name == name).order_by(ParameterRow.version).limit(limit)
+        if after is not None:
+            stmt = stmt.where(ParameterRow.version > after)
+        rows = [parameter_to_dict(r) for r in self.session.scalars(stmt)]
+        if not rows and after is None:
+            raise NotFound(f"parameter {name!r} not found", details={"name": name})
+        return rows
+
+    def names(self, prefix: str = "/") -> list[str]:
+        stmt = select(ParameterRow.name).where(ParameterRow.name.startswith(prefix)).distinct().order_by(ParameterRow.name)
+        return list(self.session.scalars(stmt))
+
+
+def check_parameter_name(name: str) -> None:
+    if not name.startswith("/") or "//" in name or name.endswith("/") or len(name) > 512:
+        raise InvalidInput(f"invalid parameter name {name!r}: use a /hierarchical/path", details={"name": name})
+
+
+def parameter_to_dict(row: ParameterRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "version": row.version,
+        "value": row.value,
+        "created_at": row.created_at.isoformat(),
+        "created_by": row.created_by,
+    }
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        """Seal the entry onto the chain; callers hold the chain lock until commit."""
+        if self.session.bind is not None and self.session.get_bind().dialect.name == "postgresql":
+            # One chain, many writers: serialise appends for the rest of this transaction.
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+        last = self.session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
+        entry.before, entry.after = _plain(entry.before), _plain(entry.after)
+        seal(entry, last or GENESIS)
+        row = AuditRow(
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            model=entry.model,
+            before=entry.before,
+            after=entry.after,
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+        )
+        self.session.add(row)
+        self.session.flush()
+        entry.id = row.id
+        return entry
+
+    def list(
+        self,
+        *,
+        model: str | None = None,
+        subject_prefix: str | None = None,
+        since: datetime | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        stmt = select(AuditRow).order_by(AuditRow.id).limit(limit)
+        if model:
+            stmt = stmt.where(AuditRow.model == model)
+        if subject_prefix:
+            stmt = stmt.where(AuditRow.subject.startswith(subject_prefix))
+        if since:
+            stmt = stmt.where(AuditRow.at >= since)
+        if after is not None:
+            stmt = stmt.where(AuditRow.id > after)
+        return [audit_from_row(r) for r in self.session.scalars(stmt)]
+
+    def iter_all(self, batch: int = 2000) -> Iterator[AuditEntry]:
+        last = 0
+        while True:
+            rows = list(self.session.scalars(select(AuditRow).where(AuditRow.id > last).order_by(AuditRow.id).limit(batch)))
+            if not rows:
+                return
+            for r in rows:
+                yield audit_from_row(r)
+            last = rows[-1].id
+
+
+def audit_from_row(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        subject=row.subject,
+        model=row.model,
+        before=row.before,
+        after=row.after,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: Event, at: datetime) -> OutboxRow:
+        row = OutboxRow(
+            event_id=event.id,
+            type=event.type,
+            subject=event.subject,
+            time=at,
+            payload=_plain(event.envelope(at)),
+            dispatched_at=None,
+        )
+        self.session.add(row)
+        return row
+
+    def list(self, *, type: str | None = None, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        stmt = select(OutboxRow).order_by(OutboxRow.id).limit(limit)
+        if type:
+            stmt = stmt.where(OutboxRow.type == type)
+        if after is not None:
+            stmt = stmt.where(OutboxRow.id > after)
+        return [
+            {"seq": r.id, "event": r.payload, "dispatched_at": r.dispatched_at.isoformat() if r.dispatched_at else None}
+            for r in self.session.scalars(stmt)
+        ]

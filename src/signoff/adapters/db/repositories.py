@@ -1,0 +1,431 @@
+"""Registry repositories: models, versions and their stages, the live pointer, requests.
+
+Each converts rows to domain entities at its boundary and turns storage errors into domain
+errors (a taken unique key is ``AlreadyExists``, never an ``IntegrityError``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.tables import (
+    DecisionRow,
+    InferenceReportRow,
+    LiveRow,
+    ModelRow,
+    PromotionRow,
+    RequestRow,
+    StageRow,
+    VersionRow,
+)
+from signoff.domain.approvals import ApprovalRequest, Decision, RequestState, Verdict
+from signoff.domain.models import Lineage, LiveVersion, Model, ModelVersion, Stage
+from signoff.domain.workflow import Policy, Workflow
+from signoff.errors import AlreadyExists, NotFound
+
+
+def model_from_row(row: ModelRow) -> Model:
+    return Model(
+        name=row.name,
+        description=row.description,
+        owner_group=row.owner_group,
+        tags=dict(row.tags or {}),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        latest_version=row.latest_version,
+    )
+
+
+class ModelRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def row(self, name: str) -> ModelRow:
+        row = self.session.scalar(select(ModelRow).where(ModelRow.name == name))
+        if row is None:
+            raise NotFound(f"model {name!r} not found", details={"model": name})
+        return row
+
+    def find(self, name: str) -> ModelRow | None:
+        return self.session.scalar(select(ModelRow).where(ModelRow.name == name))
+
+    def get(self, name: str) -> Model:
+        return model_from_row(self.row(name))
+
+    def add(self, model: Model) -> ModelRow:
+        row = ModelRow(
+            name=model.name,
+            description=model.description,
+            owner_group=model.owner_group,
+            tags=model.tags,
+            latest_version=0,
+            created_at=model.created_at,
+            created_by=model.created_by or "",
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise AlreadyExists(f"model {model.name!r} already exists", details={"model": model.name}) from None
+        return row
+
+    def list(self, *, after: str | None = None, limit: int = 100) -> list[Model]:
+        stmt = select(ModelRow).order_by(ModelRow.name).limit(limit)
+        if after:
+            stmt = stmt.where(ModelRow.name > after)
+        return [model_from_row(r) for r in self.session.scalars(stmt)]
+
+    def next_number(self, model_id: int) -> int:
+        """Allocate the next version number; the row lock makes numbers gapless under concurrency."""
+        stmt = (
+            update(ModelRow)
+            .where(ModelRow.id == model_id)
+            .values(latest_version=ModelRow.latest_version + 1)
+            .returning(ModelRow.latest_version)
+        )
+        return int(self.session.execute(stmt).scalar_one())
+
+
+class VersionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def row(self, model: ModelRow, number: int) -> VersionRow:
+        row = self.session.scalar(
+            select(VersionRow).where(VersionRow.model_id == model.id, VersionRow.number == number)
+        )
+        if row is None:
+            raise NotFound(
+                f"version {number} of model {model.name!r} not found",
+                details={"model": model.name, "version": number},
+            )
+        return row
+
+    def add(self, model: ModelRow, version: ModelVersion, envs: Sequence[str]) -> VersionRow:
+        row = VersionRow(
+            model_id=model.id,
+            number=version.number,
+            artifact_uri=version.artifact_uri,
+            digest=version.digest,
+            flavor=version.flavor,
+            meta=version.metadata,
+            metrics=version.metrics,
+            run_id=version.lineage.run_id,
+            code_commit=version.lineage.code_commit,
+            dataset_hash=version.lineage.dataset_hash,
+            registered_by=version.registered_by,
+            registered_at=version.registered_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        for env in envs:
+            self.session.add(
+                StageRow(
+                    version_id=row.id,
+                    env=env,
+                    status=Stage.PENDING.value,
+                    updated_at=version.registered_at,
+                    updated_by=version.registered_by,
+                )
+            )
+        return row
+
+    def stages(self, version_ids: Sequence[int]) -> dict[int, dict[str, Stage]]:
+        out: dict[int, dict[str, Stage]] = {vid: {} for vid in version_ids}
+        if not version_ids:
+            return out
+        for st in self.session.scalars(select(StageRow).where(StageRow.version_id.in_(version_ids))):
+            out[st.version_id][st.env] = Stage(st.status)
+        return out
+
+    def set_stage(self, version_id: int, env: str, stage: Stage, *, actor: str, at: datetime) -> Stage:
+        row = self.session.scalar(
+            select(StageRow).where(StageRow.version_id == version_id, StageRow.env == env)
+        )
+        if row is None:
+            row = StageRow(version_id=version_id, env=env, status=stage.value, updated_at=at, updated_by=actor)
+            self.session.add(row)
+            return Stage.PENDING
+        before = Stage(row.status)
+        row.status, row.updated_at, row.updated_by = stage.value, at, actor
+        return before
+
+    def live_map(self, model_id: int) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for live in self.session.scalars(select(LiveRow).where(LiveRow.model_id == model_id)):
+            out.setdefault(live.version_id, []).append(live.env)
+        return out
+
+    def to_entity(self, model: ModelRow, row: VersionRow, workflow: Workflow) -> ModelVersion:
+        stages = self.stages([row.id])[row.id]
+        live = self.live_map(model.id).get(row.id, [])
+        return self._entity(model, row, stages, live, workflow)
+
+    def _entity(
+        self, model: ModelRow, row: VersionRow, stages: dict[str, Stage], live: list[str], workflow: Workflow
+    ) -> ModelVersion:
+        ordered = {env: stages.get(env, Stage.PENDING) for env in workflow.order}
+        return ModelVersion(
+            model=model.name,
+            number=row.number,
+            artifact_uri=row.artifact_uri,
+            flavor=row.flavor,
+            digest=row.digest,
+            metadata=dict(row.meta or {}),
+            metrics=dict(row.metrics or {}),
+            lineage=Lineage(row.run_id, row.code_commit, row.dataset_hash),
+            registered_by=row.registered_by,
+            registered_at=row.registered_at,
+            stages=ordered,
+            live_in=[e for e in workflow.order if e in live],
+        )
+
+    def list(
+        self, model: ModelRow, workflow: Workflow, *, before: int | None = None, limit: int = 100
+    ) -> list[ModelVersion]:
+        stmt = (
+            select(VersionRow)
+            .where(VersionRow.model_id == model.id)
+            .order_by(VersionRow.number.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            stmt = stmt.where(VersionRow.number < before)
+        rows = list(self.session.scalars(stmt))
+        stages = self.stages([r.id for r in rows])
+        live = self.live_map(model.id)
+        return [self._entity(model, r, stages[r.id], live.get(r.id, []), workflow) for r in rows]
+
+    def by_id(self, version_id: int) -> VersionRow:
+        row = self.session.get(VersionRow, version_id)
+        if row is None:
+            raise NotFound(f"version id {version_id} not found")
+        return row
+
+
+class LiveRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def row(self, model: str, env: str) -> LiveRow | None:
+        return self.session.get(LiveRow, (model, env))
+
+    def put(self, row: LiveRow) -> LiveRow | None:
+        """Point (model, env) at a new version; returns the row it replaced, detached as values."""
+        old = self.session.get(LiveRow, (row.model_name, row.env))
+        previous = None
+        if old is not None:
+            previous = LiveRow(**{c: getattr(old, c) for c in LiveRow.__table__.columns.keys()})
+            self.session.delete(old)
+            self.session.flush()
+        self.session.add(row)
+        return previous
+
+    def clear(self, model: str, env: str) -> LiveRow | None:
+        old = self.session.get(LiveRow, (model, env))
+        if old is not None:
+            self.session.delete(old)
+        return old
+
+    def add_promotion(self, row: PromotionRow) -> None:
+        self.session.add(row)
+
+    def history(self, model_id: int, env: str) -> list[PromotionRow]:
+        stmt = (
+            select(PromotionRow)
+            .where(PromotionRow.model_id == model_id, PromotionRow.env == env)
+            .order_by(PromotionRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
+
+def live_from_row(row: LiveRow) -> LiveVersion:
+    return LiveVersion(
+        model=row.model_name,
+        env=row.env,
+        version=row.number,
+        artifact_uri=row.artifact_uri,
+        digest=row.digest,
+        flavor=row.flavor,
+        approved_by=list(row.approved_by or []),
+        approved_at=row.approved_at,
+        approved_envs=list(row.approved_envs or []),
+        request_id=row.request_id,
+        parameter_version=row.parameter_version,
+    )
+
+
+class RequestRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, request: ApprovalRequest, *, model_id: int, version_id: int) -> RequestRow:
+        row = RequestRow(
+            model_id=model_id,
+            version_id=version_id,
+            env=request.env,
+            kind=request.kind,
+            state=request.state.value,
+            requested_by=request.requested_by,
+            reason=request.reason,
+            evidence=request.evidence,
+            gate_results=request.gate_results,
+            policy=request.policy.to_dict(),
+            digest=request.digest,
+            created_at=request.created_at,
+            expires_at=request.expires_at,
+            decided_at=None,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise AlreadyExists(
+                f"an approval request for version {request.version} of {request.model!r} in "
+                f"{request.env} is already open",
+                details={"model": request.model, "version": request.version, "env": request.env},
+            ) from None
+        request.id = row.id
+        return row
+
+    def row(self, request_id: int) -> RequestRow:
+        row = self.session.get(RequestRow, request_id)
+        if row is None:
+            raise NotFound(f"approval request {request_id} not found", details={"request_id": request_id})
+        return row
+
+    def open_for(self, version_id: int, env: str) -> RequestRow | None:
+        return self.session.scalar(
+            select(RequestRow).where(
+                RequestRow.version_id == version_id, RequestRow.env == env, RequestRow.state == "open"
+            )
+        )
+
+    def to_entity(self, row: RequestRow, model: str, version: int, policy: Policy) -> ApprovalRequest:
+        decisions = self.session.scalars(
+            select(DecisionRow).where(DecisionRow.request_id == row.id).order_by(DecisionRow.id)
+        )
+        return ApprovalRequest(
+            id=row.id,
+            model=model,
+            version=version,
+            env=row.env,
+            kind=row.kind,
+            requested_by=row.requested_by,
+            reason=row.reason,
+            policy=policy,
+            evidence=dict(row.evidence or {}),
+            gate_results=list(row.gate_results or []),
+            digest=row.digest,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            state=RequestState(row.state),
+            decided_at=row.decided_at,
+            decisions=[
+                Decision(d.actor, Verdict(d.verdict), d.comment, d.at, list(d.groups or []))
+                for d in decisions
+            ],
+        )
+
+    def save_decision(self, row: RequestRow, request: ApprovalRequest, decision: Decision) -> None:
+        self.session.add(
+            DecisionRow(
+                request_id=row.id,
+                actor=decision.actor,
+                verdict=decision.verdict.value,
+                comment=decision.comment,
+                groups=decision.groups,
+                digest=request.digest,
+                at=decision.at,
+            )
+        )
+        self.save_state(row, request)
+
+    def save_state(self, row: RequestRow, request: ApprovalRequest) -> None:
+        row.state = request.state.value
+        row.decided_at = request.decided_at
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        env: str | None = None,
+        model_id: int | None = None,
+        version_id: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[RequestRow]:
+        stmt = select(RequestRow).order_by(RequestRow.id).limit(limit)
+        if state:
+            stmt = stmt.where(RequestRow.state == state)
+        if env:
+            stmt = stmt.where(RequestRow.env == env)
+        if model_id is not None:
+            stmt = stmt.where(RequestRow.model_id == model_id)
+        if version_id is not None:
+            stmt = stmt.where(RequestRow.version_id == version_id)
+        if after is not None:
+            stmt = stmt.where(RequestRow.id > after)
+        return list(self.session.scalars(stmt))
+
+    def approvers_of(self, version_id: int, env: str) -> set[str]:
+        """Who approved the (approved) request for this version in env."""
+        stmt = (
+            select(DecisionRow.actor)
+            .join(RequestRow, RequestRow.id == DecisionRow.request_id)
+            .where(
+                RequestRow.version_id == version_id,
+                RequestRow.env == env,
+                RequestRow.state == "approved",
+                DecisionRow.verdict == "approve",
+            )
+        )
+        return set(self.session.scalars(stmt))
+
+    def count_open(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(RequestRow).where(RequestRow.state == "open")) or 0)
+
+
+class ReportRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: InferenceReportRow) -> InferenceReportRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def latest(self, version_id: int, env: str) -> InferenceReportRow | None:
+        return self.session.scalar(
+            select(InferenceReportRow)
+            .where(InferenceReportRow.version_id == version_id, InferenceReportRow.env == env)
+            .order_by(InferenceReportRow.id.desc())
+            .limit(1)
+        )
+
+    def list(self, version_id: int) -> list[InferenceReportRow]:
+        return list(
+            self.session.scalars(
+                select(InferenceReportRow)
+                .where(InferenceReportRow.version_id == version_id)
+                .order_by(InferenceReportRow.id)
+            )
+        )
+
+
+def report_to_dict(row: InferenceReportRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "env": row.env,
+        "metrics": row.metrics,
+        "rows": row.rows,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "reported_by": row.reported_by,
+        "reported_at": row.reported_at.isoformat(),
+    }

@@ -1,0 +1,251 @@
+"""ORM rows. Kept apart from domain entities; repositories convert between the two."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite has no BIGINT autoincrement; Postgres wants BIGINT for event and audit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to UTCDateTime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_group: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    latest_version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class VersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "number", name="uq_version_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    number: Mapped[int]
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    flavor: Mapped[str | None] = mapped_column(String(32))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    run_id: Mapped[str | None] = mapped_column(String(256))
+    code_commit: Mapped[str | None] = mapped_column(String(256))
+    dataset_hash: Mapped[str | None] = mapped_column(String(256))
+    registered_by: Mapped[str] = mapped_column(String(128))
+    registered_at: Mapped[datetime]
+
+
+class StageRow(Base):
+    """Status of a version in an environment; one row per (version, env)."""
+
+    __tablename__ = "version_stages"
+    __table_args__ = (UniqueConstraint("version_id", "env", name="uq_stage"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    env: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class LiveRow(Base):
+    """Which version is live per (model, env). Denormalised so resolve is one keyed read."""
+
+    __tablename__ = "live_versions"
+    model_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    env: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    number: Mapped[int]
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    flavor: Mapped[str | None] = mapped_column(String(32))
+    approved_by: Mapped[list[Any]] = mapped_column(default=list)
+    approved_envs: Mapped[list[Any]] = mapped_column(default=list)
+    approved_at: Mapped[datetime]
+    request_id: Mapped[int | None]
+    parameter_version: Mapped[int]
+    since: Mapped[datetime]
+
+
+class PromotionRow(Base):
+    """History of the live pointer: every move is a new row, never an update."""
+
+    __tablename__ = "promotions"
+    __table_args__ = (Index("ix_promotions_model_env", "model_id", "env"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    env: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[int | None]
+    at: Mapped[datetime]
+
+
+class RequestRow(Base):
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        Index("ix_requests_state_env", "state", "env"),
+        Index(
+            "uq_open_request",
+            "version_id",
+            "env",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    env: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    gate_results: Mapped[list[Any]] = mapped_column(default=list)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("request_id", "actor", name="uq_decision_actor"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"))
+    actor: Mapped[str] = mapped_column(String(128))
+    verdict: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    groups: Mapped[list[Any]] = mapped_column(default=list)
+    digest: Mapped[str | None] = mapped_column(String(80))
+    at: Mapped[datetime]
+
+
+class InferenceReportRow(Base):
+    __tablename__ = "inference_reports"
+    __table_args__ = (Index("ix_reports_version_env", "version_id", "env"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    env: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rows: Mapped[int] = mapped_column(default=0)
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    reported_by: Mapped[str] = mapped_column(String(128))
+    reported_at: Mapped[datetime]
+
+
+class ParameterRow(Base):
+    __tablename__ = "parameters"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_parameter_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[int]
+    value: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_model", "model"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(512))
+    model: Mapped[str | None] = mapped_column(String(128))
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OutboxRow(Base):
+    """CloudEvents written in the transaction of the change; the worker dispatches them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "dispatched_at", "id"), Index("ix_outbox_type", "type"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(512))
+    time: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    dispatched_at: Mapped[datetime | None]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(32), default="local")
+    created_at: Mapped[datetime]
+
+
+class GroupRow(Base):
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)

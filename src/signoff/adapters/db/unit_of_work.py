@@ -1,0 +1,83 @@
+"""Unit of work: one use case, one transaction, its audit entries and outbox events included.
+
+Rolls back unless ``commit()`` was called. Events and audit entries collected during the use
+case are written just before the commit, so they exist exactly when the change does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
+from signoff.adapters.db.repositories import (
+    LiveRepository,
+    ModelRepository,
+    ReportRepository,
+    RequestRepository,
+    VersionRepository,
+)
+from signoff.domain.audit import AuditEntry
+from signoff.domain.events import Event
+from signoff.services.ports import Clock
+
+
+class SqlAlchemyUnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.after_commit: list[Callable[[], None]] = []
+
+    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+        self.session = self.session_factory()
+        self.models = ModelRepository(self.session)
+        self.versions = VersionRepository(self.session)
+        self.live = LiveRepository(self.session)
+        self.requests = RequestRepository(self.session)
+        self.reports = ReportRepository(self.session)
+        self.params = ParameterRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        self.users = UserRepository(self.session)
+        self._events: list[Event] = []
+        self._audit: list[AuditEntry] = []
+        self._committed = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if self._committed and exc[0] is None:
+            for hook in self.after_commit:
+                hook()
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def record(
+        self, *, actor: str, action: str, subject: str, model: str | None, before: Any = None, after: Any = None
+    ) -> None:
+        self._audit.append(AuditEntry(None, self.clock.now(), actor, action, subject, model, before, after))
+
+    @property
+    def events(self) -> list[Event]:
+        return list(self._events)
+
+    def commit(self) -> None:
+        now = self.clock.now()
+        for event in self._events:
+            self.outbox.add(event, now)
+        # Audit last: on PostgreSQL the chain lock is then held only for the commit itself.
+        for entry in self._audit:
+            self.audit.append(entry)
+        self.session.commit()
+        self._committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()

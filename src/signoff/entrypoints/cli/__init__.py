@@ -1,0 +1,74 @@
+"""The `signoff` command. Errors become one line on stderr and an exit code per error class."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from signoff.entrypoints.cli import _common
+from signoff.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DeliveryFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    SignoffError,
+)
+
+# The one place error classes become exit codes (2 is also Typer's own usage-error code).
+EXIT_CODES: list[tuple[type[SignoffError], int]] = [
+    (InvalidInput, 2),
+    (NotFound, 3),
+    (Conflict, 4),
+    (PermissionDenied, 5),
+    (AuthenticationFailed, 6),
+    (ServiceUnavailable, 7),
+    (DeliveryFailed, 8),
+]
+
+app = typer.Typer(
+    name="signoff",
+    help="Model registry with human sign-off: register, approve, promote, resolve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _options(
+    config: str = typer.Option(None, "--config", envvar="SIGNOFF_CONFIG", help="Path to signoff.toml."),
+    database_url: str = typer.Option(None, "--db", help="Database URL (overrides $SIGNOFF_DATABASE_URL)."),
+) -> None:
+    _common.state.config = config
+    _common.state.database_url = database_url
+
+
+def exit_code_for(exc: SignoffError) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def _register_commands() -> None:
+    from signoff.entrypoints.cli import admin_cmds, records_cmds, registry_cmds, demo_cmd
+
+    registry_cmds.register_commands(app)
+    records_cmds.register_commands(app)
+    admin_cmds.register_commands(app)
+    demo_cmd.register_commands(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except SignoffError as exc:
+        _common.err_console.print(f"error: {exc.message}", markup=False)
+        sys.exit(exit_code_for(exc))

@@ -1,0 +1,80 @@
+"""Shared CLI plumbing: the acting client, output as tables or JSON, key=value parsing."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable
+
+import typer
+from rich.console import Console
+
+from signoff.errors import InvalidInput
+from signoff.sdk._base import BaseClient
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class State:
+    """Per-invocation options from the top-level callback (config file, database)."""
+
+    config: str | None = None
+    database_url: str | None = None
+
+
+state = State()
+
+AS_OPTION = typer.Option(None, "--as", help="Acting user (embedded mode); defaults to $SIGNOFF_USER.")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def remote_url() -> str | None:
+    url = os.environ.get("SIGNOFF_URL")
+    return url if url and url.startswith(("http://", "https://")) else None
+
+
+def client(actor: str | None = None) -> BaseClient:
+    """A remote client when $SIGNOFF_URL is set, else the embedded one acting as `actor`."""
+    url = remote_url()
+    if url:
+        from signoff.sdk._remote import RemoteClient
+
+        return RemoteClient(url, os.environ.get("SIGNOFF_TOKEN"), as_user=actor)
+    from signoff.config import load_settings
+    from signoff.sdk._embedded import EmbeddedClient
+
+    overrides: dict[str, Any] = {}
+    if state.database_url:
+        overrides["database_url"] = state.database_url
+    settings = load_settings(state.config, **overrides)
+    who = actor or os.environ.get("SIGNOFF_USER") or os.environ.get("USER") or "local"
+    return EmbeddedClient(actor=who, settings=settings)
+
+
+def parse_pairs(items: Iterable[str] | None, what: str, numeric: bool = False) -> dict[str, Any]:
+    """`k=v` options into a dict; metrics must be numbers, metadata values may be JSON or text."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--{what} expects key=value, got {item!r}")
+        if numeric:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise InvalidInput(f"metric {key!r} must be a number, got {value!r}", details={"metric": key}) from None
+        else:
+            try:
+                out[key] = json.loads(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def fmt_metrics(metrics: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (metrics or {}).items())

@@ -1,0 +1,118 @@
+"""Domain errors shared by every door (CLI, REST, SDK, web).
+
+Each class carries a stable string ``code`` that survives the trip over HTTP, so the SDK can
+raise the same class the server raised. HTTP status codes and CLI exit codes are mapped from
+these classes in exactly one place each (``entrypoints/api/errors.py``, ``entrypoints/cli``).
+
+    SignoffError
+     ├── InvalidInput          bad input: malformed name, non-numeric metric, bad config
+     │    └── PatternInvalid   an event pattern that EventBridge would refuse
+     ├── NotFound              unknown model, version, environment, request, parameter…
+     ├── Conflict              the world is not in a state that allows this
+     │    ├── AlreadyExists    unique name or key taken
+     │    ├── InvalidTransition  e.g. promote to test before approved in dev
+     │    └── PolicyViolation  a gate failed, soak time not met, freeze window
+     │         └── GateFailed
+     ├── PermissionDenied      authenticated but not allowed (not an approver, registrant…)
+     ├── AuthenticationFailed  no or bad credentials
+     ├── ServiceUnavailable    a dependency (directory, database) is down
+     └── DeliveryFailed        a target could not be reached (worker-side)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "SignoffError",
+    "InvalidInput",
+    "PatternInvalid",
+    "NotFound",
+    "Conflict",
+    "AlreadyExists",
+    "InvalidTransition",
+    "PolicyViolation",
+    "GateFailed",
+    "PermissionDenied",
+    "AuthenticationFailed",
+    "ServiceUnavailable",
+    "DeliveryFailed",
+    "error_for_code",
+]
+
+
+class SignoffError(Exception):
+    """Base of every error signoff raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(SignoffError):
+    code = "invalid_input"
+
+
+class PatternInvalid(InvalidInput):
+    code = "invalid_pattern"
+
+
+class NotFound(SignoffError):
+    code = "not_found"
+
+
+class Conflict(SignoffError):
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class PolicyViolation(Conflict):
+    code = "policy_violation"
+
+
+class GateFailed(PolicyViolation):
+    code = "gate_failed"
+
+
+class PermissionDenied(SignoffError):
+    code = "forbidden"
+
+
+class AuthenticationFailed(SignoffError):
+    code = "unauthenticated"
+
+
+class ServiceUnavailable(SignoffError):
+    code = "unavailable"
+
+
+class DeliveryFailed(SignoffError):
+    code = "delivery_failed"
+
+
+def _all_subclasses(cls: type[SignoffError]) -> list[type[SignoffError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_for_code(code: str) -> type[SignoffError]:
+    """The class that owns ``code``; unknown codes fall back to the base class."""
+    for cls in _all_subclasses(SignoffError):
+        if cls.code == code:
+            return cls
+    return SignoffError

@@ -1,0 +1,117 @@
+"""The one client interface; embedded and HTTP transports implement it identically."""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any
+
+from signoff.sdk._records import Record
+
+
+class BaseClient(abc.ABC):
+    """Every method raises the signoff.errors class the server raised (NotFound, PermissionDenied…)."""
+
+    @abc.abstractmethod
+    def register(
+        self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
+        dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
+        description: str | None = None, owner_group: str | None = None,
+    ) -> Record:
+        """Register the next version of `model`; raises InvalidInput."""
+
+    @abc.abstractmethod
+    def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
+        """Models by name."""
+
+    @abc.abstractmethod
+    def model(self, name: str) -> Record:
+        """One model; raises NotFound."""
+
+    @abc.abstractmethod
+    def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[Record]:
+        """Versions newest first with their status per environment; raises NotFound."""
+
+    @abc.abstractmethod
+    def version(self, model: str, version: int) -> Record:
+        """One version; raises NotFound."""
+
+    def status(self, model: str) -> list[Record]:
+        """The board: versions × environments (newest 50); raises NotFound."""
+        return self.versions(model, limit=50)
+
+    @abc.abstractmethod
+    def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> Record:
+        """Open the approval request for env; raises InvalidTransition, AlreadyExists, NotFound."""
+
+    @abc.abstractmethod
+    def requests(self, *, state: str | None = None, env: str | None = None, model: str | None = None,
+                 version: int | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
+        """Approval requests, oldest first."""
+
+    @abc.abstractmethod
+    def request(self, request_id: int) -> Record:
+        """One approval request with its decisions; raises NotFound."""
+
+    @abc.abstractmethod
+    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
+        """Approve or reject; raises PermissionDenied, InvalidTransition, GateFailed, PolicyViolation."""
+
+    def open_request(self, model: str, version: int, env: str) -> Record:
+        """The open request for (model, version, env); raises InvalidTransition if there is none."""
+        found = self.requests(state="open", env=env, model=model, version=version, limit=1)
+        if not found:
+            from signoff.errors import InvalidTransition
+
+            raise InvalidTransition(f"no open approval request for version {version} of {model!r} in {env}",
+                                    details={"model": model, "version": version, "env": env})
+        return found[0]
+
+    def approve(self, model: str, version: int, env: str, comment: str = "") -> Record:
+        """Approve the open request for (model, version, env)."""
+        return self.decide(self.open_request(model, version, env)["id"], "approve", comment)
+
+    def reject(self, model: str, version: int, env: str, comment: str) -> Record:
+        """Reject the open request for (model, version, env); a comment is required."""
+        return self.decide(self.open_request(model, version, env)["id"], "reject", comment)
+
+    @abc.abstractmethod
+    def resolve(self, model: str, env: str) -> Record:
+        """The version live in env (number, artifact URI, digest, approvals); raises NotFound."""
+
+    @abc.abstractmethod
+    def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
+                         started_at: datetime | None = None, finished_at: datetime | None = None,
+                         profile: dict[str, Any] | None = None) -> Record:
+        """Report an inference batch; opens the next environment's request. Raises InvalidTransition."""
+
+    @abc.abstractmethod
+    def parameter(self, name: str, version: int | None = None) -> Record:
+        """A parameter value (latest or given version); raises NotFound."""
+
+    @abc.abstractmethod
+    def parameter_history(self, name: str) -> list[Record]:
+        """All versions of a parameter, oldest first; raises NotFound."""
+
+    @abc.abstractmethod
+    def audit(self, *, model: str | None = None, since: datetime | None = None, cursor: int | None = None,
+              limit: int = 100) -> list[Record]:
+        """Audit entries oldest first."""
+
+    @abc.abstractmethod
+    def verify_audit(self) -> Record:
+        """Recompute the hash chain: {ok, checked, first_broken, reason}."""
+
+    @abc.abstractmethod
+    def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
+        """Outbox events (CloudEvents) oldest first."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> "BaseClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

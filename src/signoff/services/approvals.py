@@ -1,0 +1,347 @@
+"""Use cases of sign-off: open requests, decide on them, and what an approval sets in motion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signoff.adapters.db.tables import LiveRow, ModelRow, PromotionRow, RequestRow, VersionRow
+from signoff.domain import events
+from signoff.domain.approvals import ApprovalRequest, DecisionContext, RequestState, Verdict
+from signoff.domain.gates import evaluate_gates
+from signoff.domain.models import Stage, check_metrics
+from signoff.domain.workflow import Workflow
+from signoff.errors import AuthenticationFailed, InvalidInput, InvalidTransition, PolicyViolation
+from signoff.services.ports import UnitOfWork
+
+AUTO_APPROVER = "signoff:auto-approve"
+
+
+def parameter_name(model: str, env: str) -> str:
+    return f"/signoff/models/{model}/{env}"
+
+
+def _live_metrics(uow: UnitOfWork, model: str, env: str) -> dict[str, float] | None:
+    """Metrics of the version live in env now: its latest report there, else its training metrics."""
+    live = uow.live.row(model, env)
+    if live is None:
+        return None
+    report = uow.reports.latest(live.version_id, env)
+    if report is not None and report.metrics:
+        return dict(report.metrics)
+    return dict(uow.versions.by_id(live.version_id).metrics or {})
+
+
+def _evidence(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow, env: str) -> dict[str, float]:
+    """The candidate's metrics: its latest report in the previous environment, else training."""
+    previous = workflow.previous(env)
+    if previous is not None:
+        report = uow.reports.latest(version_row.id, previous)
+        if report is not None and report.metrics:
+            return dict(report.metrics)
+    return dict(version_row.metrics or {})
+
+
+def open_request(
+    *,
+    uow: UnitOfWork,
+    workflow: Workflow,
+    model_row: ModelRow,
+    version_row: VersionRow,
+    env: str,
+    actor: str,
+    reason: str,
+    kind: str,
+    evidence: dict[str, float] | None = None,
+) -> ApprovalRequest:
+    """Open a request inside the caller's transaction (no commit here)."""
+    policy = workflow.policy(env)
+    now = uow.clock.now()
+    metrics = evidence if evidence is not None else _evidence(uow, workflow, version_row, env)
+    live = _live_metrics(uow, model_row.name, env)
+    gate_results = [r.to_dict() for r in evaluate_gates(policy.gates, metrics, live)]
+    request = ApprovalRequest(
+        id=None,
+        model=model_row.name,
+        version=version_row.number,
+        env=env,
+        kind=kind,
+        requested_by=actor,
+        reason=reason,
+        policy=policy,
+        evidence=metrics,
+        gate_results=gate_results,
+        digest=version_row.digest,
+        created_at=now,
+        expires_at=now + policy.request_expiry if policy.request_expiry else None,
+    )
+    uow.requests.add(request, model_id=model_row.id, version_id=version_row.id)
+    uow.record(actor=actor, action="approval.requested", subject=request.subject, model=model_row.name,
+               after={"request_id": request.id, "env": env, "kind": kind, "reason": reason,
+                      "evidence": metrics, "gate_results": gate_results})
+    live_row = uow.live.row(model_row.name, env)
+    uow.emit(events.Event(events.APPROVAL_REQUESTED, request.subject, {
+        "request_id": request.id,
+        "model": model_row.name,
+        "version": version_row.number,
+        "env": env,
+        "kind": kind,
+        "reason": reason,
+        "requested_by": actor,
+        "registered_by": version_row.registered_by,
+        "approvers": list(policy.approvers),
+        "evidence": metrics,
+        "live_version": live_row.number if live_row else None,
+        "live_metrics": live,
+        "gate_results": gate_results,
+        "gates_passed": all(g["passed"] for g in gate_results),
+        "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+    }))
+    if policy.auto_approve:
+        request.state = RequestState.APPROVED
+        request.decided_at = now
+        row = uow.requests.row(request.id)
+        uow.requests.save_state(row, request)
+        _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
+                   request_id=request.id, approvers=[AUTO_APPROVER], actor=AUTO_APPROVER, kind="auto_approve")
+    return request
+
+
+def request_promotion(
+    *,
+    uow: UnitOfWork,
+    workflow: Workflow,
+    model: str,
+    version: int,
+    env: str,
+    actor: str,
+    reason: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> ApprovalRequest:
+    """Open the request for env; raises NotFound, InvalidTransition (order), AlreadyExists."""
+    workflow.check_env(env)
+    clean = check_metrics(evidence) if evidence else None
+    with uow:
+        model_row = uow.models.row(model)
+        version_row = uow.versions.row(model_row, version)
+        request = _promotion_in_tx(uow, workflow, model_row, version_row, env, actor, reason, clean)
+        uow.commit()
+    return request
+
+
+def _promotion_in_tx(
+    uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+    actor: str, reason: str, evidence: dict[str, float] | None,
+) -> ApprovalRequest:
+    stages = uow.versions.stages([version_row.id])[version_row.id]
+    previous = workflow.previous(env)
+    if previous is not None and stages.get(previous) is not Stage.APPROVED:
+        state = stages.get(previous, Stage.PENDING).value
+        raise InvalidTransition(
+            f"version {version_row.number} of {model_row.name!r} is {state} in {previous}, not Approved; "
+            f"it can be promoted to {env} only after approval in {previous}",
+            details={"model": model_row.name, "version": version_row.number, "env": env,
+                     "required_env": previous, "state": state},
+        )
+    current = stages.get(env, Stage.PENDING)
+    if current is not Stage.PENDING:
+        raise InvalidTransition(
+            f"version {version_row.number} of {model_row.name!r} is already {current.value} in {env}",
+            details={"model": model_row.name, "version": version_row.number, "env": env, "state": current.value},
+        )
+    kind = "approval" if previous is None else "promotion"
+    return open_request(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
+                        actor=actor, reason=reason, kind=kind, evidence=evidence)
+
+
+def _user_groups(uow: UnitOfWork, actor: str) -> set[str]:
+    user = uow.users.find(actor)
+    if user is None or user.disabled:
+        raise AuthenticationFailed(f"unknown or disabled user {actor!r}", details={"user": actor})
+    return uow.users.groups_of(actor)  # type: ignore[no-any-return]
+
+
+def decide(
+    *,
+    uow: UnitOfWork,
+    workflow: Workflow,
+    request_id: int,
+    actor: str,
+    verdict: str,
+    comment: str = "",
+    groups: set[str] | None = None,
+) -> ApprovalRequest:
+    """Record a decision; raises NotFound, PermissionDenied, InvalidTransition, GateFailed, PolicyViolation."""
+    try:
+        choice = Verdict(verdict)
+    except ValueError:
+        raise InvalidInput(f"decision must be 'approve' or 'reject', not {verdict!r}", details={"field": "decision"}) from None
+    with uow:
+        row = uow.requests.row(request_id)
+        model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
+        version_row = uow.versions.by_id(row.version_id)
+        request = uow.requests.to_entity(row, model_row.name, version_row.number, workflow.policy(row.env))
+        member_of = _user_groups(uow, actor) if groups is None else groups
+        previous = workflow.previous(row.env)
+        if version_row.digest != row.digest:
+            raise PolicyViolation(
+                f"the artifact of version {version_row.number} changed since request {row.id} was opened; "
+                "its evidence no longer holds",
+                details={"expected_digest": row.digest, "digest": version_row.digest},
+            )
+        ctx = DecisionContext(
+            actor=actor,
+            groups=member_of,
+            registrant=version_row.registered_by,
+            previous_stage_approvers=uow.requests.approvers_of(version_row.id, previous) if previous else set(),
+            now=uow.clock.now(),
+            live_since_previous=_live_since(uow, model_row, version_row, previous),
+        )
+        decision = request.decide(choice, comment, ctx)
+        uow.requests.save_decision(row, request, decision)
+        uow.record(actor=actor, action=f"approval.{choice.value}d" if choice is Verdict.APPROVE else "approval.rejected",
+                   subject=request.subject, model=model_row.name,
+                   after={"request_id": row.id, "env": row.env, "decision": choice.value, "comment": comment,
+                          "digest": row.digest, "evidence": row.evidence, "gate_results": row.gate_results,
+                          "state": request.state.value})
+        uow.emit(events.Event(events.APPROVAL_DECIDED, request.subject, {
+            "request_id": row.id, "model": model_row.name, "version": version_row.number, "env": row.env,
+            "decision": choice.value, "actor": actor, "comment": comment, "state": request.state.value,
+            "registered_by": version_row.registered_by, "missing": request.missing(),
+        }))
+        if request.state is RequestState.APPROVED:
+            _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=row.env,
+                       request_id=row.id, approvers=request.approvers, actor=actor, kind="approval")
+        elif request.state is RequestState.REJECTED:
+            uow.versions.set_stage(version_row.id, row.env, Stage.REJECTED, actor=actor, at=ctx.now)
+            uow.record(actor=actor, action="version.rejected", subject=request.subject, model=model_row.name,
+                       before={"env": row.env, "status": Stage.PENDING.value},
+                       after={"env": row.env, "status": Stage.REJECTED.value, "comment": comment})
+            uow.emit(events.Event(events.VERSION_REJECTED, request.subject, {
+                "request_id": row.id, "model": model_row.name, "version": version_row.number, "env": row.env,
+                "rejected_by": actor, "comment": comment, "registered_by": version_row.registered_by,
+            }))
+        uow.commit()
+    return request
+
+
+def _live_since(uow: UnitOfWork, model_row: ModelRow, version_row: VersionRow, env: str | None) -> Any:
+    if env is None:
+        return None
+    moves = [p for p in uow.live.history(model_row.id, env) if p.version_id == version_row.id]
+    return moves[-1].at if moves else None
+
+
+def _make_live(
+    *,
+    uow: UnitOfWork,
+    workflow: Workflow,
+    model_row: ModelRow,
+    version_row: VersionRow,
+    env: str,
+    request_id: int | None,
+    approvers: list[str],
+    actor: str,
+    kind: str,
+    reason: str = "",
+) -> int:
+    """Approved in env: status, live pointer, promotion history, parameter version, events."""
+    now = uow.clock.now()
+    before = uow.versions.set_stage(version_row.id, env, Stage.APPROVED, actor=actor, at=now)
+    stages = uow.versions.stages([version_row.id])[version_row.id]
+    approved_envs = [e for e in workflow.order if stages.get(e) is Stage.APPROVED]
+    name = parameter_name(model_row.name, env)
+    value = {
+        "model": model_row.name,
+        "env": env,
+        "version": version_row.number,
+        "artifact_uri": version_row.artifact_uri,
+        "digest": version_row.digest,
+        "approved_envs": approved_envs,
+        "approved_by": approvers,
+        "approved_at": now.isoformat(),
+        "request_id": request_id,
+        "change": kind,
+    }
+    param_version = uow.params.put(name, value, actor=actor, at=now)
+    previous = uow.live.put(LiveRow(
+        model_name=model_row.name, env=env, model_id=model_row.id, version_id=version_row.id,
+        number=version_row.number, artifact_uri=version_row.artifact_uri, digest=version_row.digest,
+        flavor=version_row.flavor, approved_by=approvers, approved_envs=approved_envs, approved_at=now,
+        request_id=request_id, parameter_version=param_version, since=now,
+    ))
+    _refresh_approved_envs(uow, version_row.id, approved_envs)
+    uow.live.add_promotion(PromotionRow(
+        model_id=model_row.id, env=env, version_id=version_row.id,
+        previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
+        reason=reason, request_id=request_id, at=now,
+    ))
+    subject = f"models/{model_row.name}/versions/{version_row.number}"
+    uow.record(actor=actor, action="version.approved", subject=subject, model=model_row.name,
+               before={"env": env, "status": before.value, "live_version": previous.number if previous else None},
+               after={"env": env, "status": Stage.APPROVED.value, "live_version": version_row.number,
+                      "approved_by": approvers, "parameter": name, "parameter_version": param_version})
+    uow.emit(events.Event(events.VERSION_APPROVED, subject, {
+        "model": model_row.name, "version": version_row.number, "env": env, "approved_by": approvers,
+        "artifact_uri": version_row.artifact_uri, "digest": version_row.digest,
+        "parameter": name, "parameter_version": param_version, "request_id": request_id,
+        "previous_version": previous.number if previous else None, "next_env": workflow.next(env),
+        "registered_by": version_row.registered_by, "change": kind,
+    }))
+    return param_version
+
+
+def _refresh_approved_envs(uow: UnitOfWork, version_id: int, approved_envs: list[str]) -> None:
+    from sqlalchemy import update
+
+    uow.session.execute(  # type: ignore[attr-defined]
+        update(LiveRow).where(LiveRow.version_id == version_id).values(approved_envs=approved_envs)
+    )
+
+
+def get_request(*, uow: UnitOfWork, workflow: Workflow, request_id: int) -> ApprovalRequest:
+    """One request with its decisions; raises NotFound."""
+    with uow:
+        row = uow.requests.row(request_id)
+        return _entity(uow, workflow, row)
+
+
+def _entity(uow: UnitOfWork, workflow: Workflow, row: RequestRow) -> ApprovalRequest:
+    model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
+    version_row = uow.versions.by_id(row.version_id)
+    return uow.requests.to_entity(row, model_row.name, version_row.number, workflow.policy(row.env))  # type: ignore[no-any-return]
+
+
+def list_requests(
+    *, uow: UnitOfWork, workflow: Workflow, state: str | None = None, env: str | None = None,
+    model: str | None = None, version: int | None = None, after: int | None = None, limit: int = 100,
+) -> list[ApprovalRequest]:
+    """Requests filtered by state/env/model, oldest first; raises NotFound for unknown model/env."""
+    if env:
+        workflow.check_env(env)
+    if state and state not in {s.value for s in RequestState}:
+        raise InvalidInput(f"unknown request state {state!r}", details={"field": "state"})
+    with uow:
+        model_id = version_id = None
+        if model:
+            model_row = uow.models.row(model)
+            model_id = model_row.id
+            if version is not None:
+                version_id = uow.versions.row(model_row, version).id
+        rows = uow.requests.list(state=state, env=env, model_id=model_id, version_id=version_id, after=after, limit=limit)
+        return [_entity(uow, workflow, r) for r in rows]
+
+
+def find_open_request(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int, env: str) -> ApprovalRequest:
+    """The open request for (model, version, env); raises NotFound, InvalidTransition."""
+    workflow.check_env(env)
+    with uow:
+        model_row = uow.models.row(model)
+        version_row = uow.versions.row(model_row, version)
+        row = uow.requests.open_for(version_row.id, env)
+        if row is None:
+            stage = uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)
+            raise InvalidTransition(
+                f"no open approval request for version {version} of {model!r} in {env} (status {stage.value})",
+                details={"model": model, "version": version, "env": env, "state": stage.value},
+            )
+        return _entity(uow, workflow, row)

@@ -1,0 +1,73 @@
+"""Inference reports: what an inference pipeline saw, and the promotion it asks for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from signoff.adapters.db.tables import InferenceReportRow
+from signoff.domain import events
+from signoff.domain.approvals import ApprovalRequest
+from signoff.domain.models import Stage, check_metrics
+from signoff.domain.workflow import Workflow
+from signoff.errors import InvalidInput, InvalidTransition
+from signoff.services.approvals import _promotion_in_tx
+from signoff.services.ports import UnitOfWork
+
+
+def report_inference(
+    *,
+    uow: UnitOfWork,
+    workflow: Workflow,
+    model: str,
+    version: int,
+    env: str,
+    actor: str,
+    metrics: dict[str, Any],
+    rows: int = 0,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    profile: dict[str, Any] | None = None,
+    open_promotion: bool = True,
+) -> tuple[dict[str, Any], ApprovalRequest | None]:
+    """Store a report for a version Approved in env and open the next environment's request.
+
+    Raises NotFound, InvalidInput, InvalidTransition (the version is not Approved in env).
+    """
+    workflow.check_env(env)
+    clean = check_metrics(metrics)
+    if rows < 0:
+        raise InvalidInput("rows must be >= 0", details={"field": "rows"})
+    if started_at and finished_at and finished_at < started_at:
+        raise InvalidInput("finished_at is before started_at", details={"field": "finished_at"})
+    with uow:
+        model_row = uow.models.row(model)
+        version_row = uow.versions.row(model_row, version)
+        stage = uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)
+        if stage is not Stage.APPROVED:
+            raise InvalidTransition(
+                f"version {version} of {model!r} is {stage.value} in {env}; reports are accepted only "
+                "for versions approved there",
+                details={"model": model, "version": version, "env": env, "state": stage.value},
+            )
+        now = uow.clock.now()
+        row = uow.reports.add(InferenceReportRow(
+            version_id=version_row.id, env=env, metrics=clean, rows=rows, profile=profile or {},
+            started_at=started_at, finished_at=finished_at, reported_by=actor, reported_at=now,
+        ))
+        subject = f"models/{model}/versions/{version}"
+        next_env = workflow.next(env)
+        report = {"id": row.id, "model": model, "version": version, "env": env, "metrics": clean, "rows": rows,
+                  "started_at": started_at.isoformat() if started_at else None,
+                  "finished_at": finished_at.isoformat() if finished_at else None, "next_env": next_env}
+        uow.record(actor=actor, action="inference.reported", subject=subject, model=model, after=report)
+        uow.emit(events.Event(events.INFERENCE_COMPLETED, subject, {**report, "reported_by": actor}))
+        request = None
+        if open_promotion and next_env is not None:
+            next_stage = uow.versions.stages([version_row.id])[version_row.id].get(next_env, Stage.PENDING)
+            already = uow.requests.open_for(version_row.id, next_env)
+            if next_stage is Stage.PENDING and already is None:
+                request = _promotion_in_tx(uow, workflow, model_row, version_row, next_env, actor,
+                                           f"inference report {row.id} in {env}", clean)
+        uow.commit()
+    return report, request

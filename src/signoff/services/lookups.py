@@ -1,0 +1,86 @@
+"""Read-side use cases: resolve, parameters, audit, events, board."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select
+
+from signoff.adapters.db.repositories import live_from_row
+from signoff.adapters.db.tables import LiveRow, ModelRow
+from signoff.domain.audit import AuditEntry, ChainReport, verify_chain
+from signoff.domain.models import LiveVersion, ModelVersion
+from signoff.domain.workflow import Workflow
+from signoff.errors import NotFound
+from signoff.services.ports import UnitOfWork
+
+
+class LiveReader:
+    """The hot path: resolve is one primary-key read on a pooled connection, no ORM session."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        cols = LiveRow.__table__.c
+        self._select = select(LiveRow.__table__).where(cols.model_name == bindparam("m"), cols.env == bindparam("e"))
+        self._exists = select(ModelRow.__table__.c.id).where(ModelRow.__table__.c.name == bindparam("m"))
+        self._readonly = {"sqlite_begin": "DEFERRED"}
+
+    def get(self, model: str, env: str) -> LiveVersion | None:
+        with self.engine.connect().execution_options(**self._readonly) as conn:
+            row = conn.execute(self._select, {"m": model, "e": env}).first()
+        if row is None:
+            return None
+        return live_from_row(LiveRow(**row._mapping))
+
+    def model_exists(self, model: str) -> bool:
+        with self.engine.connect().execution_options(**self._readonly) as conn:
+            return conn.execute(self._exists, {"m": model}).first() is not None
+
+
+def resolve(*, reader: LiveReader, workflow: Workflow, model: str, env: str) -> LiveVersion:
+    """The version live in env; raises NotFound (unknown model or environment, nothing live)."""
+    live = reader.get(model, env)
+    if live is not None:
+        return live
+    workflow.check_env(env)
+    if not reader.model_exists(model):
+        raise NotFound(f"model {model!r} not found", details={"model": model})
+    raise NotFound(f"no version of {model!r} is live in {env}", details={"model": model, "env": env})
+
+
+def board(*, uow: UnitOfWork, workflow: Workflow, model: str, limit: int = 50) -> list[ModelVersion]:
+    """Versions × environments for one model, newest first; raises NotFound."""
+    with uow:
+        return uow.versions.list(uow.models.row(model), workflow, limit=limit)  # type: ignore[no-any-return]
+
+
+def get_parameter(*, uow: UnitOfWork, name: str, version: int | None = None) -> dict[str, Any]:
+    """A parameter's latest (or given) version; raises NotFound."""
+    with uow:
+        return uow.params.get(name, version)  # type: ignore[no-any-return]
+
+
+def parameter_history(*, uow: UnitOfWork, name: str, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Every version of a parameter, oldest first; raises NotFound."""
+    with uow:
+        return uow.params.history(name, after=after, limit=limit)  # type: ignore[no-any-return]
+
+
+def list_audit(
+    *, uow: UnitOfWork, model: str | None = None, subject_prefix: str | None = None,
+    since: datetime | None = None, after: int | None = None, limit: int = 100,
+) -> list[AuditEntry]:
+    with uow:
+        return uow.audit.list(model=model, subject_prefix=subject_prefix, since=since, after=after, limit=limit)  # type: ignore[no-any-return]
+
+
+def verify_audit(*, uow: UnitOfWork) -> ChainReport:
+    """Recompute the hash chain; the report names the first broken entry."""
+    with uow:
+        return verify_chain(uow.audit.iter_all())
+
+
+def list_events(*, uow: UnitOfWork, type: str | None = None, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    with uow:
+        return uow.outbox.list(type=type, after=after, limit=limit)  # type: ignore[no-any-return]

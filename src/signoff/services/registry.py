@@ -1,0 +1,127 @@
+"""Use cases of the registry: register versions and read them back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signoff.domain import events
+from signoff.domain.models import Lineage, Model, ModelVersion, check_metrics, check_model_name
+from signoff.domain.workflow import Workflow
+from signoff.errors import InvalidInput
+from signoff.services.approvals import open_request
+from signoff.services.ports import UnitOfWork
+
+
+def register(
+    *,
+    uow: UnitOfWork,
+    workflow: Workflow,
+    model: str,
+    artifact_uri: str,
+    actor: str,
+    metrics: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    lineage: Lineage | None = None,
+    flavor: str | None = None,
+    digest: str | None = None,
+    description: str | None = None,
+    owner_group: str | None = None,
+    open_first_request: bool = True,
+) -> ModelVersion:
+    """Register the next version of a model (creating the model); raises InvalidInput."""
+    check_model_name(model)
+    clean_metrics = check_metrics(metrics or {})
+    if not artifact_uri or not isinstance(artifact_uri, str):
+        raise InvalidInput("an artifact URI is required", details={"field": "artifact_uri"})
+    with uow:
+        now = uow.clock.now()
+        model_row = uow.models.find(model)
+        if model_row is None:
+            model_row = uow.models.add(
+                Model(
+                    name=model,
+                    description=description or "",
+                    owner_group=owner_group,
+                    created_at=now,
+                    created_by=actor,
+                )
+            )
+            uow.session.flush()  # type: ignore[attr-defined]
+            uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
+                       after={"name": model, "owner_group": owner_group})
+        number = uow.models.next_number(model_row.id)
+        version = ModelVersion(
+            model=model,
+            number=number,
+            artifact_uri=artifact_uri,
+            flavor=flavor,
+            digest=digest,
+            metadata=dict(metadata or {}),
+            metrics=clean_metrics,
+            lineage=lineage or Lineage(),
+            registered_by=actor,
+            registered_at=now,
+        )
+        row = uow.versions.add(model_row, version, workflow.order)
+        version = uow.versions.to_entity(model_row, row, workflow)
+        uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
+                   after=version.to_dict())
+        uow.emit(events.Event(events.REGISTERED, version.subject, {
+            "model": model,
+            "version": number,
+            "artifact_uri": artifact_uri,
+            "digest": digest,
+            "flavor": flavor,
+            "metrics": clean_metrics,
+            "registered_by": actor,
+            "owner_group": model_row.owner_group,
+            "first_env": workflow.first,
+        }))
+        if open_first_request:
+            # The registration rule of the workflow: the first environment's approvers are asked.
+            open_request(uow=uow, workflow=workflow, model_row=model_row, version_row=row,
+                         env=workflow.first, actor=actor, reason="registered", kind="approval")
+        uow.commit()
+    return version
+
+
+def get_version(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int) -> ModelVersion:
+    """One version with its stages; raises NotFound."""
+    with uow:
+        model_row = uow.models.row(model)
+        return uow.versions.to_entity(model_row, uow.versions.row(model_row, version), workflow)  # type: ignore[no-any-return]
+
+
+def list_versions(
+    *, uow: UnitOfWork, workflow: Workflow, model: str, before: int | None = None, limit: int = 100
+) -> list[ModelVersion]:
+    """Versions newest first; raises NotFound for an unknown model."""
+    with uow:
+        model_row = uow.models.row(model)
+        return uow.versions.list(model_row, workflow, before=before, limit=limit)  # type: ignore[no-any-return]
+
+
+def get_model(*, uow: UnitOfWork, model: str) -> Model:
+    """A model; raises NotFound."""
+    with uow:
+        return uow.models.get(model)  # type: ignore[no-any-return]
+
+
+def list_models(*, uow: UnitOfWork, after: str | None = None, limit: int = 100) -> list[Model]:
+    with uow:
+        return uow.models.list(after=after, limit=limit)  # type: ignore[no-any-return]
+
+
+def create_model(
+    *, uow: UnitOfWork, name: str, actor: str, description: str = "", owner_group: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Model:
+    """Create a model before its first version; raises InvalidInput, AlreadyExists."""
+    check_model_name(name)
+    with uow:
+        model = Model(name=name, description=description, owner_group=owner_group, tags=dict(tags or {}),
+                      created_at=uow.clock.now(), created_by=actor)
+        uow.models.add(model)
+        uow.record(actor=actor, action="model.created", subject=f"models/{name}", model=name, after=model.to_dict())
+        uow.commit()
+    return model
