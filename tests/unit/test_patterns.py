@@ -209,6 +209,8 @@ ANYTHING_BUT = [
     case("number-not-in-excluded-list", {"n": [{"anything-but": [100, 200]}]}, {"n": 150}, True),
     case("numeric-exclusion-lets-numeric-string-through", {"n": [{"anything-but": 100}]},
          {"n": "100"}, True),
+    case("numeric-exclusion-lets-boolean-through", {"n": [{"anything-but": 1}]}, {"n": True},
+         True),
     case("string-exclusion-lets-number-through", {"n": [{"anything-but": "3"}]}, {"n": 3}, True),
     case("anything-but-needs-the-field", {"env": [{"anything-but": "prod"}]}, {}, False),
     case("anything-but-matches-null", {"env": [{"anything-but": "prod"}]}, {"env": None}, True),

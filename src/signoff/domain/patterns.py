@@ -144,7 +144,7 @@ class _Leaf:
 @dataclass(frozen=True, slots=True)
 class _Object:
     fields: tuple[tuple[str, _Leaf | _Object], ...]
-    alternatives: tuple[tuple[_Object, ...], ...]  # one tuple of branches per "$or"
+    branches: tuple[_Object, ...]  # of its "$or", if any (an object has at most one key "$or")
 
     def matches(self, obj: dict[str, Any], root: dict[str, Any]) -> bool:
         for key, node in self.fields:
@@ -155,7 +155,7 @@ class _Object:
             # Each array element is tried on its own: that is what keeps matches consistent.
             elif not any(node.matches(child, root) for child in _objects(value) or [{}]):
                 return False
-        return all(any(b.matches(obj, root) for b in group) for group in self.alternatives)
+        return not self.branches or any(branch.matches(obj, root) for branch in self.branches)
 
 
 # --- validation and compilation ---------------------------------------------------------
@@ -179,13 +179,13 @@ def _compile_object(
     pattern: dict[Any, Any], path: str, keys: tuple[str, ...], *, in_or: bool
 ) -> _Object:
     fields: list[tuple[str, _Leaf | _Object]] = []
-    alternatives: list[tuple[_Object, ...]] = []
+    branches: tuple[_Object, ...] = ()
     for key, value in pattern.items():
         if not isinstance(key, str):
             _fail(path, f"field names must be strings, not {key!r}")
         here = _key_path(path, key)
         if key == _OR:
-            alternatives.append(_compile_or(value, here, keys))
+            branches = _compile_or(value, here, keys)
         elif in_or and key in _OPERATORS:
             # Inside $or this is almost surely a misplaced operator, so AWS refuses it.
             _fail(here, f"{key!r} is a reserved word and cannot be a field name inside $or")
@@ -197,7 +197,7 @@ def _compile_object(
             fields.append((key, _compile_leaf(value, here, (*keys, key))))
         else:
             _fail(here, "must be an object or an array of values")
-    return _Object(tuple(fields), tuple(alternatives))
+    return _Object(tuple(fields), branches)
 
 
 def _compile_or(value: object, path: str, keys: tuple[str, ...]) -> tuple[_Object, ...]:
@@ -280,20 +280,17 @@ def _text_or_ignore_case(operand: object, path: str) -> tuple[str, bool]:
     return _string(operand, path), False
 
 
-def _prefix(operand: object, path: str) -> Predicate:
-    text, fold = _text_or_ignore_case(operand, path)
-    if fold:
-        folded = text.lower()
-        return lambda v: isinstance(v, str) and v.lower().startswith(folded)
-    return lambda v: isinstance(v, str) and v.startswith(text)
+def _affix(test: Callable[[str, str], bool]) -> Callable[[object, str], Predicate]:
+    """A builder for prefix (``str.startswith``) or suffix (``str.endswith``) matching."""
 
+    def build(operand: object, path: str) -> Predicate:
+        text, fold = _text_or_ignore_case(operand, path)
+        if fold:
+            folded = text.lower()
+            return lambda v: isinstance(v, str) and test(v.lower(), folded)
+        return lambda v: isinstance(v, str) and test(v, text)
 
-def _suffix(operand: object, path: str) -> Predicate:
-    text, fold = _text_or_ignore_case(operand, path)
-    if fold:
-        folded = text.lower()
-        return lambda v: isinstance(v, str) and v.lower().endswith(folded)
-    return lambda v: isinstance(v, str) and v.endswith(text)
+    return build
 
 
 def _equals_ignore_case(operand: object, path: str) -> Predicate:
@@ -401,28 +398,18 @@ def _anything_but(operand: object, path: str) -> Predicate:
 def _anything_but_operator(operand: dict[Any, Any], path: str) -> Predicate:
     op, inner = _single_operator(operand, path, _ANYTHING_BUT_OPERATORS)
     here = _key_path(path, op)
-    texts = inner if isinstance(inner, list) and inner else [inner]
-    texts = [_string(text, here) for text in texts]
+    texts = [_string(text, here) for text in (inner if isinstance(inner, list) and inner
+                                              else [inner])]
     if op in ("prefix", "suffix") and "" in texts:
         _fail(here, f"an empty {op} is not allowed in anything-but")
-    excluded: Callable[[str], bool]
-    if op == "prefix":
-        excluded = lambda v: v.startswith(tuple(texts))  # noqa: E731
-    elif op == "suffix":
-        excluded = lambda v: v.endswith(tuple(texts))  # noqa: E731
-    elif op == "wildcard":
-        regexes = [_wildcard_regex(text, here) for text in texts]
-        excluded = lambda v: any(r.fullmatch(v) for r in regexes)  # noqa: E731
-    else:
-        folded = {text.lower() for text in texts}
-        excluded = lambda v: v.lower() in folded  # noqa: E731
+    excluded = [_BUILDERS[op](text, here) for text in texts]
     # Non-strings cannot start, end or look like anything, so they are never excluded.
-    return lambda v: not (isinstance(v, str) and excluded(v))
+    return lambda v: not any(test(v) for test in excluded)
 
 
 _BUILDERS: Final[dict[str, Callable[[object, str], Predicate]]] = {
-    "prefix": _prefix,
-    "suffix": _suffix,
+    "prefix": _affix(str.startswith),
+    "suffix": _affix(str.endswith),
     "equals-ignore-case": _equals_ignore_case,
     "wildcard": _wildcard,
     "cidr": _cidr,

@@ -67,8 +67,8 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply schema migrations up to REVISION (default: head)."""
+def db_upgrade(revision: str = typer.Argument("heads")) -> None:
+    """Apply schema migrations up to REVISION (default: all heads)."""
     from signoff.adapters.db import migrate
     from signoff.adapters.db.engine import build_engine
     from signoff.config import load_settings
