@@ -18,7 +18,7 @@ from signoff.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from signoff.config import Settings, load_settings
 from signoff.domain.workflow import Workflow, build_workflow
 from signoff.services.accounts import sync_config_users
-from signoff.services.lookups import LiveReader
+from signoff.adapters.db.live_reader import LiveReader
 from signoff.services.ports import Clock, SystemClock
 
 
@@ -36,6 +36,7 @@ class Context:
         return SqlAlchemyUnitOfWork(self.session_factory, self.clock)
 
     def close(self) -> None:
+        self.reader.close()
         self.engine.dispose()
 
 

@@ -88,6 +88,8 @@ class ServerSettings(_Strict):
     secret_key: SecretStr = SecretStr("changethis")
     anonymous_resolve: bool = False
     max_body_bytes: int = 1_048_576
+    # How long a verified API token is trusted without a database read (revocation delay bound).
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
 
 class SmtpSettings(_Strict):

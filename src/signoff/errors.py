@@ -11,8 +11,9 @@ these classes in exactly one place each (``entrypoints/api/errors.py``, ``entryp
      ├── Conflict              the world is not in a state that allows this
      │    ├── AlreadyExists    unique name or key taken
      │    ├── InvalidTransition  e.g. promote to test before approved in dev
-     │    └── PolicyViolation  a gate failed, soak time not met, freeze window
-     │         └── GateFailed
+     │    ├── PolicyViolation  a gate failed, soak time not met, freeze window
+     │    │    └── GateFailed
+     │    └── ArtifactMismatch  the artifact's bytes no longer match the approved digest
      ├── PermissionDenied      authenticated but not allowed (not an approver, registrant…)
      ├── AuthenticationFailed  no or bad credentials
      ├── ServiceUnavailable    a dependency (directory, database) is down
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidTransition",
     "PolicyViolation",
     "GateFailed",
+    "ArtifactMismatch",
     "PermissionDenied",
     "AuthenticationFailed",
     "ServiceUnavailable",
@@ -85,6 +87,12 @@ class PolicyViolation(Conflict):
 
 class GateFailed(PolicyViolation):
     code = "gate_failed"
+
+
+class ArtifactMismatch(Conflict):
+    """Refuses to hand out a model whose artifact is not the one that was approved."""
+
+    code = "artifact_mismatch"
 
 
 class PermissionDenied(SignoffError):

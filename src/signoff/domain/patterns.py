@@ -24,7 +24,7 @@ import ipaddress
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, NoReturn
@@ -36,11 +36,10 @@ __all__ = ["CompiledPattern", "compile_pattern", "matches", "validate_pattern"]
 Predicate = Callable[[object], bool]
 
 _OR: Final = "$or"
-_OPERATORS: Final = frozenset(
-    {"prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr",
-     "wildcard"}
-)
 _ANYTHING_BUT_OPERATORS: Final = ("prefix", "suffix", "wildcard", "equals-ignore-case")
+_OPERATORS: Final = frozenset(
+    {*_ANYTHING_BUT_OPERATORS, "anything-but", "numeric", "exists", "cidr"}
+)
 _LOWER: Final = {">": operator.gt, ">=": operator.ge}
 _UPPER: Final = {"<": operator.lt, "<=": operator.le}
 _SIMPLE_KEY: Final = re.compile(r"[\w$-]+")
@@ -131,6 +130,8 @@ class _Leaf:
         return hit or any(test(value) for test in self.predicates)
 
     def matches(self, value: object, root: dict[str, Any]) -> bool:
+        if value is not _MISSING and not isinstance(value, (list, dict)):
+            return self.accepts(value)  # the common case, without walking anything
         found = False
         for leaf in _leaves(value):
             found = True
@@ -243,11 +244,18 @@ def _compile_leaf(values: list[Any], path: str, keys: tuple[str, ...]) -> _Leaf:
                 predicates.append(_BUILDERS[op](operand, _key_path(here, op)))
         else:
             _fail(here, "a value must be a string, number, true, false, null or an operator object")
-    return _Leaf(keys, frozenset(strings), frozenset(numbers), frozenset(booleans), null,
-                 tuple(predicates), absent_ok)
+    return _Leaf(
+        keys,
+        frozenset(strings),
+        frozenset(numbers),
+        frozenset(booleans),
+        null,
+        tuple(predicates),
+        absent_ok,
+    )
 
 
-def _single_operator(obj: dict[Any, Any], path: str, allowed: Any) -> tuple[str, Any]:
+def _single_operator(obj: dict[Any, Any], path: str, allowed: Collection[str]) -> tuple[str, Any]:
     if len(obj) != 1:
         _fail(path, "an operator object must have exactly one key")
     ((op, operand),) = obj.items()
@@ -398,8 +406,9 @@ def _anything_but(operand: object, path: str) -> Predicate:
 def _anything_but_operator(operand: dict[Any, Any], path: str) -> Predicate:
     op, inner = _single_operator(operand, path, _ANYTHING_BUT_OPERATORS)
     here = _key_path(path, op)
-    texts = [_string(text, here) for text in (inner if isinstance(inner, list) and inner
-                                              else [inner])]
+    texts = [
+        _string(text, here) for text in (inner if isinstance(inner, list) and inner else [inner])
+    ]
     if op in ("prefix", "suffix") and "" in texts:
         _fail(here, f"an empty {op} is not allowed in anything-but")
     excluded = [_BUILDERS[op](text, here) for text in texts]

@@ -12,6 +12,7 @@ from signoff.domain.models import Stage, check_metrics
 from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition
 from signoff.services.approvals import _promotion_in_tx
+from signoff.services.drift import assess_batch, check_profile
 from signoff.services.ports import UnitOfWork
 
 
@@ -38,6 +39,8 @@ def report_inference(
     clean = check_metrics(metrics)
     if rows < 0:
         raise InvalidInput("rows must be >= 0", details={"field": "rows"})
+    if profile:
+        check_profile(profile)
     if started_at and finished_at and finished_at < started_at:
         raise InvalidInput("finished_at is before started_at", details={"field": "finished_at"})
     with uow:
@@ -57,9 +60,12 @@ def report_inference(
         ))
         subject = f"models/{model}/versions/{version}"
         next_env = workflow.next(env)
+        drift = assess_batch(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
+                             profile=profile, report_id=row.id, actor=actor)
         report = {"id": row.id, "model": model, "version": version, "env": env, "metrics": clean, "rows": rows,
                   "started_at": started_at.isoformat() if started_at else None,
-                  "finished_at": finished_at.isoformat() if finished_at else None, "next_env": next_env}
+                  "finished_at": finished_at.isoformat() if finished_at else None, "next_env": next_env,
+                  "drifted_features": drift["drifted"] if drift else [], "drift": drift}
         uow.record(actor=actor, action="inference.reported", subject=subject, model=model, after=report)
         uow.emit(events.Event(events.INFERENCE_COMPLETED, subject, {**report, "reported_by": actor}))
         request = None

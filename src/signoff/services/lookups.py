@@ -5,37 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
-
-from signoff.adapters.db.repositories import live_from_row
-from signoff.adapters.db.tables import LiveRow, ModelRow
+from signoff.adapters.db.live_reader import LiveReader
 from signoff.domain.audit import AuditEntry, ChainReport, verify_chain
 from signoff.domain.models import LiveVersion, ModelVersion
 from signoff.domain.workflow import Workflow
 from signoff.errors import NotFound
 from signoff.services.ports import UnitOfWork
-
-
-class LiveReader:
-    """The hot path: resolve is one primary-key read on a pooled connection, no ORM session."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        cols = LiveRow.__table__.c
-        self._select = select(LiveRow.__table__).where(cols.model_name == bindparam("m"), cols.env == bindparam("e"))
-        self._exists = select(ModelRow.__table__.c.id).where(ModelRow.__table__.c.name == bindparam("m"))
-        self._readonly = {"sqlite_begin": "DEFERRED"}
-
-    def get(self, model: str, env: str) -> LiveVersion | None:
-        with self.engine.connect().execution_options(**self._readonly) as conn:
-            row = conn.execute(self._select, {"m": model, "e": env}).first()
-        if row is None:
-            return None
-        return live_from_row(LiveRow(**row._mapping))
-
-    def model_exists(self, model: str) -> bool:
-        with self.engine.connect().execution_options(**self._readonly) as conn:
-            return conn.execute(self._exists, {"m": model}).first() is not None
 
 
 def resolve(*, reader: LiveReader, workflow: Workflow, model: str, env: str) -> LiveVersion:

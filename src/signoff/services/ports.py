@@ -40,6 +40,8 @@ class UnitOfWork(Protocol):
     audit: Any
     outbox: Any
     users: Any
+    profiles: Any
+    tokens: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

@@ -9,6 +9,7 @@ from signoff.domain.models import Lineage, Model, ModelVersion, check_metrics, c
 from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput
 from signoff.services.approvals import open_request
+from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
 
 
@@ -27,12 +28,16 @@ def register(
     description: str | None = None,
     owner_group: str | None = None,
     open_first_request: bool = True,
+    reference_profile: dict[str, Any] | None = None,
+    reference_source: str = "",
 ) -> ModelVersion:
     """Register the next version of a model (creating the model); raises InvalidInput."""
     check_model_name(model)
     clean_metrics = check_metrics(metrics or {})
     if not artifact_uri or not isinstance(artifact_uri, str):
         raise InvalidInput("an artifact URI is required", details={"field": "artifact_uri"})
+    if reference_profile is not None:
+        check_profile(reference_profile)
     with uow:
         now = uow.clock.now()
         model_row = uow.models.find(model)
@@ -63,6 +68,9 @@ def register(
             registered_at=now,
         )
         row = uow.versions.add(model_row, version, workflow.order)
+        if reference_profile is not None:
+            # The training-data profile that inference batches are compared with (drift).
+            uow.profiles.put(row.id, reference_profile, source=reference_source, actor=actor, at=now)
         version = uow.versions.to_entity(model_row, row, workflow)
         uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
                    after=version.to_dict())

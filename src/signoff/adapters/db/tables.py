@@ -249,3 +249,109 @@ class MembershipRow(Base):
     __tablename__ = "memberships"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+
+
+# --- API tokens (issue 4: HTTP API and accounts) -------------------------------------------
+
+
+class TokenRow(Base):
+    """An API token for a pipeline or a person: only its SHA-256 is stored, never the token."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+# --- Reference profiles (issue 7: inference loop, drift) ---------------------------------
+
+
+class ReferenceProfileRow(Base):
+    """The training-data profile of a version that inference batches are compared with (drift)."""
+
+    __tablename__ = "reference_profiles"
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    profile: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+# --- Event bus (issue 5: rules, deliveries and their attempts) ---------------------------
+
+
+class RuleRow(Base):
+    """A rule: an EventBridge pattern and its targets (JSON, validated by domain.rules)."""
+
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pattern: Mapped[dict[str, Any]]
+    targets: Mapped[list[Any]]
+    source: Mapped[str] = mapped_column(String(16))  # default | config | api
+    # Table-wide counter: (count, max(revision)) changes whenever any rule does (cache key).
+    revision: Mapped[int]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class DeliveryRow(Base):
+    """One (event, rule, target): its state, lease and retry schedule."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_lease", "state", "lease_expires_at"),
+        Index("ix_deliveries_event", "event_seq"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    event_seq: Mapped[int] = mapped_column(BigId, ForeignKey("outbox.id"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(128))
+    event_time: Mapped[datetime]
+    rule_name: Mapped[str] = mapped_column(String(128))
+    target_index: Mapped[int]
+    target_type: Mapped[str] = mapped_column(String(32))
+    target: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    replays: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class DeliveryAttemptRow(Base):
+    """Every attempt, kept: when, by which worker, how long, and how it ended."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_attempts_delivery", "delivery_id", "number"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("deliveries.id"))
+    number: Mapped[int]
+    worker: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[float]
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | retry | final | lost
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
 from signoff.adapters.db.repositories import (
     LiveRepository,
@@ -20,6 +21,7 @@ from signoff.adapters.db.repositories import (
     RequestRepository,
     VersionRepository,
 )
+from signoff.adapters.db.tokens import TokenRepository
 from signoff.domain.audit import AuditEntry
 from signoff.domain.events import Event
 from signoff.services.ports import Clock
@@ -42,6 +44,8 @@ class SqlAlchemyUnitOfWork:
         self.audit = AuditRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.users = UserRepository(self.session)
+        self.profiles = ProfileRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._committed = False

@@ -62,6 +62,11 @@ def _register_commands() -> None:
     admin_cmds.register_commands(app)
     demo_cmd.register_commands(app)
 
+    from signoff.entrypoints.cli import server_cmd, tokens_cmds
+
+    server_cmd.register_commands(app)
+    tokens_cmds.register_commands(app)
+
 
 _register_commands()
 

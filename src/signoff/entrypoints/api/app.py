@@ -1,0 +1,80 @@
+"""`create_app(settings_or_context)`: the FastAPI application, wired once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
+
+from signoff import __version__
+from signoff.bootstrap import Context, bootstrap
+from signoff.config import Settings, load_settings
+from signoff.entrypoints.api import errors
+from signoff.entrypoints.api.deps import bearer_authenticator
+from signoff.entrypoints.api.middleware import ApiMiddleware, RequestMetrics
+from signoff.entrypoints.api.routes import (
+    approval_requests,
+    audit,
+    environments,
+    events,
+    health,
+    models,
+    parameters,
+    versions,
+)
+from signoff.services.tokens import TokenVerifier
+
+ROUTERS = [models.router, versions.router, environments.router, approval_requests.router, parameters.router,
+           audit.router, events.router, health.router]
+
+DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
+`Authorization: Bearer <token>` (`signoff tokens create`). Errors are
+`{"error": {"code", "message", "details"}}`; lists are pages `{"items", "next_cursor"}`."""
+
+
+def create_app(target: Context | Settings | None = None) -> FastAPI:
+    """The API over an existing Context (tests, embedded servers) or one bootstrapped from settings."""
+    owns = not isinstance(target, Context)
+    ctx = target if isinstance(target, Context) else bootstrap(target or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns:
+            ctx.close()
+
+    app = FastAPI(title="signoff", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.state.verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=ctx.settings.server.token_cache_seconds)
+    app.state.authenticators = [bearer_authenticator]
+    app.state.metrics_registry = CollectorRegistry()
+    app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
+                       metrics=RequestMetrics(app.state.metrics_registry))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the bearer security scheme on every /api/v1 operation."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An API token from `signoff tokens create`"}}
+    anonymous_resolve = app.state.ctx.settings.server.anonymous_resolve
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for name, operation in operations.items():
+            anonymous = anonymous_resolve and name == "get" and "/environments/" in path
+            operation["security"] = [{"bearer": []}, {}] if anonymous else [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,100 @@
+"""Shared dependencies: who is calling (authenticators) and what they may do (scopes).
+
+`app.state.authenticators` is a list of callables `(Request) -> Principal | None`, asked in
+order; the first that recognises the request wins. The bearer-token one is always there; the
+web UI appends its session-cookie authenticator. An authenticator that recognises its kind of
+credential but finds it bad raises AuthenticationFailed rather than passing it on.
+
+Dependencies are `async def` on purpose: they do no I/O on the hot path (tokens are cached),
+and FastAPI would otherwise send each one through the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Depends, Request
+
+from signoff.bootstrap import Context
+from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
+from signoff.services.tokens import ANONYMOUS, Principal
+
+Authenticator = Callable[[Request], Principal | None]
+
+ACT_AS_HEADER = "x-signoff-as"
+MAX_PAGE = 500
+
+
+def bearer_authenticator(request: Request) -> Principal | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
+    return request.app.state.verifier.verify(token.strip())  # type: ignore[no-any-return]
+
+
+def authenticate(request: Request) -> Principal | None:
+    for authenticator in request.app.state.authenticators:
+        principal = authenticator(request)
+        if principal is not None:
+            return principal
+    return None
+
+
+def _checked(request: Request, principal: Principal) -> Principal:
+    # `--as USER` is an embedded-mode convenience; over HTTP a token acts only as its own user.
+    acting_as = request.headers.get(ACT_AS_HEADER)
+    if acting_as and acting_as != principal.name:
+        raise PermissionDenied(f"this token acts as {principal.name!r}; it cannot act as {acting_as!r}",
+                               details={"user": principal.name, "as": acting_as})
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """The authenticated caller; raises AuthenticationFailed (401) without valid credentials."""
+    principal = authenticate(request)
+    if principal is None:
+        raise AuthenticationFailed("authentication required: send 'Authorization: Bearer <token>'")
+    return _checked(request, principal)
+
+
+async def resolve_principal(request: Request) -> Principal:
+    """Like current_principal, but anonymous callers may resolve when the server allows it."""
+    principal = authenticate(request)
+    if principal is None:
+        if request.app.state.ctx.settings.server.anonymous_resolve:
+            return ANONYMOUS
+        raise AuthenticationFailed("authentication required: send 'Authorization: Bearer <token>'")
+    return _checked(request, principal)
+
+
+def require(*scopes: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting principals with any one of `scopes` (admin admits all)."""
+
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if not principal.allows(*scopes):
+            raise PermissionDenied(f"this token lacks the {' or '.join(scopes)} scope",
+                                   details={"required": list(scopes), "scopes": sorted(principal.scopes)})
+        return principal
+
+    return dependency
+
+
+async def context(request: Request) -> Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def int_cursor(cursor: str | None) -> int | None:
+    """Numeric cursors (ids, version numbers) as the services take them; raises InvalidInput."""
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput(f"invalid cursor {cursor!r}", details={"field": "cursor"})
+    return int(cursor)
+
+
+def next_cursor(items: list[dict[str, Any]], limit: int, key: str) -> str | None:
+    return str(items[-1][key]) if len(items) >= limit and items else None

@@ -1,0 +1,53 @@
+"""`/api/v1/approval-requests`: list and read requests, and decide on them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query
+
+from signoff.bootstrap import Context
+from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.routes import api_router
+from signoff.entrypoints.api.schemas import ApprovalRequestPublic, DecisionCreate, Page
+from signoff.services import approvals
+from signoff.services.tokens import Principal
+
+router = api_router("approval-requests")
+
+RequestId = Annotated[int, Path(ge=1, le=2**53)]
+
+
+@router.get("/approval-requests", response_model=Page[ApprovalRequestPublic])
+def list_requests(
+    state: str | None = Query(None, max_length=16, description="open, approved, rejected, expired, cancelled"),
+    env: str | None = Query(None, max_length=64),
+    model: str | None = Query(None, max_length=128),
+    version: int | None = Query(None, ge=1, le=2**31 - 1, description="With model: one version's requests"),
+    cursor: str | None = Query(None, max_length=20),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+    principal: Principal = Depends(current_principal),
+    ctx: Context = Depends(context),
+) -> dict[str, Any]:
+    """Approval requests oldest first, filtered by state, environment and model."""
+    requests = approvals.list_requests(uow=ctx.uow(), workflow=ctx.workflow, state=state or None, env=env or None,
+                                       model=model or None, version=version, after=int_cursor(cursor), limit=limit)
+    items = [r.to_dict() for r in requests]
+    return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
+
+
+@router.get("/approval-requests/{request_id}", response_model=ApprovalRequestPublic)
+def get_request(request_id: RequestId, principal: Principal = Depends(current_principal),
+                ctx: Context = Depends(context)) -> dict[str, Any]:
+    """One request with its decisions, evidence and gate results."""
+    return approvals.get_request(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
+
+
+@router.post("/approval-requests/{request_id}/decisions", status_code=201, response_model=ApprovalRequestPublic)
+def decide(request_id: RequestId, body: DecisionCreate, principal: Principal = Depends(require("decide")),
+           ctx: Context = Depends(context)) -> dict[str, Any]:
+    """Approve or reject. Scope: decide, and current membership in one of the environment's approver groups
+    (checked now, not when the token was made). The registrant may not approve their own version."""
+    request = approvals.decide(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, actor=principal.name,
+                               verdict=body.decision, comment=body.comment)
+    return request.to_dict()

@@ -1,0 +1,36 @@
+"""`/api/v1/audit`: the hash-chained audit log, and a check of the chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Query
+from pydantic import AwareDatetime
+
+from signoff.bootstrap import Context
+from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, int_cursor, next_cursor
+from signoff.entrypoints.api.routes import api_router
+from signoff.entrypoints.api.schemas import AuditEntryPublic, AuditReport, Page
+from signoff.services import lookups
+from signoff.services.tokens import Principal
+
+router = api_router("audit")
+
+
+@router.get("/audit", response_model=Page[AuditEntryPublic])
+def list_audit(model: str | None = Query(None, max_length=128), since: AwareDatetime | None = Query(None),
+               cursor: str | None = Query(None, max_length=20), limit: int = Query(100, ge=1, le=MAX_PAGE),
+               principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
+    """Audit entries oldest first, optionally for one model and from a time on."""
+    entries = lookups.list_audit(uow=ctx.uow(), model=model or None, since=since, after=int_cursor(cursor),
+                                 limit=limit)
+    items = [e.to_dict() for e in entries]
+    return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
+
+
+@router.get("/audit/verify", response_model=AuditReport)
+def verify_audit(principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
+    """Recompute the hash chain; the report names the first entry that does not hold."""
+    return lookups.verify_audit(uow=ctx.uow()).to_dict()
+
+

@@ -1,0 +1,76 @@
+"""`/healthz` (the process answers), `/readyz` (database reachable, schema current), `/metrics`.
+
+None of these needs credentials: load balancers and Prometheus call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+
+from signoff.adapters.db import migrate
+from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
+from signoff.entrypoints.api.schemas import HealthPublic
+
+router = APIRouter(tags=["health"])
+
+
+@cache
+def _heads() -> frozenset[str]:
+    return frozenset(migrate.head_revisions())
+
+
+@router.get("/healthz", response_model=HealthPublic)
+async def healthz() -> dict[str, Any]:
+    """The process is up."""
+    return {"status": "ok", "details": {}}
+
+
+@router.get("/readyz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+def readyz(request: Request) -> Any:
+    """The database answers and its schema is at the current migration heads."""
+    engine = request.app.state.ctx.engine
+    try:
+        current = migrate.current_revisions(engine)
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        return JSONResponse({"status": "unavailable", "details": {"database": str(exc)[:200]}}, status_code=503)
+    missing = sorted(_heads() - current)
+    if missing:
+        return JSONResponse({"status": "unavailable", "details": {"pending_migrations": missing}}, status_code=503)
+    return {"status": "ok", "details": {"revision": ",".join(sorted(current))}}
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request) -> Response:
+    """Prometheus text format: request counts and latencies by route, models, versions, open requests."""
+    return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class RegistryCollector(Collector):
+    """Counts read from the database at scrape time (never on the request path)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        queries = [
+            ("signoff_models", "Registered models", select(func.count()).select_from(ModelRow)),
+            ("signoff_versions", "Registered model versions", select(func.count()).select_from(VersionRow)),
+            ("signoff_open_requests", "Open approval requests",
+             select(func.count()).select_from(RequestRow).where(RequestRow.state == "open")),
+        ]
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+                values = [(name, text, conn.execute(q).scalar_one()) for name, text, q in queries]
+        except Exception:
+            return
+        for name, text, value in values:
+            yield GaugeMetricFamily(name, text, value=float(value))

@@ -1,0 +1,225 @@
+"""Request and response bodies, named by role (`VersionCreate`, `VersionPublic`).
+
+Response timestamps are the services' ISO 8601 strings, passed through unchanged, so the
+HTTP client returns byte-for-byte what the embedded client returns. Public models allow extra
+keys: a field a service adds is never silently dropped from the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+EnvName = Annotated[str, Field(min_length=1, max_length=64)]
+ShortText = Annotated[str, Field(max_length=256)]
+LongText = Annotated[str, Field(max_length=10_000)]
+Count = Annotated[int, Field(ge=0, le=2**53)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    """Every error response: the `code` names the signoff.errors class (`forbidden`, `gate_failed`…)."""
+
+    error: ErrorDetail
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass `next_cursor` back as `cursor` for the next page (null: the last page)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+# --- models and versions ----------------------------------------------------------------
+
+
+class ModelCreate(_In):
+    name: Name
+    description: LongText = ""
+    owner_group: Name | None = None
+    tags: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict)
+
+
+class ModelPublic(_Out):
+    name: str
+    description: str
+    owner_group: str | None
+    tags: dict[str, str]
+    created_at: Timestamp | None
+    created_by: str | None
+    latest_version: int
+
+
+class VersionCreate(_In):
+    artifact_uri: Annotated[str, Field(min_length=1, max_length=4096)]
+    metrics: dict[str, float] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    run_id: ShortText | None = None
+    code_commit: ShortText | None = None
+    dataset_hash: ShortText | None = None
+    flavor: Annotated[str, Field(max_length=32)] | None = None
+    digest: Annotated[str, Field(max_length=80)] | None = None
+    description: LongText | None = None
+    owner_group: Name | None = None
+
+
+class LineagePublic(_Out):
+    run_id: str | None
+    code_commit: str | None
+    dataset_hash: str | None
+
+
+class VersionPublic(_Out):
+    model: str
+    version: int
+    artifact_uri: str
+    flavor: str | None
+    digest: str | None
+    metadata: dict[str, Any]
+    metrics: dict[str, float]
+    lineage: LineagePublic
+    registered_by: str
+    registered_at: Timestamp | None
+    stages: dict[str, str] = Field(description="Status per environment: PendingManualApproval, Approved…")
+    live_in: list[str]
+
+
+class LivePublic(_Out):
+    """The version live in one environment, and why it may be handed out."""
+
+    model: str
+    env: str
+    version: int
+    artifact_uri: str
+    digest: str | None
+    flavor: str | None
+    approved_by: list[str]
+    approved_at: Timestamp
+    approved_envs: list[str]
+    request_id: int | None
+    parameter_version: int
+
+
+# --- approval requests --------------------------------------------------------------------
+
+
+class PromotionCreate(_In):
+    env: EnvName
+    reason: LongText = ""
+
+
+class DecisionCreate(_In):
+    decision: Literal["approve", "reject"]
+    comment: LongText = ""
+
+
+class DecisionPublic(_Out):
+    actor: str
+    decision: str
+    comment: str
+    at: Timestamp
+    groups: list[str]
+
+
+class ApprovalRequestPublic(_Out):
+    id: int
+    model: str
+    version: int
+    env: str
+    kind: str
+    state: str = Field(description="open, approved, rejected, expired or cancelled")
+    requested_by: str
+    reason: str
+    evidence: dict[str, float]
+    gate_results: list[dict[str, Any]]
+    digest: str | None
+    created_at: Timestamp | None
+    expires_at: Timestamp | None
+    decided_at: Timestamp | None
+    decisions: list[DecisionPublic]
+    policy: dict[str, Any]
+    missing: str | None
+
+
+# --- inference reports, parameters, audit, events -----------------------------------------
+
+
+class InferenceReportCreate(_In):
+    env: EnvName
+    metrics: dict[str, float]
+    rows: Count = 0
+    started_at: AwareDatetime | None = None
+    finished_at: AwareDatetime | None = None
+    profile: dict[str, Any] | None = None
+
+
+class InferenceReportPublic(_Out):
+    id: int
+    model: str
+    version: int
+    env: str
+    metrics: dict[str, float]
+    rows: int
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    next_env: str | None
+    promotion_request: ApprovalRequestPublic | None = Field(
+        description="The next environment's request this report opened, if any")
+
+
+class ParameterPublic(_Out):
+    name: str
+    version: int
+    value: dict[str, Any]
+    created_at: Timestamp
+    created_by: str
+
+
+class AuditEntryPublic(_Out):
+    id: int
+    at: Timestamp
+    actor: str
+    action: str
+    subject: str
+    model: str | None
+    before: Any = None
+    after: Any = None
+    prev_hash: str
+    hash: str
+
+
+class AuditReport(_Out):
+    ok: bool
+    checked: int
+    first_broken: int | None
+    reason: str
+
+
+class EventPublic(_Out):
+    seq: int
+    event: dict[str, Any] = Field(description="The CloudEvents 1.0 envelope")
+    dispatched_at: Timestamp | None
+
+
+class HealthPublic(BaseModel):
+    status: str
+    details: dict[str, Any] = Field(default_factory=dict)

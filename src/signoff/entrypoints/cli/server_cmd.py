@@ -1,0 +1,45 @@
+"""`signoff server`: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from signoff.entrypoints.cli import _common
+
+
+def app_from_env():  # type: ignore[no-untyped-def]
+    """uvicorn's factory (one call per worker process): settings from the file and $SIGNOFF_*."""
+    from signoff.config import load_settings
+    from signoff.entrypoints.api.app import create_app
+
+    return create_app(load_settings())
+
+
+def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
+    import uvicorn
+
+    # Worker processes re-read the configuration; hand them the CLI's choices through the environment.
+    if _common.state.config:
+        os.environ["SIGNOFF_CONFIG"] = _common.state.config
+    if _common.state.database_url:
+        os.environ["SIGNOFF_DATABASE_URL"] = _common.state.database_url
+    _common.err_console.print(f"signoff API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)",
+                              markup=False)
+    uvicorn.run("signoff.entrypoints.cli.server_cmd:app_from_env", factory=True, host=host, port=port,
+                workers=workers if workers > 1 else None, log_level=log_level, access_log=access_log,
+                proxy_headers=False, server_header=False)
+
+
+def register_commands(app: typer.Typer) -> None:
+    @app.command()
+    def server(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+        port: int = typer.Option(8080, "--port", help="TCP port."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+        log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+        access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+    ) -> None:
+        """Serve the HTTP API (REST under /api/v1, /healthz, /readyz, /metrics)."""
+        serve(host, port, workers, log_level, access_log)

@@ -1,0 +1,90 @@
+"""`signoff tokens`: API tokens for pipelines and people (created, listed and revoked locally)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from signoff.entrypoints.cli._common import JSON_OPTION, console, err_console, print_json
+
+tokens_app = typer.Typer(help="API tokens: scopes register, resolve, report, decide, admin.", no_args_is_help=True)
+
+ACTOR = "signoff:cli"
+
+
+def _context():  # type: ignore[no-untyped-def]
+    from signoff.entrypoints.cli.admin_cmds import _context as admin_context
+
+    return admin_context()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: str = typer.Option(..., "--user", help="The user the token acts as."),
+    scope: list[str] = typer.Option(..., "--scope", help="register, resolve, report, decide or admin (repeatable)."),
+    expires: Optional[str] = typer.Option(None, "--expires", help="Lifetime such as 30d or 12h (default: none)."),
+    name: str = typer.Option("", "--name", help="What the token is for."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a token and print it once: only its hash is stored."""
+    from signoff.domain.timespec import parse_duration
+    from signoff.services import tokens
+
+    lifetime = parse_duration(expires) if expires else None
+    ctx = _context()
+    try:
+        token, info = tokens.create_token(uow=ctx.uow(), user=user, scopes=list(scope), actor=ACTOR,
+                                          expires_in=lifetime, name=name)
+    finally:
+        ctx.close()
+    if as_json:
+        print_json({**info, "token": token})
+        return
+    # The token alone on stdout, so `TOKEN=$(signoff tokens create …)` works; the rest on stderr.
+    err_console.print(f"token {info['id']} for {user} (scopes: {', '.join(info['scopes'])}; "
+                      f"expires: {info['expires_at'] or 'never'}). Store it now: it is not shown again.",
+                      markup=False)
+    typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(user: Optional[str] = typer.Option(None, "--user"), as_json: bool = JSON_OPTION) -> None:
+    """Tokens (their id and prefix, never the secret)."""
+    from signoff.services import tokens
+
+    ctx = _context()
+    try:
+        rows: list[dict[str, Any]] = tokens.list_tokens(uow=ctx.uow(), user=user)
+    finally:
+        ctx.close()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "user", "name", "prefix", "scopes", "expires", "last used", "revoked")
+    for t in rows:
+        table.add_row(str(t["id"]), t["user"], t["name"], t["prefix"] + "…", ", ".join(t["scopes"]),
+                      (t["expires_at"] or "never")[:19], (t["last_used_at"] or "-")[:19], (t["revoked_at"] or "")[:19])
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: int = typer.Argument(..., help="The token's id (see `signoff tokens list`)."),
+                  as_json: bool = JSON_OPTION) -> None:
+    """Revoke a token; servers stop accepting it within their token cache time (default 5 s)."""
+    from signoff.services import tokens
+
+    ctx = _context()
+    try:
+        info = tokens.revoke_token(uow=ctx.uow(), token_id=token_id, actor=ACTOR)
+    finally:
+        ctx.close()
+    if as_json:
+        print_json(info)
+    else:
+        console.print(f"revoked token {info['id']} of {info['user']} ({info['prefix']}…)")
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.add_typer(tokens_app, name="tokens")

@@ -1,0 +1,193 @@
+"""The HTTP transport: the same client methods over the REST API, the same exception classes.
+
+Error bodies `{"error": {"code", ...}}` are turned back into the signoff.errors class that
+owns the code, as MLflow's RestStore does; `resolve` keeps the last answer per (model, env)
+and revalidates it with `If-None-Match`, so polling costs the server a 304.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from signoff.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    SignoffError,
+    error_for_code,
+)
+from signoff.sdk._base import BaseClient
+from signoff.sdk._records import Record, record
+
+API = "/api/v1"
+MAX_PAGE = 500
+
+# For error bodies whose code this client does not know (an older client, a proxy's own error).
+_BY_STATUS: dict[int, type[SignoffError]] = {400: InvalidInput, 401: AuthenticationFailed, 403: PermissionDenied,
+                                             404: NotFound, 409: Conflict, 413: InvalidInput, 422: InvalidInput}
+
+
+def _seg(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class RemoteClient(BaseClient):
+    def __init__(self, url: str, token: str | None = None, *, as_user: str | None = None,
+                 transport: httpx.BaseTransport | None = None, timeout: float = 30.0) -> None:
+        headers = {"User-Agent": "signoff-sdk", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if as_user:
+            headers["X-Signoff-As"] = as_user
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers=headers, transport=transport, timeout=timeout)
+        self._resolved: dict[tuple[str, str], tuple[str, Record]] = {}
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
+              headers: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            response = self._http.request(method, API + path, params=_drop_none(params or {}), json=json,
+                                          headers=headers)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"cannot reach the signoff server at {self.url}: {exc}",
+                                     details={"url": self.url}) from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return record(self._send("GET", path, params=params).json())
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return record(self._send("POST", path, json=body).json())
+
+    def _items(self, path: str, **params: Any) -> list[Record]:
+        return self._get(path, **params)["items"]  # type: ignore[no-any-return]
+
+    # --- the client interface ---------------------------------------------------------------
+
+    def register(self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
+                 metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
+                 dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
+                 description: str | None = None, owner_group: str | None = None) -> Record:
+        body = {"artifact_uri": artifact_uri, "metrics": metrics or {}, "metadata": metadata or {}, "run_id": run_id,
+                "code_commit": code_commit, "dataset_hash": dataset_hash, "flavor": flavor, "digest": digest,
+                "description": description, "owner_group": owner_group}
+        return self._post(f"/models/{_seg(model)}/versions", body)  # type: ignore[no-any-return]
+
+    def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
+        return self._items("/models", cursor=cursor, limit=min(limit, MAX_PAGE))
+
+    def model(self, name: str) -> Record:
+        return self._get(f"/models/{_seg(name)}")  # type: ignore[no-any-return]
+
+    def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[Record]:
+        return self._items(f"/models/{_seg(model)}/versions", cursor=cursor, limit=min(limit, MAX_PAGE))
+
+    def version(self, model: str, version: int) -> Record:
+        return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}")  # type: ignore[no-any-return]
+
+    def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> Record:
+        return self._post(f"/models/{_seg(model)}/versions/{_seg(version)}/promotions",  # type: ignore[no-any-return]
+                          {"env": env, "reason": reason})
+
+    def requests(self, *, state: str | None = None, env: str | None = None, model: str | None = None,
+                 version: int | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
+        return self._items("/approval-requests", state=state, env=env, model=model, version=version, cursor=cursor,
+                           limit=min(limit, MAX_PAGE))
+
+    def request(self, request_id: int) -> Record:
+        return self._get(f"/approval-requests/{_seg(request_id)}")  # type: ignore[no-any-return]
+
+    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
+        return self._post(f"/approval-requests/{_seg(request_id)}/decisions",  # type: ignore[no-any-return]
+                          {"decision": decision, "comment": comment})
+
+    def resolve(self, model: str, env: str) -> Record:
+        key = (model, env)
+        cached = self._resolved.get(key)
+        headers = {"If-None-Match": cached[0]} if cached else None
+        try:
+            response = self._send("GET", f"/models/{_seg(model)}/environments/{_seg(env)}", headers=headers)
+        except NotFound:
+            self._resolved.pop(key, None)
+            raise
+        if response.status_code == 304 and cached:
+            return record(dict(cached[1]))  # type: ignore[no-any-return]
+        live: Record = record(response.json())
+        etag = response.headers.get("etag")
+        if etag:
+            self._resolved[key] = (etag, live)
+        return record(dict(live))  # type: ignore[no-any-return]
+
+    def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
+                         started_at: datetime | None = None, finished_at: datetime | None = None,
+                         profile: dict[str, Any] | None = None) -> Record:
+        body = {"env": env, "metrics": metrics, "rows": rows, "profile": profile,
+                "started_at": started_at.isoformat() if started_at else None,
+                "finished_at": finished_at.isoformat() if finished_at else None}
+        return self._post(f"/models/{_seg(model)}/versions/{_seg(version)}/inference-reports",  # type: ignore[no-any-return]
+                          body)
+
+    def parameter(self, name: str, version: int | None = None) -> Record:
+        return self._get(_parameter_path(name), version=version)  # type: ignore[no-any-return]
+
+    def parameter_history(self, name: str) -> list[Record]:
+        out: list[Record] = []
+        cursor: str | None = None
+        while True:
+            page = self._get(_parameter_path(name) + "/history", cursor=cursor, limit=MAX_PAGE)
+            out.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return out
+
+    def audit(self, *, model: str | None = None, since: datetime | None = None, cursor: int | None = None,
+              limit: int = 100) -> list[Record]:
+        return self._items("/audit", model=model, since=since.isoformat() if since else None, cursor=cursor,
+                           limit=min(limit, MAX_PAGE))
+
+    def verify_audit(self) -> Record:
+        return self._get("/audit/verify")  # type: ignore[no-any-return]
+
+    def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
+        return self._items("/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _parameter_path(name: str) -> str:
+    parts = [p for p in name.split("/") if p]
+    if not parts or not name.startswith("/"):
+        # What the embedded store answers for a name it cannot hold.
+        raise NotFound(f"parameter {name!r} not found", details={"name": name})
+    return "/parameters/" + "/".join(_seg(p) for p in parts)
+
+
+def _error(response: httpx.Response) -> SignoffError:
+    """The exception the server raised, rebuilt from its JSON error body."""
+    try:
+        body = response.json()["error"]
+        code, message, details = str(body["code"]), str(body["message"]), dict(body.get("details") or {})
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "", f"HTTP {response.status_code}: {response.text[:200]}", {}
+    cls = error_for_code(code) if code else SignoffError
+    if cls is SignoffError:
+        cls = _BY_STATUS.get(response.status_code, ServiceUnavailable if response.status_code >= 502 else SignoffError)
+    error = cls(message, details=details)
+    error.status_code = response.status_code  # type: ignore[attr-defined]
+    return error

@@ -1,0 +1,100 @@
+"""Moving the live pointer: the one place that writes it, its history and its parameter.
+
+Approvals, rollbacks, revocations and break-glass promotions all change which version is live
+in an environment. Each move writes, in the caller's transaction, a new parameter version at
+``/signoff/models/M/ENV`` (the full history stays readable), the ``live_versions`` row that
+resolve reads, and a ``promotions`` history row. Audit entries and events are the caller's:
+they say *why* the pointer moved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+
+from signoff.adapters.db.tables import LiveRow, ModelRow, PromotionRow, VersionRow
+from signoff.domain.models import Stage
+from signoff.domain.workflow import Workflow
+from signoff.services.ports import UnitOfWork
+
+
+def parameter_name(model: str, env: str) -> str:
+    return f"/signoff/models/{model}/{env}"
+
+
+def point_live(
+    uow: UnitOfWork,
+    workflow: Workflow,
+    model_row: ModelRow,
+    version_row: VersionRow,
+    env: str,
+    *,
+    approvers: list[str],
+    approved_at: datetime,
+    request_id: int | None,
+    actor: str,
+    kind: str,
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+) -> tuple[int, LiveRow | None, list[str]]:
+    """Make an Approved version live in env; returns (parameter version, replaced row, approved envs)."""
+    now = uow.clock.now()
+    stages = uow.versions.stages([version_row.id])[version_row.id]
+    approved_envs = [e for e in workflow.order if stages.get(e) is Stage.APPROVED]
+    value = {
+        "model": model_row.name,
+        "env": env,
+        "version": version_row.number,
+        "artifact_uri": version_row.artifact_uri,
+        "digest": version_row.digest,
+        "approved_envs": approved_envs,
+        "approved_by": approvers,
+        "approved_at": approved_at.isoformat(),
+        "request_id": request_id,
+        "change": kind,
+        **(extra or {}),
+    }
+    param_version = uow.params.put(parameter_name(model_row.name, env), value, actor=actor, at=now)
+    previous = uow.live.put(LiveRow(
+        model_name=model_row.name, env=env, model_id=model_row.id, version_id=version_row.id,
+        number=version_row.number, artifact_uri=version_row.artifact_uri, digest=version_row.digest,
+        flavor=version_row.flavor, approved_by=approvers, approved_envs=approved_envs, approved_at=approved_at,
+        request_id=request_id, parameter_version=param_version, since=now,
+    ))
+    refresh_approved_envs(uow, version_row.id, approved_envs)
+    uow.live.add_promotion(PromotionRow(
+        model_id=model_row.id, env=env, version_id=version_row.id,
+        previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
+        reason=reason, request_id=request_id, at=now,
+    ))
+    return param_version, previous, approved_envs
+
+
+def clear_live(
+    uow: UnitOfWork, model_row: ModelRow, env: str, *, actor: str, kind: str, reason: str,
+    extra: dict[str, Any] | None = None,
+) -> tuple[int, LiveRow | None]:
+    """Nothing is live in env any more; the parameter gets a version that says so."""
+    now = uow.clock.now()
+    value = {
+        "model": model_row.name, "env": env, "version": None, "artifact_uri": None, "digest": None,
+        "approved_envs": [], "approved_by": [], "approved_at": None, "request_id": None,
+        "change": kind, **(extra or {}),
+    }
+    param_version = uow.params.put(parameter_name(model_row.name, env), value, actor=actor, at=now)
+    previous = uow.live.clear(model_row.name, env)
+    uow.live.add_promotion(PromotionRow(
+        model_id=model_row.id, env=env, version_id=None,
+        previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
+        reason=reason, request_id=None, at=now,
+    ))
+    return param_version, previous
+
+
+def refresh_approved_envs(uow: UnitOfWork, version_id: int, approved_envs: list[str]) -> None:
+    """Every live row of this version carries its approved environments; keep them in step."""
+    uow.session.execute(  # type: ignore[attr-defined]
+        update(LiveRow).where(LiveRow.version_id == version_id).values(approved_envs=approved_envs)
+    )
