@@ -6,8 +6,13 @@ down; nothing else creates engines or reads settings.
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +25,12 @@ from signoff.domain.workflow import Workflow, build_workflow
 from signoff.services.accounts import sync_config_users
 from signoff.adapters.db.live_reader import LiveReader
 from signoff.services.ports import Clock, SystemClock
+from signoff.services.rules import sync_rules as _sync_rules
+
+if TYPE_CHECKING:
+    from signoff.services.dispatch import Dispatcher
+
+log = logging.getLogger("signoff.events")
 
 
 @dataclass
@@ -31,11 +42,42 @@ class Context:
     session_factory: sessionmaker[Session]
     reader: LiveReader
     extras: dict[str, Any] = field(default_factory=dict)
+    # Event bus: dispatch right after a commit that wrote events (embedded use), and callbacks
+    # (an in-process worker's wake-up) told about such commits.
+    dispatch_inline: bool = False
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+    _inline: Dispatcher | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
+        uow = SqlAlchemyUnitOfWork(self.session_factory, self.clock)
+        uow.after_commit.append(lambda: self.events_committed() if uow.events else None)
+        return uow
+
+    def plain_uow(self) -> SqlAlchemyUnitOfWork:
+        """A unit of work without the after-commit dispatch (the dispatcher's own transactions)."""
         return SqlAlchemyUnitOfWork(self.session_factory, self.clock)
 
+    def events_committed(self) -> None:
+        """New events are in the outbox: wake in-process workers, and dispatch inline if on."""
+        for listener in list(self.listeners):
+            listener()
+        if self.dispatch_inline:
+            try:
+                self.inline_dispatcher().drain(budget=self.settings.events.inline_timeout * 2)
+            except Exception:  # the use case committed; whatever is left waits for the next drain
+                log.warning("inline dispatch failed; pending events stay queued", exc_info=True)
+
+    def inline_dispatcher(self) -> Dispatcher:
+        with self._lock:
+            if self._inline is None:
+                owner = f"inline:{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+                self._inline = build_dispatcher(self, owner=owner, inline=True)
+            return self._inline
+
     def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
         self.reader.close()
         self.engine.dispose()
 
@@ -52,6 +94,7 @@ def bootstrap(
     clock: Clock | None = None,
     migrate_schema: bool | None = None,
     sync_users: bool = True,
+    sync_rules: bool = True,
 ) -> Context:
     """Wire everything; on SQLite the schema is brought up to date automatically."""
     settings = settings or load_settings()
@@ -71,7 +114,32 @@ def bootstrap(
     )
     if sync_users and settings.users:
         sync_config_users(uow=ctx.uow(), users=_config_users(settings))
+    if sync_rules:
+        _sync_rules(uow=ctx.plain_uow(), configured=settings.rules)
+    ctx.dispatch_inline = settings.events.inline
     return ctx
+
+
+def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_connections: int = 32) -> Dispatcher:
+    """The event dispatcher with every target wired; `ctx.extras["mailer"]` replaces SMTP."""
+    from signoff.adapters.python_target import PythonTargets
+    from signoff.adapters.smtp import SmtpMailer
+    from signoff.adapters.webhooks import HttpTargets
+    from signoff.domain.deliveries import RetryPolicy
+    from signoff.services.actions import EmailRunner
+    from signoff.services.dispatch import Dispatcher
+
+    s = ctx.settings
+    http = HttpTargets(public_url=s.server.public_url, max_connections=max_connections)
+    email = EmailRunner(uow_factory=ctx.plain_uow, mailer=ctx.extras.get("mailer") or SmtpMailer(s.smtp),
+                        public_url=s.server.public_url, sender=s.smtp.sender)
+    return Dispatcher(
+        uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock,
+        runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(), "email": email},
+        retry=RetryPolicy(s.events.max_attempts, s.events.backoff_base, s.events.backoff_cap),
+        lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
+        timeout_cap=s.events.inline_timeout if inline else None, on_close=http.close,
+    )
 
 
 def _config_users(settings: Settings) -> dict[str, dict[str, Any]]:

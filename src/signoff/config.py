@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from signoff.errors import InvalidInput
@@ -105,6 +105,110 @@ class SmtpSettings(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class EventsSettings(_Strict):
+    """`[events]`: how events reach the rules' targets (issue 5)."""
+
+    # Dispatch in the process that committed, right after the commit: what embedded use (CLI,
+    # SDK, demo) needs. With `signoff worker` processes running it may stay on (claims are
+    # safe) or be turned off so API requests never wait on a webhook.
+    inline: bool = True
+    inline_timeout: float = Field(default=5.0, gt=0, le=120)  # cap per external attempt inline
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_base: float = Field(default=2.0, ge=0)  # seconds; attempt n waits ~base·2^(n-1)
+    backoff_cap: float = Field(default=600.0, ge=0)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval: float = Field(default=0.05, gt=0, le=60)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+
+
+# --- Directory sign-in (issue 8): [auth], [auth.ldap], [auth.oidc] --------------------------
+
+GroupMap = dict[str, str | list[str]]
+
+
+class LdapSettings(_Strict):
+    """`[auth.ldap]`: an LDAP / Active Directory server. See docs/auth.md for AD and OpenLDAP."""
+
+    url: str | list[str] = "ldap://127.0.0.1"  # several URLs: tried in order (failover)
+    start_tls: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    bind_dn: str | None = None  # the service account that searches for users
+    bind_password: SecretStr | None = None
+    user_search_base: str = ""
+    user_attribute: str = "uid"  # what people type: sAMAccountName, userPrincipalName or uid
+    name_attribute: str | None = None  # what becomes the signoff user name (default: user_attribute)
+    user_filter: str = ""  # extra conditions, e.g. only enabled accounts
+    user_dn_template: str | None = None  # direct bind without a service account: "uid={username},ou=..."
+    email_attribute: str = "mail"
+    display_name_attribute: str = "cn"
+    active_directory: bool = False  # nested groups in one query (LDAP_MATCHING_RULE_IN_CHAIN)
+    groups_from: Literal["memberOf", "search"] = "search"
+    group_search_base: str = ""
+    group_filter: str = "(|(objectClass=groupOfNames)(objectClass=group))"
+    group_member_attribute: str = "member"
+    nested_groups: bool = True
+    max_nesting: int = Field(default=10, ge=1, le=50)
+    group_map: GroupMap = Field(default_factory=dict)  # directory group DN -> signoff group(s)
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    receive_timeout: float = Field(default=10.0, gt=0, le=300)
+    pool_size: int = Field(default=4, ge=1, le=64)
+
+
+class OidcSettings(_Strict):
+    """`[auth.oidc]`: an OpenID Connect provider (Entra ID, Okta, Keycloak…), found by discovery."""
+
+    issuer: str
+    client_id: str
+    client_secret: SecretStr | None = None
+    display_name: str = "single sign-on"  # the button reads "Sign in with <display_name>"
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    username_claim: str = "preferred_username"
+    strip_domain: bool = True  # "alice@corp.example.com" signs in as "alice"
+    groups_claim: str = "groups"
+    group_map: GroupMap = Field(default_factory=dict)  # claim value -> signoff group(s)
+    redirect_url: str | None = None  # default: <server.public_url>/auth/oidc/callback
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    tls_verify: bool = True
+    ca_file: str | None = None
+
+
+class AuthSettings(_Strict):
+    """`[auth]`: which identity providers sign people in, in the order they are asked."""
+
+    providers: list[Literal["local", "ldap", "oidc"]] = Field(default_factory=lambda: ["local"])
+    membership_ttl: str = "5m"  # directory groups are re-checked at decision time after this long
+    session_ttl: str = "12h"  # lifetime of the token `POST /api/v1/sessions` hands out
+    session_scopes: list[str] = Field(default_factory=lambda: ["resolve", "report", "decide"])
+    ldap: LdapSettings | None = None
+    oidc: OidcSettings | None = None
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_unique(cls, providers: list[str]) -> list[str]:
+        if len(set(providers)) != len(providers):
+            raise ValueError("each provider may be listed once")
+        return providers
+
+    @field_validator("membership_ttl", "session_ttl")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        from signoff.domain.timespec import parse_duration
+
+        try:
+            parse_duration(text)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return text
+
+    @model_validator(mode="after")
+    def _sections_present(self) -> AuthSettings:
+        for name in ("ldap", "oidc"):
+            if name in self.providers and getattr(self, name) is None:
+                raise ValueError(f"provider {name!r} is enabled but [auth.{name}] is missing")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable. `SIGNOFF_DATABASE_URL`, `SIGNOFF_SMTP__HOST`, …"""
 
@@ -120,7 +224,9 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     rules: list[dict[str, Any]] = Field(default_factory=list)
+    events: EventsSettings = Field(default_factory=EventsSettings)
     emergency_group: str = "emergency"
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(

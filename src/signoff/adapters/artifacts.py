@@ -40,7 +40,7 @@ class StoredArtifact:
         return {"uri": self.uri, "digest": self.digest, "kind": self.kind, "size": self.size}
 
 
-def _fs(uri: str) -> tuple[Any, str]:
+def filesystem(uri: str) -> tuple[Any, str]:
     """The fsspec filesystem and path for a local path or URL; a missing driver is InvalidInput."""
     import fsspec
 
@@ -85,7 +85,7 @@ def _walk(fs: Any, path: str) -> list[tuple[str, str]]:
 
 def digest_of(uri: str) -> str:
     """``sha256:HEX`` of a file or directory at a path or URL; raises NotFound, InvalidInput."""
-    fs, path = _fs(uri)
+    fs, path = filesystem(uri)
     if not fs.exists(path):
         raise NotFound(f"artifact {uri!r} not found", details={"uri": uri})
     if fs.isdir(path):
@@ -101,7 +101,7 @@ def digest_of(uri: str) -> str:
 def exists(uri: str) -> bool:
     """Whether a path or URL can be read here (False when its fsspec driver is not installed)."""
     try:
-        fs, path = _fs(uri)
+        fs, path = filesystem(uri)
         return bool(fs.exists(path))
     except (InvalidInput, OSError):
         return False
@@ -114,11 +114,11 @@ class ArtifactStore:
         if "://" not in root:
             root = os.path.abspath(root)
         self.root = root.rstrip("/")
-        self.fs, self.root_path = _fs(self.root)
+        self.fs, self.root_path = filesystem(self.root)
 
     def put(self, source: str) -> StoredArtifact:
         """Store a file or directory (path or URL); raises NotFound, InvalidInput."""
-        src_fs, src_path = _fs(source)
+        src_fs, src_path = filesystem(source)
         if not src_fs.exists(src_path):
             raise NotFound(f"artifact {source!r} not found", details={"uri": source})
         name = posixpath.basename(src_path.rstrip("/")) or "artifact"
@@ -175,7 +175,7 @@ def fetch(uri: str, expected: str | None, *, cache_dir: str | Path, label: str =
             "register it with a stored artifact (signoff register --artifact PATH)",
             details={"uri": uri, "expected_digest": None, "digest": None},
         )
-    fs, path = _fs(uri)
+    fs, path = filesystem(uri)
     if _is_local(fs):
         local = Path(path)
     else:

@@ -13,6 +13,7 @@ Frameworks are imported only when a model of theirs is loaded.
 
 from __future__ import annotations
 
+import posixpath
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,26 +25,30 @@ _PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle", ".sav"}
 
 
 def detect(path: str | Path) -> str:
-    """The flavor of an artifact on the local disk; raises InvalidInput when it cannot tell."""
-    p = Path(path)
-    if p.is_dir():
-        if (p / "MLmodel").is_file():
+    """The flavor of an artifact (local path or fsspec URL); raises InvalidInput when it cannot tell."""
+    from signoff.adapters.artifacts import filesystem
+
+    fs, p = filesystem(str(path))
+    name = posixpath.basename(p.rstrip("/"))
+    if fs.isdir(p):
+        if fs.isfile(f"{p.rstrip('/')}/MLmodel"):
             return "mlflow"
         raise InvalidInput(
-            f"cannot tell the flavor of directory {p.name!r}: no MLmodel file (give --flavor)",
-            details={"artifact": str(p)},
+            f"cannot tell the flavor of directory {name!r}: no MLmodel file (give --flavor)",
+            details={"artifact": str(path)},
         )
-    if p.suffix.lower() == ".onnx":
+    suffix = posixpath.splitext(name)[1].lower()
+    if suffix == ".onnx":
         return "onnx"
-    if p.suffix.lower() in _PICKLE_SUFFIXES:
+    if suffix in _PICKLE_SUFFIXES:
         return "sklearn"
-    with open(p, "rb") as f:
+    with fs.open(p, "rb") as f:
         head = f.read(2)
     if head[:1] == b"\x80" or head in (b"\x1f\x8b", b"x\x9c", b"x\x01", b"x\xda"):
         return "sklearn"  # a pickle, or joblib's compressed container
     raise InvalidInput(
-        f"cannot tell the flavor of {p.name!r} (known: {', '.join(FLAVORS)}); give --flavor",
-        details={"artifact": str(p)},
+        f"cannot tell the flavor of {name!r} (known: {', '.join(FLAVORS)}); give --flavor",
+        details={"artifact": str(path)},
     )
 
 

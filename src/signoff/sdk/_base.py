@@ -107,6 +107,19 @@ class BaseClient(abc.ABC):
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         """Outbox events (CloudEvents) oldest first."""
 
+    # Lifecycle after approval. Not abstract, so a transport that lacks them still constructs.
+    def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
+        """Make an earlier version Approved in env live again; raises PermissionDenied, InvalidTransition."""
+        raise NotImplementedError(f"{type(self).__name__} does not support rollback")
+
+    def revoke(self, model: str, version: int, env: str, *, reason: str) -> Record:
+        """Mark a version Revoked in env (the previous approved one goes live); raises PermissionDenied."""
+        raise NotImplementedError(f"{type(self).__name__} does not support revoke")
+
+    def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
+        """Make a version live in env without its approval (emergency group only); raises PermissionDenied."""
+        raise NotImplementedError(f"{type(self).__name__} does not support break-glass")
+
     def close(self) -> None:
         """Release connections."""
 

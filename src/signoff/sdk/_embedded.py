@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from signoff.adapters import artifacts
+from signoff.adapters.artifacts import ArtifactStore
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
 from signoff.domain.models import Lineage
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
-from signoff.services import accounts, approvals, inference, lookups, registry
+from signoff.sdk._resolved import Resolved
+from signoff.services import accounts, approvals, drift, inference, lifecycle, lookups, registry
+from signoff.services import artifacts as artifact_service
 
 
 class EmbeddedClient(BaseClient):
@@ -25,11 +30,39 @@ class EmbeddedClient(BaseClient):
     def register(self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
                  dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
-                 description: str | None = None, owner_group: str | None = None) -> Record:
+                 description: str | None = None, owner_group: str | None = None, reference: Any = None,
+                 store: bool | None = None) -> Record:
+        """Register the next version; the artifact is stored by digest (`store=None`: when it exists here).
+
+        `reference` (training data as a DataFrame, array, CSV/Parquet path, or a profile) becomes the
+        version's reference profile for drift. Raises InvalidInput, NotFound (store=True, missing).
+        """
+        stored = None
+        if store or (store is None and digest is None and artifacts.exists(artifact_uri)):
+            stored = artifact_service.store_artifact(store=self.artifact_store(), source=artifact_uri, flavor=flavor)
+            artifact_uri, digest, flavor = stored["uri"], stored["digest"], stored["flavor"]
+        profile = None
+        if reference is not None:
+            from signoff.inference._profile import reference_profile
+
+            profile = reference_profile(reference)
         v = registry.register(**self._kw(), model=model, artifact_uri=artifact_uri, actor=self.actor, metrics=metrics,
                               metadata=metadata, lineage=Lineage(run_id, code_commit, dataset_hash), flavor=flavor,
-                              digest=digest, description=description, owner_group=owner_group)
-        return record(v.to_dict())
+                              digest=digest, description=description, owner_group=owner_group,
+                              reference_profile=profile, reference_source="sdk" if profile else "")
+        return record({**v.to_dict(), "stored": stored is not None, "reference": profile is not None})
+
+    def artifact_store(self) -> ArtifactStore:
+        return ArtifactStore(self.ctx.settings.resolved_artifact_root())
+
+    def set_reference(self, model: str, version: int, reference: Any) -> Record:
+        """Attach training data (DataFrame, array, CSV/Parquet path, or a profile) as the drift reference."""
+        from signoff.inference._profile import reference_profile
+
+        profile = reference_profile(reference)
+        drift.set_reference(uow=self.ctx.uow(), model=model, version=version, profile=profile or {},
+                            actor=self.actor, source="sdk")
+        return record({"model": model, "version": version, "features": sorted((profile or {}).get("features", {}))})
 
     def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
         return record([m.to_dict() for m in registry.list_models(uow=self.ctx.uow(), after=cursor, limit=limit)])
@@ -60,8 +93,30 @@ class EmbeddedClient(BaseClient):
         r = approvals.decide(**self._kw(), request_id=request_id, actor=self.actor, verdict=decision, comment=comment)
         return record(r.to_dict())
 
-    def resolve(self, model: str, env: str) -> Record:
-        return record(lookups.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env).to_dict())
+    def resolve(self, model: str, env: str) -> Resolved:
+        live = lookups.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env)
+        return Resolved(record(live.to_dict()), cache_dir=Path(self.ctx.settings.home) / "cache",
+                        on_mismatch=self._refused_load)
+
+    def _refused_load(self, live: Resolved, exc: Exception) -> None:
+        details = getattr(exc, "details", {})
+        artifact_service.record_mismatch(uow=self.ctx.uow(), model=live["model"], version=live["version"],
+                                         env=live.get("env"), uri=live["artifact_uri"],
+                                         expected=details.get("expected_digest"), actual=details.get("digest"),
+                                         actor=self.actor)
+
+    def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
+        return record(lifecycle.rollback(**self._kw(), model=model, env=env, actor=self.actor, to_version=to_version,
+                                         reason=reason))
+
+    def revoke(self, model: str, version: int, env: str, *, reason: str) -> Record:
+        return record(lifecycle.revoke(**self._kw(), model=model, version=version, env=env, actor=self.actor,
+                                       reason=reason))
+
+    def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
+        return record(lifecycle.break_glass(**self._kw(), model=model, version=version, env=env, actor=self.actor,
+                                            justification=justification,
+                                            emergency_group=self.ctx.settings.emergency_group))
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,

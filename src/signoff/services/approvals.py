@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from signoff.adapters.db.tables import LiveRow, ModelRow, PromotionRow, RequestRow, VersionRow
+from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
 from signoff.domain import events
 from signoff.domain.approvals import ApprovalRequest, DecisionContext, RequestState, Verdict
 from signoff.domain.gates import evaluate_gates
 from signoff.domain.models import Stage, check_metrics
 from signoff.domain.workflow import Workflow
 from signoff.errors import AuthenticationFailed, InvalidInput, InvalidTransition, PolicyViolation
+from signoff.services.live import parameter_name, point_live
 from signoff.services.ports import UnitOfWork
 
 AUTO_APPROVER = "signoff:auto-approve"
-
-
-def parameter_name(model: str, env: str) -> str:
-    return f"/signoff/models/{model}/{env}"
 
 
 def _live_metrics(uow: UnitOfWork, model: str, env: str) -> dict[str, float] | None:
@@ -247,34 +244,11 @@ def _make_live(
     """Approved in env: status, live pointer, promotion history, parameter version, events."""
     now = uow.clock.now()
     before = uow.versions.set_stage(version_row.id, env, Stage.APPROVED, actor=actor, at=now)
-    stages = uow.versions.stages([version_row.id])[version_row.id]
-    approved_envs = [e for e in workflow.order if stages.get(e) is Stage.APPROVED]
+    param_version, previous, _ = point_live(
+        uow, workflow, model_row, version_row, env, approvers=approvers, approved_at=now,
+        request_id=request_id, actor=actor, kind=kind, reason=reason,
+    )
     name = parameter_name(model_row.name, env)
-    value = {
-        "model": model_row.name,
-        "env": env,
-        "version": version_row.number,
-        "artifact_uri": version_row.artifact_uri,
-        "digest": version_row.digest,
-        "approved_envs": approved_envs,
-        "approved_by": approvers,
-        "approved_at": now.isoformat(),
-        "request_id": request_id,
-        "change": kind,
-    }
-    param_version = uow.params.put(name, value, actor=actor, at=now)
-    previous = uow.live.put(LiveRow(
-        model_name=model_row.name, env=env, model_id=model_row.id, version_id=version_row.id,
-        number=version_row.number, artifact_uri=version_row.artifact_uri, digest=version_row.digest,
-        flavor=version_row.flavor, approved_by=approvers, approved_envs=approved_envs, approved_at=now,
-        request_id=request_id, parameter_version=param_version, since=now,
-    ))
-    _refresh_approved_envs(uow, version_row.id, approved_envs)
-    uow.live.add_promotion(PromotionRow(
-        model_id=model_row.id, env=env, version_id=version_row.id,
-        previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
-        reason=reason, request_id=request_id, at=now,
-    ))
     subject = f"models/{model_row.name}/versions/{version_row.number}"
     uow.record(actor=actor, action="version.approved", subject=subject, model=model_row.name,
                before={"env": env, "status": before.value, "live_version": previous.number if previous else None},
@@ -288,14 +262,6 @@ def _make_live(
         "registered_by": version_row.registered_by, "change": kind,
     }))
     return param_version
-
-
-def _refresh_approved_envs(uow: UnitOfWork, version_id: int, approved_envs: list[str]) -> None:
-    from sqlalchemy import update
-
-    uow.session.execute(  # type: ignore[attr-defined]
-        update(LiveRow).where(LiveRow.version_id == version_id).values(approved_envs=approved_envs)
-    )
 
 
 def get_request(*, uow: UnitOfWork, workflow: Workflow, request_id: int) -> ApprovalRequest:

@@ -29,9 +29,12 @@ def report_inference(
     started_at: datetime | None = None,
     finished_at: datetime | None = None,
     profile: dict[str, Any] | None = None,
-    open_promotion: bool = True,
+    open_promotion: bool = False,
 ) -> tuple[dict[str, Any], ApprovalRequest | None]:
-    """Store a report for a version Approved in env and open the next environment's request.
+    """Store a report for a version Approved in env; the next environment's request follows.
+
+    The rule `default-request-promotion` opens that request after the commit (inline in
+    embedded use, else a worker); it is returned when it exists by the time this returns.
 
     Raises NotFound, InvalidInput, InvalidTransition (the version is not Approved in env).
     """
@@ -76,4 +79,17 @@ def report_inference(
                 request = _promotion_in_tx(uow, workflow, model_row, version_row, next_env, actor,
                                            f"inference report {row.id} in {env}", clean)
         uow.commit()
+    if request is None and next_env is not None and open_promotion is False:
+        request = _opened_for_report(uow, workflow, model, version, version_row.id, next_env,
+                                     f"inference report {row.id} in {env}")
     return report, request
+
+
+def _opened_for_report(uow: UnitOfWork, workflow: Workflow, model: str, version: int, version_id: int, env: str,
+                       reason: str) -> ApprovalRequest | None:
+    """The request the promotion rule opened for this report, if it has run already."""
+    with uow:
+        rows = [r for r in uow.requests.list(version_id=version_id, env=env, limit=1000) if r.reason == reason]
+        if not rows:
+            return None
+        return uow.requests.to_entity(rows[-1], model, version, workflow.policy(env))  # type: ignore[no-any-return]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -40,6 +41,8 @@ class UnitOfWork(Protocol):
     audit: Any
     outbox: Any
     users: Any
+    rules: Any
+    deliveries: Any
     profiles: Any
     tokens: Any
     clock: Clock
@@ -49,3 +52,24 @@ class UnitOfWork(Protocol):
     def emit(self, event: Any) -> None: ...
     def record(self, *, actor: str, action: str, subject: str, model: str | None, before: Any = ..., after: Any = ...) -> None: ...
     def commit(self) -> None: ...
+
+
+# --- Event bus (issue 5): what targets need from the outside world ------------------------
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    """A rendered email; `message_id` is stable per delivery so retries can be recognised."""
+
+    to: list[str]
+    subject: str
+    text: str
+    html: str | None = None
+    message_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Mailer(Protocol):
+    """Sends mail. Raises DeliveryFailed with details {"retry": bool, "status_code": int | None}."""
+
+    def send(self, message: MailMessage, *, timeout: float | None = None) -> None: ...

@@ -27,7 +27,7 @@ def register(
     digest: str | None = None,
     description: str | None = None,
     owner_group: str | None = None,
-    open_first_request: bool = True,
+    open_first_request: bool = False,
     reference_profile: dict[str, Any] | None = None,
     reference_source: str = "",
 ) -> ModelVersion:
@@ -86,7 +86,8 @@ def register(
             "first_env": workflow.first,
         }))
         if open_first_request:
-            # The registration rule of the workflow: the first environment's approvers are asked.
+            # Normally the rule `default-request-approval` opens it, after the commit (services/
+            # actions.py); asking for it here opens it in this transaction, and the rule no-ops.
             open_request(uow=uow, workflow=workflow, model_row=model_row, version_row=row,
                          env=workflow.first, actor=actor, reason="registered", kind="approval")
         uow.commit()

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.tables import GroupRow, MembershipRow, UserRow
 from signoff.errors import AlreadyExists, NotFound
+
+_USER = select(UserRow).where(UserRow.name == bindparam("name"))
+_GROUPS_OF = (
+    select(GroupRow.name)
+    .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
+    .join(UserRow, UserRow.id == MembershipRow.user_id)
+    .where(UserRow.name == bindparam("name"))
+)
 
 
 class UserRepository:
@@ -17,7 +25,7 @@ class UserRepository:
         self.session = session
 
     def find(self, name: str) -> UserRow | None:
-        return self.session.scalar(select(UserRow).where(UserRow.name == name))
+        return self.session.scalar(_USER, {"name": name})
 
     def row(self, name: str) -> UserRow:
         row = self.find(name)
@@ -34,13 +42,7 @@ class UserRepository:
         return row
 
     def groups_of(self, name: str) -> set[str]:
-        stmt = (
-            select(GroupRow.name)
-            .join(MembershipRow, MembershipRow.group_id == GroupRow.id)
-            .join(UserRow, UserRow.id == MembershipRow.user_id)
-            .where(UserRow.name == name)
-        )
-        return set(self.session.scalars(stmt))
+        return set(self.session.scalars(_GROUPS_OF, {"name": name}))
 
     def members_of(self, groups: list[str]) -> list[UserRow]:
         stmt = (

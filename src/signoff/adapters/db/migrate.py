@@ -1,19 +1,28 @@
-"""Schema migrations with Alembic, driven from code (no alembic.ini to ship or find)."""
+"""Schema migrations with Alembic, driven from code (no alembic.ini to ship or find).
+
+Alembic is imported only when there is migrating to do: every process start checks the schema,
+and when it is already current (the usual case) that check is two cheap reads, which keeps
+`signoff server` start-up fast.
+"""
 
 from __future__ import annotations
 
+import ast
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config(engine: Engine | None = None) -> "Config":
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
@@ -22,12 +31,42 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def head_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+@cache
+def _declared_heads() -> frozenset[str]:
+    """Heads read from the revision files' `revision`/`down_revision` assignments, without Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        values: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                if node.targets[0].id in ("revision", "down_revision"):
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+        if "revision" in values:
+            revisions.add(values["revision"])
+            down = values.get("down_revision")
+            parents.update([down] if isinstance(down, str) else list(down or ()))
+    return frozenset(revisions - parents)
+
+
 def current_revisions(engine: Engine) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def _stored_revisions(engine: Engine) -> set[str] | None:
+    try:
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+            return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except Exception:  # no table yet (fresh database): the caller migrates
+        return None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -36,6 +75,10 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to `revision`; safe to run from several processes on SQLite."""
+    if revision == "heads" and _stored_revisions(engine) == set(_declared_heads()):
+        return
+    from alembic import command
+
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -43,4 +86,5 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revisions(engine) == head_revisions()
+    stored = _stored_revisions(engine)
+    return stored is not None and stored == set(_declared_heads())

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.tables import AuditRow, OutboxRow, ParameterRow
@@ -16,6 +16,13 @@ from signoff.errors import InvalidInput, NotFound
 
 # Any constant works; it only has to be the same in every process appending to the chain.
 AUDIT_LOCK_KEY = 0x5160FF
+
+_CHAIN_TAIL = select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+_PARAM_MAX = select(func.max(ParameterRow.version)).where(ParameterRow.name == bindparam("name"))
+_PARAM_LATEST = (
+    select(ParameterRow).where(ParameterRow.name == bindparam("name")).order_by(ParameterRow.version.desc()).limit(1)
+)
+_PARAM_VERSION = select(ParameterRow).where(ParameterRow.name == bindparam("name"), ParameterRow.version == bindparam("v"))
 
 
 def _plain(value: Any) -> Any:
@@ -29,18 +36,16 @@ class ParameterRepository:
 
     def put(self, name: str, value: dict[str, Any], *, actor: str, at: datetime) -> int:
         check_parameter_name(name)
-        current = self.session.scalar(select(func.max(ParameterRow.version)).where(ParameterRow.name == name))
+        current = self.session.scalar(_PARAM_MAX, {"name": name})
         version = int(current or 0) + 1
         self.session.add(ParameterRow(name=name, version=version, value=_plain(value), created_at=at, created_by=actor))
         return version
 
     def get(self, name: str, version: int | None = None) -> dict[str, Any]:
-        stmt = select(ParameterRow).where(ParameterRow.name == name)
         if version is None:
-            stmt = stmt.order_by(ParameterRow.version.desc()).limit(1)
+            row = self.session.scalar(_PARAM_LATEST, {"name": name})
         else:
-            stmt = stmt.where(ParameterRow.version == version)
-        row = self.session.scalar(stmt)
+            row = self.session.scalar(_PARAM_VERSION, {"name": name, "v": version})
         if row is None:
             what = f"version {version} of parameter" if version is not None else "parameter"
             raise NotFound(f"{what} {name!r} not found", details={"name": name, "version": version})
@@ -84,7 +89,7 @@ class AuditRepository:
         if self.session.bind is not None and self.session.get_bind().dialect.name == "postgresql":
             # One chain, many writers: serialise appends for the rest of this transaction.
             self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-        last = self.session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
+        last = self.session.scalar(_CHAIN_TAIL)
         entry.before, entry.after = _plain(entry.before), _plain(entry.after)
         seal(entry, last or GENESIS)
         row = AuditRow(
@@ -102,6 +107,23 @@ class AuditRepository:
         self.session.flush()
         entry.id = row.id
         return entry
+
+    def append_many(self, entries: list[AuditEntry]) -> None:
+        """Seal several entries in order with one read of the chain's tail and one INSERT."""
+        if not entries:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+        prev = self.session.scalar(_CHAIN_TAIL) or GENESIS
+        rows = []
+        for entry in entries:
+            entry.before, entry.after = _plain(entry.before), _plain(entry.after)
+            seal(entry, prev)
+            prev = entry.hash
+            rows.append({"at": entry.at, "actor": entry.actor, "action": entry.action, "subject": entry.subject,
+                         "model": entry.model, "before": entry.before, "after": entry.after,
+                         "prev_hash": entry.prev_hash, "hash": entry.hash})
+        self.session.execute(insert(AuditRow), rows)
 
     def list(
         self,
@@ -164,6 +186,14 @@ class OutboxRepository:
         )
         self.session.add(row)
         return row
+
+    def add_many(self, events: list[Event], at: datetime) -> None:
+        if events:
+            self.session.execute(insert(OutboxRow), [
+                {"event_id": e.id, "type": e.type, "subject": e.subject, "time": at,
+                 "payload": _plain(e.envelope(at)), "dispatched_at": None}
+                for e in events
+            ])
 
     def list(self, *, type: str | None = None, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         stmt = select(OutboxRow).order_by(OutboxRow.id).limit(limit)

@@ -355,3 +355,20 @@ class DeliveryAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ok | retry | final | lost
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Web sign-in sessions (issue 6: human review) -----------------------------------------
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: only the SHA-256 of its session id is stored, like API tokens."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"), Index("ix_web_sessions_expires", "expires_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user_agent: Mapped[str] = mapped_column(String(256), default="")

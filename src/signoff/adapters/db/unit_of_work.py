@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
 from signoff.adapters.db.repositories import (
@@ -44,6 +45,8 @@ class SqlAlchemyUnitOfWork:
         self.audit = AuditRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.users = UserRepository(self.session)
+        self.rules = RuleRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
         self.profiles = ProfileRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self._events: list[Event] = []
@@ -75,11 +78,9 @@ class SqlAlchemyUnitOfWork:
 
     def commit(self) -> None:
         now = self.clock.now()
-        for event in self._events:
-            self.outbox.add(event, now)
+        self.outbox.add_many(self._events, now)
         # Audit last: on PostgreSQL the chain lock is then held only for the commit itself.
-        for entry in self._audit:
-            self.audit.append(entry)
+        self.audit.append_many(self._audit)
         self.session.commit()
         self._committed = True
 

@@ -22,6 +22,7 @@ from signoff.entrypoints.api.routes import (
     environments,
     events,
     health,
+    lifecycle,
     models,
     parameters,
     versions,
@@ -29,7 +30,7 @@ from signoff.entrypoints.api.routes import (
 from signoff.services.tokens import TokenVerifier
 
 ROUTERS = [models.router, versions.router, environments.router, approval_requests.router, parameters.router,
-           audit.router, events.router, health.router]
+           audit.router, events.router, health.router, lifecycle.router]
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are

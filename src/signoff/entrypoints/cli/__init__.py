@@ -67,6 +67,11 @@ def _register_commands() -> None:
     server_cmd.register_commands(app)
     tokens_cmds.register_commands(app)
 
+    from signoff.entrypoints.cli import infer_cmd, lifecycle_cmds
+
+    infer_cmd.register_commands(app)
+    lifecycle_cmds.register_commands(app)
+
 
 _register_commands()
 

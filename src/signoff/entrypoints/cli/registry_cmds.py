@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, fmt_metrics, parse_pairs, print_json
+from signoff.entrypoints.cli.lifecycle_cmds import lifecycle_extras
 
 STAGE_STYLE = {
     "PendingManualApproval": "[yellow]pending[/]",
@@ -46,22 +47,32 @@ def register_commands(app: typer.Typer) -> None:
         run_id: Optional[str] = typer.Option(None, "--run-id"),
         code_commit: Optional[str] = typer.Option(None, "--code-commit"),
         dataset_hash: Optional[str] = typer.Option(None, "--dataset-hash"),
-        flavor: Optional[str] = typer.Option(None, "--flavor"),
+        flavor: Optional[str] = typer.Option(None, "--flavor", help="sklearn, onnx or mlflow (default: detected)."),
         owner_group: Optional[str] = typer.Option(None, "--owner-group"),
+        reference: Optional[str] = typer.Option(
+            None, "--reference", help="Training data (CSV/Parquet): the reference profile for drift."),
+        store: Optional[bool] = typer.Option(
+            None, "--store/--no-store",
+            help="Copy the artifact into the artifact root by SHA-256 (default: when it exists here)."),
         actor: Optional[str] = AS_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Register the next version of MODEL; its first environment's approvers are asked."""
         metrics = parse_pairs(metric, "metric", numeric=True)
         metadata = parse_pairs(meta, "meta")
+        extra = lifecycle_extras(reference=reference, store=store)
         with client(actor) as c:
             v = c.register(model, artifact, metrics=metrics, metadata=metadata, run_id=run_id,
-                           code_commit=code_commit, dataset_hash=dataset_hash, flavor=flavor, owner_group=owner_group)
+                           code_commit=code_commit, dataset_hash=dataset_hash, flavor=flavor, owner_group=owner_group,
+                           **extra)
         if as_json:
             print_json(v)
         else:
             console.print(f"registered [bold]{v['model']}[/] version [bold]{v['version']}[/] "
                           f"({v['artifact_uri']}); awaiting approval in {next(iter(v['stages']))}")
+            if v.get("digest"):
+                console.print(f"  artifact {v['digest']} (flavor {v.get('flavor') or 'unknown'})"
+                              + ("; reference profile stored for drift" if v.get("reference") else ""))
 
     @app.command()
     def versions(model: str, as_json: bool = JSON_OPTION, limit: int = typer.Option(100, "--limit")) -> None:
@@ -123,8 +134,16 @@ def register_commands(app: typer.Typer) -> None:
     def promote(
         model: str, version: int, env: str = typer.Option(..., "--env"),
         reason: str = typer.Option("", "--reason"), actor: Optional[str] = AS_OPTION, as_json: bool = JSON_OPTION,
+        break_glass: bool = typer.Option(
+            False, "--break-glass", help="Emergency: make it live in ENV without its approval (emergency group)."),
+        justification: str = typer.Option("", "--justification", help="Why break-glass is needed (required)."),
     ) -> None:
         """Open the approval request for VERSION in ENV (it must be Approved in the environment before)."""
+        if break_glass:
+            from signoff.entrypoints.cli.lifecycle_cmds import run_break_glass
+
+            run_break_glass(model, version, env, justification, actor, as_json)
+            return
         with client(actor) as c:
             r = c.request_promotion(model, version, env, reason=reason)
         if as_json:

@@ -1,0 +1,249 @@
+"""Event-bus storage: rules, deliveries (with leases) and their attempts.
+
+Claims take rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers
+share the queue without waiting on each other; on SQLite every write transaction begins
+IMMEDIATE (engine.py), which serialises claims across processes on the one file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow, OutboxRow, RuleRow
+from signoff.domain.deliveries import DeliveryState
+from signoff.domain.rules import REDACTED
+from signoff.errors import AlreadyExists, NotFound
+
+PENDING, RUNNING = DeliveryState.PENDING.value, DeliveryState.RUNNING.value
+
+
+def _skip_locked(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class RuleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list(self) -> list[RuleRow]:
+        return list(self.session.scalars(select(RuleRow).order_by(RuleRow.name)))
+
+    def find(self, name: str) -> RuleRow | None:
+        return self.session.scalar(select(RuleRow).where(RuleRow.name == name))
+
+    def row(self, name: str) -> RuleRow:
+        row = self.find(name)
+        if row is None:
+            raise NotFound(f"rule {name!r} not found", details={"rule": name})
+        return row
+
+    def next_revision(self) -> int:
+        return int(self.session.scalar(select(func.max(RuleRow.revision))) or 0) + 1
+
+    def fingerprint(self) -> tuple[int, int]:
+        """Changes whenever any rule is added, changed or deleted: the compiled-rules cache key."""
+        count, top = self.session.execute(select(func.count(), func.max(RuleRow.revision))).one()
+        return int(count or 0), int(top or 0)
+
+    def add(self, row: RuleRow) -> RuleRow:
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise AlreadyExists(f"rule {row.name!r} already exists", details={"rule": row.name}) from None
+        return row
+
+    def delete(self, row: RuleRow) -> None:
+        self.session.delete(row)
+
+
+class DeliveryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- fan-out -------------------------------------------------------------------------
+
+    def pending_events(self, limit: int) -> list[OutboxRow]:
+        """Committed events not yet fanned out, oldest first, locked against other workers."""
+        stmt = select(OutboxRow).where(OutboxRow.dispatched_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+        if _skip_locked(self.session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            found.update(self.session.scalars(select(DeliveryRow.idempotency_key)
+                                              .where(DeliveryRow.idempotency_key.in_(chunk))))
+        return found
+
+    def add(self, row: DeliveryRow) -> None:
+        self.session.add(row)
+
+    # -- claiming ------------------------------------------------------------------------
+
+    def claimable(self, now: datetime, limit: int, *, types: Sequence[str] | None = None,
+                  exclude: Sequence[str] | None = None) -> list[tuple[DeliveryRow, dict[str, Any]]]:
+        """Due deliveries and those whose lease ran out (their worker died), with their events."""
+        out: list[tuple[DeliveryRow, dict[str, Any]]] = []
+        for cond in (and_(DeliveryRow.state == RUNNING, DeliveryRow.lease_expires_at < now),
+                     and_(DeliveryRow.state == PENDING, DeliveryRow.next_attempt_at <= now)):
+            if len(out) >= limit:
+                break
+            stmt = (select(DeliveryRow, OutboxRow.payload).join(OutboxRow, OutboxRow.id == DeliveryRow.event_seq)
+                    .where(cond).order_by(DeliveryRow.next_attempt_at, DeliveryRow.id).limit(limit - len(out)))
+            if types is not None:
+                stmt = stmt.where(DeliveryRow.target_type.in_(list(types)))
+            if exclude:
+                stmt = stmt.where(DeliveryRow.target_type.not_in(list(exclude)))
+            if _skip_locked(self.session):
+                stmt = stmt.with_for_update(skip_locked=True, of=DeliveryRow)
+            out.extend((row, payload) for row, payload in self.session.execute(stmt).all())
+        return out
+
+    def has_work(self, now: datetime) -> bool:
+        """A cheap read: is anything waiting to be fanned out, due, or abandoned?"""
+        probes = (
+            select(OutboxRow.id).where(OutboxRow.dispatched_at.is_(None)).limit(1),
+            select(DeliveryRow.id).where(DeliveryRow.state == PENDING, DeliveryRow.next_attempt_at <= now).limit(1),
+            select(DeliveryRow.id).where(DeliveryRow.state == RUNNING, DeliveryRow.lease_expires_at < now).limit(1),
+        )
+        return any(self.session.execute(p).first() is not None for p in probes)
+
+    def next_due(self) -> datetime | None:
+        return self.session.scalar(select(func.min(DeliveryRow.next_attempt_at)).where(DeliveryRow.state == PENDING))
+
+    def owned(self, ids: Sequence[int], owner: str) -> dict[int, DeliveryRow]:
+        """The deliveries among `ids` this worker still holds (a lost lease means someone took over)."""
+        if not ids:
+            return {}
+        stmt = select(DeliveryRow).where(DeliveryRow.id.in_(list(ids)), DeliveryRow.state == RUNNING,
+                                         DeliveryRow.lease_owner == owner)
+        if _skip_locked(self.session):
+            stmt = stmt.with_for_update()  # hold them until this transaction settles them
+        return {row.id: row for row in self.session.scalars(stmt)}
+
+    def renew(self, owner: str, until: datetime) -> int:
+        result = self.session.execute(
+            update(DeliveryRow).where(DeliveryRow.state == RUNNING, DeliveryRow.lease_owner == owner)
+            .values(lease_expires_at=until))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def add_attempt(self, row: DeliveryAttemptRow) -> None:
+        self.session.add(row)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def row(self, delivery_id: int) -> DeliveryRow:
+        row = self.session.get(DeliveryRow, delivery_id)
+        if row is None:
+            raise NotFound(f"delivery {delivery_id} not found", details={"delivery_id": delivery_id})
+        return row
+
+    def list(self, *, state: str | None = None, rule: str | None = None, event_id: str | None = None,
+             target_type: str | None = None, after: int | None = None, limit: int = 100) -> list[DeliveryRow]:
+        stmt = select(DeliveryRow).order_by(DeliveryRow.id).limit(limit)
+        if state:
+            stmt = stmt.where(DeliveryRow.state == state)
+        if rule:
+            stmt = stmt.where(DeliveryRow.rule_name == rule)
+        if event_id:
+            stmt = stmt.where(DeliveryRow.event_id == event_id)
+        if target_type:
+            stmt = stmt.where(DeliveryRow.target_type == target_type)
+        if after is not None:
+            stmt = stmt.where(DeliveryRow.id > after)
+        return list(self.session.scalars(stmt))
+
+    def attempts(self, delivery_id: int) -> list[DeliveryAttemptRow]:
+        stmt = (select(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id == delivery_id)
+                .order_by(DeliveryAttemptRow.id))
+        return list(self.session.scalars(stmt))
+
+    def attempt_count(self, delivery_id: int) -> int:
+        stmt = select(func.count()).select_from(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id == delivery_id)
+        return int(self.session.scalar(stmt) or 0)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for /metrics: deliveries by state and target type, attempts by outcome, backlog age."""
+        by_state = [{"state": s, "target_type": t, "count": int(n)} for s, t, n in self.session.execute(
+            select(DeliveryRow.state, DeliveryRow.target_type, func.count()).group_by(DeliveryRow.state,
+                                                                                      DeliveryRow.target_type))]
+        attempts = {o: int(n) for o, n in self.session.execute(
+            select(DeliveryAttemptRow.outcome, func.count()).group_by(DeliveryAttemptRow.outcome))}
+        undispatched = self.session.scalar(select(func.min(OutboxRow.time)).where(OutboxRow.dispatched_at.is_(None)))
+        undelivered = self.session.scalar(select(func.min(DeliveryRow.event_time))
+                                          .where(DeliveryRow.state.in_([PENDING, RUNNING])))
+        oldest = min((t for t in (undispatched, undelivered) if t is not None), default=None)
+        return {"deliveries": by_state, "attempts": attempts, "oldest_undelivered_event_time": oldest}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def redacted(target: dict[str, Any]) -> dict[str, Any]:
+    return {k: (REDACTED if k == "secret" and v else v) for k, v in target.items()}
+
+
+def delivery_to_dict(row: DeliveryRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "idempotency_key": row.idempotency_key,
+        "event_seq": row.event_seq,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "event_time": _iso(row.event_time),
+        "rule": row.rule_name,
+        "target_index": row.target_index,
+        "target_type": row.target_type,
+        "target": redacted(dict(row.target or {})),
+        "state": row.state,
+        "attempts": row.attempts,
+        "replays": row.replays,
+        "next_attempt_at": _iso(row.next_attempt_at) if row.state == PENDING else None,
+        "lease_owner": row.lease_owner,
+        "lease_expires_at": _iso(row.lease_expires_at),
+        "last_status_code": row.last_status_code,
+        "last_error": row.last_error,
+        "result": row.result,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "finished_at": _iso(row.finished_at),
+    }
+
+
+def attempt_to_dict(row: DeliveryAttemptRow) -> dict[str, Any]:
+    return {
+        "number": row.number,
+        "worker": row.worker,
+        "started_at": _iso(row.started_at),
+        "duration_ms": round(row.duration_ms, 3),
+        "outcome": row.outcome,
+        "status_code": row.status_code,
+        "error": row.error,
+    }
+
+
+def rule_to_dict(row: RuleRow, *, redact: bool = True) -> dict[str, Any]:
+    targets = [redacted(dict(t)) if redact else dict(t) for t in (row.targets or [])]
+    return {
+        "name": row.name,
+        "description": row.description,
+        "enabled": row.enabled,
+        "pattern": row.pattern,
+        "targets": targets,
+        "source": row.source,
+        "created_at": _iso(row.created_at),
+        "created_by": row.created_by,
+        "updated_at": _iso(row.updated_at),
+        "updated_by": row.updated_by,
+    }

@@ -1,0 +1,34 @@
+"""Web sessions: rows keyed by the SHA-256 of the session id (the id itself is never stored)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.tables import UserRow, WebSessionRow
+
+
+class WebSessionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: WebSessionRow) -> WebSessionRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def find(self, session_hash: str) -> tuple[WebSessionRow, UserRow] | None:
+        stmt = (select(WebSessionRow, UserRow).join(UserRow, UserRow.id == WebSessionRow.user_id)
+                .where(WebSessionRow.session_hash == session_hash))
+        found = self.session.execute(stmt).first()
+        return (found[0], found[1]) if found is not None else None
+
+    def delete(self, session_hash: str) -> int:
+        result = self.session.execute(delete(WebSessionRow).where(WebSessionRow.session_hash == session_hash))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def delete_expired(self, now: datetime) -> int:
+        result = self.session.execute(delete(WebSessionRow).where(WebSessionRow.expires_at <= now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,111 @@
+"""HTTP targets: signed webhooks (the CloudEvent as body) and Slack incoming webhooks.
+
+Every request carries ``Signoff-Idempotency-Key`` (stable per event, rule and target, so a
+receiver drops duplicates) and, when the target has a secret, ``Signoff-Signature:
+t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`` in the style of Stripe and Standard Webhooks; the
+timestamp inside the MAC lets receivers refuse replays of old requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from signoff.domain.deliveries import Job, Outcome, http_outcome
+from signoff.domain.notifications import render
+
+SIGNATURE_HEADER = "Signoff-Signature"
+IDEMPOTENCY_HEADER = "Signoff-Idempotency-Key"
+USER_AGENT = "signoff-webhooks/1"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The Signoff-Signature header value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, *, tolerance: float = 300,
+                     now: float | None = None) -> bool:
+    """What a receiver does: recompute the MAC (constant-time compare) and check the timestamp."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def _timeout(own: float, cap: float | None) -> float:
+    return min(own, cap) if cap else own
+
+
+class HttpTargets:
+    """Runs `webhook` and `slack` targets over one pooled, thread-safe httpx client."""
+
+    def __init__(self, *, public_url: str = "", client: httpx.Client | None = None,
+                 environ: Mapping[str, str] | None = None, wall_clock: Callable[[], float] = time.time,
+                 max_connections: int = 32) -> None:
+        self.public_url = public_url
+        self.environ = os.environ if environ is None else environ
+        self.wall_clock = wall_clock
+        self._owns_client = client is None
+        self.client = client or httpx.Client(
+            follow_redirects=False, headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def _secret(self, target: Any) -> tuple[str | None, str | None]:
+        if target.secret:
+            return target.secret, None
+        if target.secret_env:
+            value = self.environ.get(target.secret_env)
+            if not value:
+                return None, f"environment variable {target.secret_env} (the webhook secret) is not set"
+            return value, None
+        return None, None
+
+    def webhook(self, job: Job, cap: float | None) -> Outcome:
+        secret, problem = self._secret(job.target)
+        if problem:
+            return Outcome.final(problem)
+        body = json.dumps(job.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {**job.target.headers, "Content-Type": "application/cloudevents+json; charset=utf-8",
+                   IDEMPOTENCY_HEADER: job.key, "Signoff-Delivery-Id": str(job.id),
+                   "Signoff-Attempt": str(job.attempt), "Signoff-Event-Type": str(job.event.get("type", ""))}
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
+        return self._post(job.target.url, body, headers, _timeout(job.target.timeout, cap))
+
+    def slack(self, job: Job, cap: float | None) -> Outcome:
+        rendered = render(job.event, self.public_url)
+        text = f"*{rendered.subject.removeprefix('[signoff] ')}*"
+        if rendered.link:
+            text += f"\n<{rendered.link}|Open in signoff>"
+        body = json.dumps({"text": text}).encode("utf-8")
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: job.key}
+        return self._post(job.target.url, body, headers, _timeout(job.target.timeout, cap))
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        try:
+            response = self.client.post(url, content=body, headers=headers, timeout=timeout)
+        except httpx.TimeoutException:
+            return Outcome.retry(f"no answer within {timeout:g}s")
+        except httpx.TransportError as exc:  # refused, reset, DNS: the receiver may come back
+            return Outcome.retry(f"connection failed: {exc or type(exc).__name__}")
+        except httpx.HTTPError as exc:  # a URL httpx cannot use: retrying will not fix it
+            return Outcome.final(f"{type(exc).__name__}: {exc}")
+        return http_outcome(response.status_code, response.text if response.status_code >= 300 else "")

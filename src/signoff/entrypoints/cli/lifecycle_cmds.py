@@ -1,0 +1,78 @@
+"""Commands after approval: rollback, revoke, and break-glass (`signoff promote --break-glass`)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, err_console, print_json, remote_url
+from signoff.errors import InvalidInput
+
+
+def lifecycle_extras(*, reference: str | None, store: bool | None) -> dict[str, Any]:
+    """`register` options that only the embedded transport understands (for now)."""
+    extra: dict[str, Any] = {}
+    if reference is not None:
+        extra["reference"] = reference
+    if store is not None:
+        extra["store"] = store
+    if extra and remote_url():
+        raise InvalidInput("--reference and --store/--no-store work in embedded mode only; against a server, "
+                           "register an artifact URI the server can read")
+    return extra
+
+
+def run_break_glass(model: str, version: int, env: str, justification: str, actor: str | None, as_json: bool) -> None:
+    with client(actor) as c:
+        r = c.break_glass(model, version, env, justification=justification)
+    if as_json:
+        print_json(r)
+        return
+    err_console.print(f"[bold red]BREAK-GLASS[/] {model} v{version} is live in {env} without its approval, "
+                      f"by {r['approved_by'][0]}; this is audited and the approvers are notified")
+    if r.get("skipped_envs"):
+        err_console.print(f"  skipped approvals in: {', '.join(r['skipped_envs'])}")
+    if r.get("failed_gates"):
+        err_console.print(f"  failing gates: {'; '.join(r['failed_gates'])}")
+    console.print(f"{model} in {env}: version {r['version']} (parameter version {r['parameter_version']})")
+
+
+def register_commands(app: typer.Typer) -> None:
+    @app.command()
+    def rollback(
+        model: str,
+        env: str = typer.Option(..., "--env"),
+        to: Optional[int] = typer.Option(None, "--to", help="Version to make live (default: the previous one)."),
+        reason: str = typer.Option("", "--reason"),
+        actor: Optional[str] = AS_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Make an earlier version that is Approved in ENV live there again (approvers of ENV only)."""
+        with client(actor) as c:
+            r = c.rollback(model, env, to_version=to, reason=reason)
+        if as_json:
+            print_json(r)
+            return
+        console.print(f"rolled back {model} in {env}: version {r['previous_version']} → [bold]{r['version']}[/] "
+                      f"(parameter version {r['parameter_version']})")
+
+    @app.command()
+    def revoke(
+        model: str,
+        version: int,
+        env: str = typer.Option(..., "--env"),
+        reason: str = typer.Option(..., "--reason", help="Why (required)."),
+        actor: Optional[str] = AS_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Mark VERSION Revoked in ENV; if it was live, the previous approved version (or none) is live."""
+        with client(actor) as c:
+            r = c.revoke(model, version, env, reason=reason)
+        if as_json:
+            print_json(r)
+            return
+        console.print(f"[magenta]revoked[/] {model} v{version} in {env}: {reason}")
+        if r["was_live"]:
+            now = f"version {r['live_version']}" if r["live_version"] is not None else "no version"
+            console.print(f"  it was live there; now {now} is live (parameter version {r['parameter_version']})")

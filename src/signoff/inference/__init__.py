@@ -1,0 +1,27 @@
+"""Batch inference for pipelines written in Python: resolve, load, verify, predict, report.
+
+    import signoff
+    from signoff.inference import run_batch
+
+    with signoff.Client(actor="pipeline") as client:
+        result = run_batch(client, "churn", "dev", "scoring.parquet", target="churned")
+    print(result.metrics, result.report.get("drifted_features"))
+
+`signoff infer` is this function behind a command line. Needs `signoff[server]` (numpy, pandas,
+scikit-learn and the model's framework) where it runs.
+"""
+
+from signoff.inference._data import read_table, write_table
+from signoff.inference._metrics import classification_metrics, regression_metrics
+from signoff.inference._profile import profile_frame
+from signoff.inference._runner import BatchResult, run_batch
+
+__all__ = [
+    "BatchResult",
+    "classification_metrics",
+    "profile_frame",
+    "read_table",
+    "regression_metrics",
+    "run_batch",
+    "write_table",
+]

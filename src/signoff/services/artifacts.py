@@ -1,0 +1,38 @@
+"""Artifacts at the edges of the workflow: storing one at registration, refusing a changed one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signoff.domain import events
+from signoff.errors import InvalidInput
+from signoff.services.ports import UnitOfWork
+
+
+def store_artifact(*, store: Any, source: str, flavor: str | None = None) -> dict[str, Any]:
+    """Copy an artifact into the store; returns {uri, digest, flavor, kind, size}. Raises NotFound, InvalidInput."""
+    from signoff.adapters import flavors
+
+    flavors.check_flavor(flavor)
+    stored = store.put(source)
+    if flavor is None:
+        try:
+            flavor = flavors.detect(stored.uri)
+        except InvalidInput:
+            flavor = None  # not a format signoff loads; registering it is still fine, loading will say why
+    return {**stored.to_dict(), "flavor": flavor}
+
+
+def record_mismatch(
+    *, uow: UnitOfWork, model: str, version: int, env: str | None, uri: str, expected: str | None,
+    actual: str | None, actor: str,
+) -> None:
+    """Audit and announce a refused load in its own transaction (the refusal must leave a trace); raises NotFound."""
+    subject = f"models/{model}/versions/{version}"
+    data = {"model": model, "version": version, "env": env, "artifact_uri": uri, "expected_digest": expected,
+            "digest": actual, "loaded_by": actor}
+    with uow:
+        uow.versions.row(uow.models.row(model), version)  # NotFound for a version that does not exist
+        uow.record(actor=actor, action="artifact.digest_mismatch", subject=subject, model=model, after=data)
+        uow.emit(events.Event(events.ARTIFACT_MISMATCH, subject, data))
+        uow.commit()

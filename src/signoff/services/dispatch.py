@@ -1,0 +1,307 @@
+"""Dispatch: fan committed events out to the rules' targets, run them, record every attempt.
+
+The same code serves a `signoff worker` process, a worker thread inside a server, and the
+inline dispatcher of embedded use (CLI, SDK, demo), which drains right after a commit.
+
+Three short transactions per batch keep locks brief:
+1. fan-out: claim pending outbox events in order, match them against the enabled rules, insert
+   one delivery per (event, rule, target) — the unique idempotency key makes this repeatable —
+   and mark the events dispatched;
+2. claim: take due deliveries (and ones whose lease ran out) with a lease;
+3. record: store each attempt and move the delivery on (succeeded, retry later, dead).
+Built-in actions instead run inside the transaction that records them, so they happen once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from signoff.adapters.db.events import attempt_to_dict, delivery_to_dict
+from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow
+from signoff.domain.deliveries import STATES, DeliveryState, Job, Outcome, RetryPolicy
+from signoff.domain.rules import TRANSACTIONAL_TYPES, CompiledRule, compile_rules, parse_target, plan
+from signoff.domain.workflow import Workflow
+from signoff.errors import InvalidInput, InvalidTransition, ServiceUnavailable, SignoffError
+from signoff.services.actions import ACTIONS
+from signoff.services.ports import Clock, UnitOfWork
+from signoff.services.rules import load_rules
+
+log = logging.getLogger("signoff.dispatch")
+
+Runner = Callable[[Job, "float | None"], Outcome]
+Result = tuple[Job, Outcome, datetime, float]
+
+
+class Dispatcher:
+    """Moves events to targets. Thread-safe: worker threads may share one instance."""
+
+    def __init__(
+        self, *, uow_factory: Callable[[], UnitOfWork], workflow: Workflow, clock: Clock,
+        runners: dict[str, Runner], retry: RetryPolicy, lease_seconds: float, owner: str,
+        batch_size: int = 100, timeout_cap: float | None = None, on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.uow_factory, self.workflow, self.clock = uow_factory, workflow, clock
+        self.runners, self.retry, self.owner = runners, retry, owner
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size, self.timeout_cap = batch_size, timeout_cap
+        self._on_close = on_close
+        self._lock = threading.Lock()
+        self._rules: list[CompiledRule] = []
+        self._fingerprint: tuple[int, int] | None = None
+
+    # -- rules cache ---------------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Forget the compiled rules (they are also reloaded whenever the rules table changes)."""
+        with self._lock:
+            self._fingerprint = None
+
+    def _compiled(self, uow: UnitOfWork) -> list[CompiledRule]:
+        fingerprint = uow.rules.fingerprint()
+        with self._lock:
+            if fingerprint != self._fingerprint:
+                self._rules = compile_rules(load_rules(uow=uow))
+                self._fingerprint = fingerprint
+            return self._rules
+
+    # -- the three steps -----------------------------------------------------------------
+
+    def fan_out(self, limit: int | None = None) -> int:
+        """Turn pending outbox events into deliveries; returns how many events it took."""
+        uow = self.uow_factory()
+        with uow:
+            rows = uow.deliveries.pending_events(limit or self.batch_size)
+            if not rows:
+                return 0
+            rules = self._compiled(uow)
+            now = self.clock.now()
+            plans = [(row, plan(row.payload, rules)) for row in rows]
+            seen = uow.deliveries.existing_keys([p.key for _, planned in plans for p in planned])
+            for row, planned in plans:
+                for p in planned:
+                    if p.key in seen:
+                        continue
+                    seen.add(p.key)
+                    uow.deliveries.add(DeliveryRow(
+                        idempotency_key=p.key, event_seq=row.id, event_id=row.event_id, event_type=row.type,
+                        event_time=row.time, rule_name=p.rule, target_index=p.index, target_type=p.target.type,
+                        target=p.target.model_dump(mode="json", exclude_none=True), state=DeliveryState.PENDING.value,
+                        attempts=0, replays=0, next_attempt_at=now, created_at=now, updated_at=now))
+                row.dispatched_at = now
+            uow.commit()
+        return len(rows)
+
+    def claim(self, limit: int | None = None, *, types: frozenset[str] | None = None,
+              exclude: frozenset[str] | None = None) -> list[Job]:
+        """Lease due deliveries to this dispatcher's owner; abandoned ones are taken over."""
+        uow = self.uow_factory()
+        jobs: list[Job] = []
+        with uow:
+            now = self.clock.now()
+            rows = uow.deliveries.claimable(now, limit or self.batch_size, types=types, exclude=exclude)
+            if not rows:
+                return []
+            for row, payload in rows:
+                if row.state == DeliveryState.RUNNING.value:
+                    self._taken_over(uow, row, now)
+                    if row.attempts >= self.retry.max_attempts:
+                        self._settle(row, row.attempts, Outcome.final(row.last_error or "lease expired"), now)
+                        continue
+                try:
+                    target = parse_target(row.target)
+                except SignoffError as exc:
+                    self._settle(row, row.attempts, Outcome.final(f"invalid target: {exc.message}"), now)
+                    continue
+                row.state, row.lease_owner, row.lease_expires_at = DeliveryState.RUNNING.value, self.owner, now + self.lease
+                row.attempts += 1
+                row.updated_at = now
+                jobs.append(Job(row.id, row.idempotency_key, row.attempts, row.rule_name, target, payload, row.event_seq))
+            uow.commit()
+        return jobs
+
+    def _taken_over(self, uow: UnitOfWork, row: DeliveryRow, now: datetime) -> None:
+        error = f"lease of {row.lease_owner} expired before it reported; the worker presumably died"
+        uow.deliveries.add_attempt(DeliveryAttemptRow(
+            delivery_id=row.id, number=row.attempts, worker=row.lease_owner or "?", started_at=row.updated_at,
+            duration_ms=(now - row.updated_at).total_seconds() * 1000, outcome="lost", status_code=None, error=error))
+        row.last_error = error
+
+    def execute(self, jobs: list[Job]) -> None:
+        """Run claimed jobs; results are recorded in batches well before the lease runs out."""
+        pending: list[Result] = []
+        flushed_at = time.monotonic()
+        for job in jobs:
+            if job.target_type in TRANSACTIONAL_TYPES:
+                self._run_transactional(job)
+                continue
+            pending.append(self._run_external(job))
+            if time.monotonic() - flushed_at > self.lease.total_seconds() / 3:
+                self._record(pending)
+                pending, flushed_at = [], time.monotonic()
+        if pending:
+            self._record(pending)
+
+    def step(self, limit: int | None = None) -> int:
+        """One round of fan-out, claim and run; returns the amount of work found (0 = idle)."""
+        events = self.fan_out()
+        jobs = self.claim(limit)
+        self.execute(jobs)
+        return events + len(jobs)
+
+    def drain(self, *, budget: float = 10.0, max_rounds: int = 100) -> int:
+        """Process everything due now, built-in actions first; external targets within `budget` s."""
+        deadline = time.monotonic() + budget
+        done = 0
+        for _ in range(max_rounds):
+            events = self.fan_out()
+            jobs = self.claim(types=TRANSACTIONAL_TYPES)
+            if not jobs and time.monotonic() < deadline:
+                jobs = self.claim(exclude=TRANSACTIONAL_TYPES)
+            if not jobs and not events:
+                break
+            self.execute(jobs)
+            done += len(jobs)
+        return done
+
+    def has_work(self) -> bool:
+        uow = self.uow_factory()
+        with uow:
+            return bool(uow.deliveries.has_work(self.clock.now()))
+
+    def renew(self) -> int:
+        """Extend the leases this owner holds; a live worker calls this well within the lease."""
+        uow = self.uow_factory()
+        with uow:
+            n = int(uow.deliveries.renew(self.owner, self.clock.now() + self.lease))
+            if n:
+                uow.commit()
+            return n
+
+    def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
+
+    # -- running and recording -----------------------------------------------------------
+
+    def _run_external(self, job: Job) -> Result:
+        started, t0 = self.clock.now(), time.perf_counter()
+        runner = self.runners.get(job.target_type)
+        if runner is None:
+            outcome = Outcome.final(f"no runner for target type {job.target_type!r}")
+        else:
+            try:
+                outcome = runner(job, self.timeout_cap)
+            except Exception as exc:  # noqa: BLE001 - a runner bug must not kill the worker
+                log.exception("target runner %s failed on delivery %s", job.target_type, job.id)
+                outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
+        return job, outcome, started, (time.perf_counter() - t0) * 1000
+
+    def _run_transactional(self, job: Job) -> None:
+        started, t0 = self.clock.now(), time.perf_counter()
+        try:
+            uow = self.uow_factory()
+            with uow:
+                row = uow.deliveries.owned([job.id], self.owner).get(job.id)
+                if row is None:
+                    return  # someone took it over; they will run it
+                result = ACTIONS[job.target_type](uow=uow, workflow=self.workflow, job=job)
+                outcome = Outcome.ok(**result)
+                self._attempt(uow, job, outcome, started, (time.perf_counter() - t0) * 1000)
+                self._settle(row, job.attempt, outcome, self.clock.now())
+                uow.commit()
+            return
+        except ServiceUnavailable as exc:
+            outcome = Outcome.retry(exc.message)
+        except SignoffError as exc:
+            outcome = Outcome.final(f"{exc.code}: {exc.message}")
+        except Exception as exc:  # noqa: BLE001 - database trouble and the like: try again later
+            log.info("built-in action %s on delivery %s failed: %s", job.target_type, job.id, exc)
+            outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
+        self._record([(job, outcome, started, (time.perf_counter() - t0) * 1000)])
+
+    def _attempt(self, uow: UnitOfWork, job: Job, outcome: Outcome, started: datetime, ms: float) -> None:
+        uow.deliveries.add_attempt(DeliveryAttemptRow(
+            delivery_id=job.id, number=job.attempt, worker=self.owner, started_at=started, duration_ms=ms,
+            outcome=outcome.kind, status_code=outcome.status_code, error=outcome.error))
+
+    def _record(self, results: list[Result]) -> None:
+        uow = self.uow_factory()
+        with uow:
+            owned = uow.deliveries.owned([job.id for job, *_ in results], self.owner)
+            now = self.clock.now()
+            for job, outcome, started, ms in results:
+                self._attempt(uow, job, outcome, started, ms)
+                row = owned.get(job.id)
+                if row is not None:  # else the lease was lost; the attempt still goes in the history
+                    self._settle(row, job.attempt, outcome, now)
+                if outcome.kind != "ok":
+                    log.info("delivery %s (%s, rule %s) attempt %s: %s", job.id, job.target_type, job.rule,
+                             job.attempt, outcome.error)
+            uow.commit()
+
+    def _settle(self, row: DeliveryRow, attempt: int, outcome: Outcome, now: datetime) -> None:
+        state, delay = self.retry.after(attempt, outcome)
+        row.state, row.lease_owner, row.lease_expires_at, row.updated_at = state.value, None, None, now
+        row.last_status_code = outcome.status_code
+        row.last_error = outcome.error if outcome.kind != "ok" else None
+        if outcome.result is not None:
+            row.result = outcome.result
+        if state is DeliveryState.PENDING:
+            row.next_attempt_at = now + timedelta(seconds=delay or 0)
+        else:
+            row.finished_at = now
+
+
+# --- use cases on deliveries --------------------------------------------------------------
+
+
+def list_deliveries(*, uow: UnitOfWork, state: str | None = None, rule: str | None = None,
+                    event_id: str | None = None, after: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Deliveries oldest first, filtered; raises InvalidInput for an unknown state."""
+    if state and state not in STATES:
+        raise InvalidInput(f"unknown delivery state {state!r} (one of {', '.join(STATES)})", details={"field": "state"})
+    with uow:
+        rows = uow.deliveries.list(state=state, rule=rule, event_id=event_id, after=after, limit=limit)
+        return [delivery_to_dict(r) for r in rows]
+
+
+def get_delivery(*, uow: UnitOfWork, delivery_id: int) -> dict[str, Any]:
+    """One delivery with its attempts and event; raises NotFound."""
+    with uow:
+        row = uow.deliveries.row(delivery_id)
+        out = delivery_to_dict(row)
+        out["attempt_log"] = [attempt_to_dict(a) for a in uow.deliveries.attempts(delivery_id)]
+        return out
+
+
+def replay_delivery(*, uow: UnitOfWork, delivery_id: int, actor: str) -> dict[str, Any]:
+    """Queue a dead (or succeeded) delivery again with a fresh attempt budget and the same
+    idempotency key; raises NotFound, InvalidTransition (it is still pending or running)."""
+    with uow:
+        row = uow.deliveries.row(delivery_id)
+        if row.state not in (DeliveryState.DEAD.value, DeliveryState.SUCCEEDED.value):
+            raise InvalidTransition(f"delivery {delivery_id} is {row.state}; only dead or succeeded deliveries "
+                                    "can be replayed", details={"delivery_id": delivery_id, "state": row.state})
+        now = uow.clock.now()
+        before = row.state
+        row.state, row.attempts, row.replays = DeliveryState.PENDING.value, 0, row.replays + 1
+        row.next_attempt_at, row.updated_at, row.finished_at = now, now, None
+        uow.record(actor=actor, action="delivery.replayed", subject=f"deliveries/{delivery_id}", model=None,
+                   before={"state": before}, after={"state": row.state, "replays": row.replays,
+                                                    "rule": row.rule_name, "event_id": row.event_id})
+        uow.commit()
+        return delivery_to_dict(row)
+
+
+def delivery_stats(*, uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+    """Figures for /metrics: deliveries by state and target type, attempts, backlog age (s)."""
+    with uow:
+        stats = uow.deliveries.stats()
+    oldest = stats.pop("oldest_undelivered_event_time")
+    stats["oldest_undelivered_age_seconds"] = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    return stats

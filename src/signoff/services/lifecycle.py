@@ -1,0 +1,257 @@
+"""After approval: roll an environment back, revoke a version, and break glass in an emergency.
+
+All three move the live pointer outside the normal request/decision path, so each is allowed
+only to the people who could have approved (rollback, revoke) or to the emergency group
+(break-glass), is audited with its reason, and emits an event a rule can notify on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signoff.adapters.db.repositories import live_from_row
+from signoff.adapters.db.tables import ModelRow, PromotionRow, VersionRow
+from signoff.domain import events
+from signoff.domain.approvals import RequestState
+from signoff.domain.gates import evaluate_gates
+from signoff.domain.models import Stage
+from signoff.domain.workflow import Workflow
+from signoff.errors import InvalidInput, InvalidTransition, PermissionDenied
+from signoff.services.approvals import _evidence, _live_metrics, _make_live, _user_groups
+from signoff.services.live import clear_live, parameter_name, point_live, refresh_approved_envs
+from signoff.services.ports import UnitOfWork
+
+MIN_JUSTIFICATION = 10  # "hotfix" is not a justification; a sentence is
+_MADE_LIVE_BY_APPROVAL = ("approval", "auto_approve", "break_glass")
+
+
+def _require_approver(uow: UnitOfWork, workflow: Workflow, actor: str, env: str, what: str) -> None:
+    policy = workflow.policy(env)
+    if not policy.may_decide(_user_groups(uow, actor)):
+        raise PermissionDenied(
+            f"{actor} is not a member of an approver group for {env} ({', '.join(policy.approvers)}) "
+            f"and may not {what} there",
+            details={"required_groups": list(policy.approvers)},
+        )
+
+
+def _stage(uow: UnitOfWork, version_row: VersionRow, env: str) -> Stage:
+    return uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)  # type: ignore[no-any-return]
+
+
+def _previous_approved(uow: UnitOfWork, model_row: ModelRow, env: str, exclude: int | None) -> VersionRow | None:
+    """The most recently live version that is still Approved in env (the rollback target)."""
+    seen: set[int] = set()
+    for move in reversed(uow.live.history(model_row.id, env)):
+        vid = move.version_id
+        if vid is None or vid == exclude or vid in seen:
+            continue
+        seen.add(vid)
+        row = uow.versions.by_id(vid)
+        if _stage(uow, row, env) is Stage.APPROVED:
+            return row  # type: ignore[no-any-return]
+    return None
+
+
+def _original_approval(
+    uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+) -> tuple[list[str], Any, int | None]:
+    """Who approved this version in env and when: a rollback restores that, not a new approval."""
+    moves: list[PromotionRow] = [m for m in uow.live.history(model_row.id, env)
+                                 if m.version_id == version_row.id and m.kind in _MADE_LIVE_BY_APPROVAL]
+    if not moves:
+        return [], uow.clock.now(), None
+    move = moves[-1]
+    if move.request_id is not None and move.kind == "approval":
+        row = uow.requests.row(move.request_id)
+        request = uow.requests.to_entity(row, model_row.name, version_row.number, workflow.policy(env))
+        return request.approvers, move.at, move.request_id
+    return [move.actor], move.at, move.request_id
+
+
+def _live_dict(uow: UnitOfWork, model: str, env: str) -> dict[str, Any] | None:
+    uow.session.flush()  # type: ignore[attr-defined]
+    row = uow.live.row(model, env)
+    return live_from_row(row).to_dict() if row is not None else None
+
+
+def rollback(
+    *, uow: UnitOfWork, workflow: Workflow, model: str, env: str, actor: str, to_version: int | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    """Make an earlier version Approved in env live again; raises PermissionDenied, InvalidTransition, NotFound."""
+    workflow.check_env(env)
+    with uow:
+        model_row = uow.models.row(model)
+        _require_approver(uow, workflow, actor, env, "roll it back")
+        current = uow.live.row(model, env)
+        if to_version is None:
+            target = _previous_approved(uow, model_row, env, exclude=current.version_id if current else None)
+            if target is None:
+                raise InvalidTransition(
+                    f"no earlier version of {model!r} is Approved in {env}; nothing to roll back to",
+                    details={"model": model, "env": env},
+                )
+        else:
+            target = uow.versions.row(model_row, to_version)
+            stage = _stage(uow, target, env)
+            if stage is not Stage.APPROVED:
+                raise InvalidTransition(
+                    f"version {to_version} of {model!r} is {stage.value} in {env}; only a version Approved "
+                    "there can be made live again",
+                    details={"model": model, "version": to_version, "env": env, "state": stage.value},
+                )
+            if current is not None and current.version_id == target.id:
+                raise InvalidTransition(f"version {to_version} of {model!r} is already live in {env}",
+                                        details={"model": model, "version": to_version, "env": env})
+        approvers, approved_at, request_id = _original_approval(uow, workflow, model_row, target, env)
+        param_version, previous, _ = point_live(
+            uow, workflow, model_row, target, env, approvers=approvers, approved_at=approved_at,
+            request_id=request_id, actor=actor, kind="rollback", reason=reason,
+            extra={"changed_by": actor, "reason": reason},
+        )
+        subject = f"models/{model}/versions/{target.number}"
+        change = {"env": env, "from_version": previous.number if previous else None, "to_version": target.number,
+                  "reason": reason, "parameter": parameter_name(model, env), "parameter_version": param_version}
+        uow.record(actor=actor, action="environment.rolled_back", subject=subject, model=model,
+                   before={"env": env, "live_version": change["from_version"]}, after=change)
+        uow.emit(events.Event(events.ROLLED_BACK, subject, {
+            "model": model, "version": target.number, "actor": actor, "owner_group": model_row.owner_group,
+            "approvers": list(workflow.policy(env).approvers), **change,
+        }))
+        live = _live_dict(uow, model, env)
+        uow.commit()
+    return {**(live or {}), "previous_version": change["from_version"], "change": "rollback"}
+
+
+def revoke(
+    *, uow: UnitOfWork, workflow: Workflow, model: str, version: int, env: str, actor: str, reason: str,
+) -> dict[str, Any]:
+    """Mark a version Revoked in env; if it was live, the previous approved one (or none) is live.
+
+    Raises InvalidInput (no reason), PermissionDenied, InvalidTransition, NotFound.
+    """
+    workflow.check_env(env)
+    if not reason or not reason.strip():
+        raise InvalidInput("a revocation needs a reason", details={"field": "reason"})
+    with uow:
+        model_row = uow.models.row(model)
+        version_row = uow.versions.row(model_row, version)
+        _require_approver(uow, workflow, actor, env, "revoke a version")
+        before = _stage(uow, version_row, env)
+        if before in (Stage.REVOKED, Stage.REJECTED):
+            raise InvalidTransition(f"version {version} of {model!r} is already {before.value} in {env}",
+                                    details={"model": model, "version": version, "env": env, "state": before.value})
+        now = uow.clock.now()
+        uow.versions.set_stage(version_row.id, env, Stage.REVOKED, actor=actor, at=now)
+        # Requests that rest on this environment no longer hold: its own, and the next one's.
+        cancelled = _cancel_open(uow, version_row, [e for e in (env, workflow.next(env)) if e])
+        stages = uow.versions.stages([version_row.id])[version_row.id]
+        refresh_approved_envs(uow, version_row.id, [e for e in workflow.order if stages.get(e) is Stage.APPROVED])
+        live = uow.live.row(model, env)
+        was_live = live is not None and live.version_id == version_row.id
+        replacement, param_version = None, None
+        extra = {"changed_by": actor, "reason": reason, "revoked_version": version}
+        if was_live:
+            replacement = _previous_approved(uow, model_row, env, exclude=version_row.id)
+            if replacement is not None:
+                approvers, approved_at, request_id = _original_approval(uow, workflow, model_row, replacement, env)
+                param_version, _, _ = point_live(uow, workflow, model_row, replacement, env, approvers=approvers,
+                                                 approved_at=approved_at, request_id=request_id, actor=actor,
+                                                 kind="revoke", reason=reason, extra=extra)
+            else:
+                param_version, _ = clear_live(uow, model_row, env, actor=actor, kind="revoke", reason=reason,
+                                              extra=extra)
+        subject = f"models/{model}/versions/{version}"
+        after = {"env": env, "status": Stage.REVOKED.value, "reason": reason, "was_live": was_live,
+                 "live_version": replacement.number if replacement else (None if was_live else (live.number if live else None)),
+                 "parameter_version": param_version, "cancelled_requests": cancelled}
+        uow.record(actor=actor, action="version.revoked", subject=subject, model=model,
+                   before={"env": env, "status": before.value}, after=after)
+        uow.emit(events.Event(events.VERSION_REVOKED, subject, {
+            "model": model, "version": version, "revoked_by": actor, "owner_group": model_row.owner_group,
+            "registered_by": version_row.registered_by, "approvers": list(workflow.policy(env).approvers), **after,
+        }))
+        uow.commit()
+    return {"model": model, "version": version, **after}
+
+
+def _cancel_open(uow: UnitOfWork, version_row: VersionRow, envs: list[str]) -> list[int]:
+    cancelled = []
+    now = uow.clock.now()
+    for env in envs:
+        row = uow.requests.open_for(version_row.id, env)
+        if row is not None:
+            row.state, row.decided_at = RequestState.CANCELLED.value, now
+            cancelled.append(row.id)
+    return cancelled
+
+
+def break_glass(
+    *, uow: UnitOfWork, workflow: Workflow, model: str, version: int, env: str, actor: str, justification: str,
+    emergency_group: str,
+) -> dict[str, Any]:
+    """Make a version live in env without its approval; emergency group only, loudly audited.
+
+    Raises InvalidInput (no justification), PermissionDenied, InvalidTransition, NotFound.
+    """
+    workflow.check_env(env)
+    if not justification or len(justification.strip()) < MIN_JUSTIFICATION:
+        raise InvalidInput(f"break-glass needs a written justification (at least {MIN_JUSTIFICATION} characters)",
+                           details={"field": "justification"})
+    subject = f"models/{model}/versions/{version}"
+    with uow:
+        model_row = uow.models.row(model)
+        version_row = uow.versions.row(model_row, version)
+        groups = _user_groups(uow, actor)
+        member = emergency_group in groups
+        if member:
+            result = _break_glass_in_tx(uow, workflow, model_row, version_row, env, actor, justification.strip(),
+                                        emergency_group, sorted(groups))
+            uow.commit()
+            return result
+    # A refused attempt is worth a trace too: its own transaction, then the refusal.
+    with uow:
+        uow.record(actor=actor, action="promotion.break_glass_refused", subject=subject, model=model,
+                   after={"env": env, "justification": justification, "groups": sorted(groups),
+                          "emergency_group": emergency_group})
+        uow.commit()
+    raise PermissionDenied(
+        f"{actor} is not a member of the emergency group {emergency_group!r}; break-glass refused",
+        details={"required_groups": [emergency_group]},
+    )
+
+
+def _break_glass_in_tx(
+    uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str, actor: str,
+    justification: str, emergency_group: str, groups: list[str],
+) -> dict[str, Any]:
+    stages = uow.versions.stages([version_row.id])[version_row.id]
+    current = stages.get(env, Stage.PENDING)
+    if current is not Stage.PENDING:
+        raise InvalidTransition(
+            f"version {version_row.number} of {model_row.name!r} is {current.value} in {env}; break-glass "
+            "skips a missing approval, it does not overturn a decision (use rollback for an Approved version)",
+            details={"model": model_row.name, "version": version_row.number, "env": env, "state": current.value},
+        )
+    upto = workflow.order[: workflow.index(env) + 1]
+    skipped = [e for e in upto if stages.get(e, Stage.PENDING) is not Stage.APPROVED]
+    policy = workflow.policy(env)
+    evidence = _evidence(uow, workflow, version_row, env)
+    gates = [g.to_dict() for g in evaluate_gates(policy.gates, evidence, _live_metrics(uow, model_row.name, env))]
+    cancelled = _cancel_open(uow, version_row, [env])
+    param_version = _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
+                               request_id=cancelled[0] if cancelled else None, approvers=[actor], actor=actor,
+                               kind="break_glass", reason=justification)
+    subject = f"models/{model_row.name}/versions/{version_row.number}"
+    data = {"env": env, "justification": justification, "skipped_envs": skipped, "gate_results": gates,
+            "failed_gates": [g["gate"] for g in gates if not g["passed"]], "emergency_group": emergency_group,
+            "actor_groups": groups, "cancelled_requests": cancelled, "parameter_version": param_version}
+    uow.record(actor=actor, action="promotion.break_glass", subject=subject, model=model_row.name, after=data)
+    uow.emit(events.Event(events.BREAK_GLASS, subject, {
+        "model": model_row.name, "version": version_row.number, "actor": actor,
+        "owner_group": model_row.owner_group, "registered_by": version_row.registered_by,
+        "approvers": list(policy.approvers), **data,
+    }))
+    live = _live_dict(uow, model_row.name, env)
+    return {**(live or {}), **data, "change": "break_glass"}
