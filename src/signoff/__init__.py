@@ -4,8 +4,11 @@ The public SDK surface: ``Client`` and the error classes. Server-side code lives
 submodules and needs the ``signoff[server]`` extra.
 """
 
+from typing import Any
+
 from signoff.errors import (
     AlreadyExists,
+    ArtifactMismatch,
     AuthenticationFailed,
     Conflict,
     DeliveryFailed,
@@ -27,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExists",
+    "ArtifactMismatch",
     "AuthenticationFailed",
     "BaseClient",
     "Client",
@@ -44,3 +48,12 @@ __all__ = [
     "SignoffError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `signoff.inference` (batch runs) needs numpy and pandas: imported on first use, not with the SDK.
+    if name == "inference":
+        import importlib
+
+        return importlib.import_module("signoff.inference")
+    raise AttributeError(f"module 'signoff' has no attribute {name!r}")

@@ -132,7 +132,7 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
     s = ctx.settings
     http = HttpTargets(public_url=s.server.public_url, max_connections=max_connections)
     email = EmailRunner(uow_factory=ctx.plain_uow, mailer=ctx.extras.get("mailer") or SmtpMailer(s.smtp),
-                        public_url=s.server.public_url, sender=s.smtp.sender)
+                        public_url=s.server.public_url, sender=s.smtp.sender, composer=mail_composer(ctx))
     return Dispatcher(
         uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock,
         runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(), "email": email},
@@ -140,6 +140,17 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
         lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
         timeout_cap=s.events.inline_timeout if inline else None, on_close=http.close,
     )
+
+
+def mail_composer(ctx: Context) -> Any:
+    """Templated approval emails with review links signed by `server.secret_key` (issue 6)."""
+    from signoff.adapters.links import ReviewLinks
+    from signoff.services.emails import MailComposer
+
+    s = ctx.settings
+    links = ReviewLinks(s.server.secret_key.get_secret_value(), s.server.public_url)
+    return MailComposer(uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock, links=links,
+                        public_url=s.server.public_url, sender=s.smtp.sender)
 
 
 def _config_users(settings: Settings) -> dict[str, dict[str, Any]]:

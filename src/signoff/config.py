@@ -151,7 +151,7 @@ class LdapSettings(_Strict):
     max_nesting: int = Field(default=10, ge=1, le=50)
     group_map: GroupMap = Field(default_factory=dict)  # directory group DN -> signoff group(s)
     connect_timeout: float = Field(default=5.0, gt=0, le=120)
-    receive_timeout: float = Field(default=10.0, gt=0, le=300)
+    receive_timeout: int = Field(default=10, ge=1, le=300)  # whole seconds (a socket option)
     pool_size: int = Field(default=4, ge=1, le=64)
 
 

@@ -115,9 +115,9 @@ class TestScopes:
         assert r.status_code == 201
 
     def test_a_token_cannot_act_as_another_user(self, api: Api) -> None:
+        h = {**api.auth("dana", "admin"), "X-Signoff-As": "rita"}
         before = api.counts()
-        r = api.http.post(f"{V1}/models/{unique()}/versions", json={"artifact_uri": "s3://x"},
-                          headers={**api.auth("dana", "admin"), "X-Signoff-As": "rita"})
+        r = api.http.post(f"{V1}/models/{unique()}/versions", json={"artifact_uri": "s3://x"}, headers=h)
         assert_refused(api, r, 403, "forbidden", before)
 
 
@@ -126,18 +126,18 @@ class TestDeciding:
         model = unique()
         register(api, model)
         request_id = open_request(api, model, "dev")
+        h = api.auth("eve", "decide")
         before = api.counts()
-        r = api.http.post(f"{V1}/approval-requests/{request_id}/decisions", json={"decision": "approve"},
-                          headers=api.auth("eve", "decide"))
+        r = api.http.post(f"{V1}/approval-requests/{request_id}/decisions", json={"decision": "approve"}, headers=h)
         assert_refused(api, r, 403, "forbidden", before)
 
     def test_the_registrant_may_not_approve_their_own_version(self, api: Api) -> None:
         model = unique()
         register(api, model, user="dana")
         request_id = open_request(api, model, "dev")
+        h = api.auth("dana", "decide")
         before = api.counts()
-        r = api.http.post(f"{V1}/approval-requests/{request_id}/decisions", json={"decision": "approve"},
-                          headers=api.auth("dana", "decide"))
+        r = api.http.post(f"{V1}/approval-requests/{request_id}/decisions", json={"decision": "approve"}, headers=h)
         assert_refused(api, r, 403, "forbidden", before)
 
     def test_membership_is_checked_when_deciding_not_when_the_token_was_made(self, api: Api) -> None:

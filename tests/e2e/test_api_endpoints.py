@@ -75,7 +75,7 @@ class TestModelsAndVersions:
         too_big = api.http.get(f"{V1}/models/{model}/versions", params={"limit": 501}, headers=h)
         assert too_big.status_code == 422 and error_of(too_big)["code"] == "invalid_input"
         bad_cursor = api.http.get(f"{V1}/models/{model}/versions", params={"cursor": "x"}, headers=h)
-        assert bad_cursor.status_code == 400 and error_of(bad_cursor)["code"] == "invalid_input"
+        assert bad_cursor.status_code == 422 and error_of(bad_cursor)["code"] == "invalid_input"
 
     def test_unknown_models_and_versions_are_404_with_the_error_body(self, api: Api) -> None:
         h = api.auth("rita")
@@ -88,9 +88,10 @@ class TestModelsAndVersions:
     def test_bad_input_is_4xx_never_5xx(self, api: Api) -> None:
         h = api.auth("dana")
         cases = [
-            ("/models/Bad Name/versions", {"artifact_uri": "s3://x"}, 400),
+            ("/models/Bad Name/versions", {"artifact_uri": "s3://x"}, 422),
             (f"/models/{unique()}/versions", {"artifact_uri": "s3://x", "metrics": {"acc": "high"}}, 422),
-            (f"/models/{unique()}/versions", {"artifact_uri": "s3://x", "metrics": {"9bad": 1}}, 400),
+            (f"/models/{unique()}/versions", {"artifact_uri": "s3://x", "metrics": {"9bad": 1}}, 422),
+            (f"/models/{unique()}/versions", {"artifact_uri": "s3://x", "metrics": {"acc": 1}, "digest": "x" * 81}, 422),
             (f"/models/{unique()}/versions", {"artifact_uri": ""}, 422),
             (f"/models/{unique()}/versions", {"artifact_uri": "s3://x", "surprise": 1}, 422),
             ("/models", {"name": 3}, 422),
@@ -175,7 +176,7 @@ class TestWorkflowEndpoints:
         approved = api.http.get(f"{V1}/approval-requests", params={"state": "approved", "model": live_in_dev}, headers=h)
         assert [r["env"] for r in approved.json()["items"]] == ["dev"]
         bad = api.http.get(f"{V1}/approval-requests", params={"state": "sleepy"}, headers=h)
-        assert bad.status_code == 400
+        assert bad.status_code == 422
 
 
 class TestRecords:

@@ -204,14 +204,13 @@ class TestWholeLifecycle:
 
 class TestAudit:
     def test_an_edited_audit_row_is_named_by_verify(self, ctx: Context) -> None:
-        import sqlite3
+        from sqlalchemy import text
 
         name = unique()
         live_in_dev(ctx, name)
         assert as_(ctx, "eve").verify_audit().ok
         target = as_(ctx, "eve").audit(model=name)[2]["id"]
-        db = ctx.settings.resolved_database_url().removeprefix("sqlite:///")
-        with sqlite3.connect(db) as conn:
-            conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = ?", (target,))
+        with ctx.engine.begin() as conn:  # behind signoff's back, as an attacker with DB access would
+            conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = :id"), {"id": target})
         report = as_(ctx, "eve").verify_audit()
         assert not report.ok and report.first_broken == target

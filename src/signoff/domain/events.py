@@ -18,6 +18,7 @@ REGISTERED = "signoff.version.registered"
 APPROVAL_REQUESTED = "signoff.approval.requested"
 APPROVAL_DECIDED = "signoff.approval.decided"
 APPROVAL_EXPIRED = "signoff.approval.expired"
+APPROVAL_REMINDER = "signoff.approval.reminder"  # still open after the policy's remind_every
 VERSION_APPROVED = "signoff.version.approved"
 VERSION_REJECTED = "signoff.version.rejected"
 VERSION_REVOKED = "signoff.version.revoked"

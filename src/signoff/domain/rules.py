@@ -9,19 +9,19 @@ event out twice never makes two deliveries and receivers can drop duplicates.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from signoff.domain import events
 from signoff.domain.patterns import CompiledPattern, compile_pattern, validate_pattern
 from signoff.errors import InvalidInput, PatternInvalid
 
 RULE_NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
-PYTHON_REF = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+PYTHON_REF = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 REDACTED = "***"
+RECIPIENT = r"^(registrant|requester|actor|approvers|user:[a-z0-9][a-z0-9._-]*|group:[a-z0-9][a-z0-9._-]*|[^@\s]+@[^@\s]+)$"
 
 
 class _Target(BaseModel):
@@ -42,24 +42,23 @@ class RequestPromotionTarget(_Target):
     env: str | None = None
 
 
+Recipient = Annotated[str, Field(max_length=320, pattern=RECIPIENT)]
+
+
 class EmailTarget(_Target):
     """Mail the event to `to`: addresses, `registrant`, `requester`, `approvers`, `user:NAME`, `group:NAME`."""
 
     type: Literal["email"]
-    to: list[str] = Field(default_factory=lambda: ["registrant"], min_length=1, max_length=50)
+    to: list[Recipient] = Field(default_factory=lambda: ["registrant"], min_length=1, max_length=50)
     subject: str | None = Field(default=None, max_length=300)
 
 
 class _HttpTarget(_Target):
-    url: str = Field(max_length=2048)
+    url: str = Field(max_length=2048, pattern=r"^https?://[^/\s?#]+([/?#]\S*)?$")
     timeout: float = Field(default=10.0, gt=0, le=120)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not re.match(r"https?://[^/\s]+", url):
-            raise ValueError("must be an http:// or https:// URL")
-        return url
+
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")]
 
 
 class WebhookTarget(_HttpTarget):
@@ -67,8 +66,9 @@ class WebhookTarget(_HttpTarget):
 
     type: Literal["webhook"]
     secret: str | None = Field(default=None, max_length=512)
-    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    headers: dict[str, str] = Field(default_factory=dict)
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)
+    headers: dict[HeaderName, Annotated[str, Field(max_length=1024, pattern=r"^[^\r\n]*$")]] = Field(
+        default_factory=dict, max_length=20)
 
 
 class SlackTarget(_HttpTarget):
@@ -81,14 +81,7 @@ class PythonTarget(_Target):
     """Call `package.module:function(event)` with the CloudEvent, like a Lambda handler."""
 
     type: Literal["python"]
-    function: str = Field(max_length=512)
-
-    @field_validator("function")
-    @classmethod
-    def _reference(cls, ref: str) -> str:
-        if not PYTHON_REF.fullmatch(ref):
-            raise ValueError("must look like package.module:function")
-        return ref
+    function: str = Field(max_length=512, pattern=PYTHON_REF)
 
 
 Target = Annotated[
@@ -227,6 +220,20 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "name": "default-notify-registrant",
         "description": "Every decision on a request is mailed to whoever registered the version.",
         "pattern": {"source": [events.SOURCE], "type": [events.APPROVAL_DECIDED]},
+        "targets": [{"type": "email", "to": ["registrant"]}],
+    },
+    # Issue 6 (human review): the approvers' emails with review links, reminders, expiry notices.
+    {
+        "name": "default-email-approvers",
+        "description": "An opened approval or promotion request, and each reminder, is mailed to the "
+                       "environment's approvers with a review link.",
+        "pattern": {"source": [events.SOURCE], "type": [events.APPROVAL_REQUESTED, events.APPROVAL_REMINDER]},
+        "targets": [{"type": "email", "to": ["approvers"]}],
+    },
+    {
+        "name": "default-notify-expiry",
+        "description": "A request that expired without its quorum is mailed to whoever registered the version.",
+        "pattern": {"source": [events.SOURCE], "type": [events.APPROVAL_EXPIRED]},
         "targets": [{"type": "email", "to": ["registrant"]}],
     },
 ]

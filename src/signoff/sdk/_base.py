@@ -120,6 +120,43 @@ class BaseClient(abc.ABC):
         """Make a version live in env without its approval (emergency group only); raises PermissionDenied."""
         raise NotImplementedError(f"{type(self).__name__} does not support break-glass")
 
+    # Event bus: rules and deliveries. Not abstract, so a transport that lacks them still constructs.
+    def rules(self) -> list[Record]:
+        """All rules by name, secrets redacted."""
+        raise NotImplementedError(f"{type(self).__name__} does not support rules")
+
+    def rule(self, name: str) -> Record:
+        """One rule; raises NotFound."""
+        raise NotImplementedError(f"{type(self).__name__} does not support rules")
+
+    def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
+                 description: str = "", enabled: bool = True) -> Record:
+        """Create a rule; raises PatternInvalid (with the JSON path), InvalidInput, AlreadyExists."""
+        raise NotImplementedError(f"{type(self).__name__} does not support rules")
+
+    def set_rule_enabled(self, name: str, enabled: bool) -> Record:
+        """Enable or disable a rule; raises NotFound."""
+        raise NotImplementedError(f"{type(self).__name__} does not support rules")
+
+    def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+        """Whether `event` matches the EventBridge `pattern`; raises PatternInvalid. Needs no server."""
+        from signoff.domain.rules import test_pattern
+
+        return test_pattern(pattern, event)
+
+    def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
+                   limit: int = 100) -> list[Record]:
+        """Deliveries (one per event, rule and target) oldest first; `state="dead"` for dead letters."""
+        raise NotImplementedError(f"{type(self).__name__} does not support deliveries")
+
+    def delivery(self, delivery_id: int) -> Record:
+        """One delivery with its attempt log; raises NotFound."""
+        raise NotImplementedError(f"{type(self).__name__} does not support deliveries")
+
+    def replay_delivery(self, delivery_id: int) -> Record:
+        """Queue a dead delivery again (same idempotency key); raises NotFound, InvalidTransition."""
+        raise NotImplementedError(f"{type(self).__name__} does not support deliveries")
+
     def close(self) -> None:
         """Release connections."""
 

@@ -14,15 +14,21 @@ from signoff.domain.models import Lineage
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, drift, inference, lifecycle, lookups, registry
+from signoff.services import accounts, approvals, dispatch, drift, inference, lifecycle, lookups, registry
+from signoff.services import rules as rule_service
 from signoff.services import artifacts as artifact_service
 
 
 class EmbeddedClient(BaseClient):
-    def __init__(self, *, actor: str, settings: Settings | None = None, context: Context | None = None) -> None:
+    def __init__(self, *, actor: str, settings: Settings | None = None, context: Context | None = None,
+                 dispatch_inline: bool | None = None) -> None:
         self.ctx = context or bootstrap(settings)
         self._owns_context = context is None
         self.actor = actor
+        # Events are dispatched right after each commit unless a worker is trusted to do it
+        # (None keeps the context's choice, `[events] inline` in the settings).
+        if dispatch_inline is not None:
+            self.ctx.dispatch_inline = dispatch_inline
 
     def _kw(self) -> dict[str, Any]:
         return {"uow": self.ctx.uow(), "workflow": self.ctx.workflow}
@@ -142,6 +148,35 @@ class EmbeddedClient(BaseClient):
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return record(lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))
+
+    def rules(self) -> list[Record]:
+        return record(rule_service.list_rules(uow=self.ctx.uow()))
+
+    def rule(self, name: str) -> Record:
+        return record(rule_service.get_rule(uow=self.ctx.uow(), name=name))
+
+    def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
+                 description: str = "", enabled: bool = True) -> Record:
+        spec = {"name": name, "pattern": pattern, "targets": targets, "description": description, "enabled": enabled}
+        return record(rule_service.add_rule(uow=self.ctx.uow(), spec=spec, actor=self.actor))
+
+    def set_rule_enabled(self, name: str, enabled: bool) -> Record:
+        return record(rule_service.set_enabled(uow=self.ctx.uow(), name=name, enabled=enabled, actor=self.actor))
+
+    def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
+                   limit: int = 100) -> list[Record]:
+        return record(dispatch.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
+
+    def delivery(self, delivery_id: int) -> Record:
+        return record(dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
+
+    def replay_delivery(self, delivery_id: int) -> Record:
+        out = dispatch.replay_delivery(uow=self.ctx.uow(), delivery_id=delivery_id, actor=self.actor)
+        if self.ctx.dispatch_inline:
+            self.ctx.events_committed()  # no event was written, but there is work to do now
+            out = dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id)
+            out.pop("attempt_log")
+        return record(out)
 
     def users(self) -> list[Record]:
         return record(accounts.list_users(uow=self.ctx.uow()))

@@ -25,6 +25,7 @@ from signoff.errors import (
 )
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
+from signoff.sdk._resolved import Resolved
 
 API = "/api/v1"
 MAX_PAGE = 500
@@ -82,11 +83,28 @@ class RemoteClient(BaseClient):
     def register(self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
                  dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
-                 description: str | None = None, owner_group: str | None = None) -> Record:
+                 description: str | None = None, owner_group: str | None = None, reference: Any = None,
+                 store: bool | None = None) -> Record:
+        """Register the next version by URI; `reference` (training data or a profile) is sent as its drift
+        reference. Raises InvalidInput (also for store=True: the server cannot read this machine's files)."""
+        if store:
+            raise InvalidInput("store=True needs the embedded mode: over HTTP, register an artifact URI the server "
+                               "and the inference pipelines can read", details={"field": "store"})
         body = {"artifact_uri": artifact_uri, "metrics": metrics or {}, "metadata": metadata or {}, "run_id": run_id,
                 "code_commit": code_commit, "dataset_hash": dataset_hash, "flavor": flavor, "digest": digest,
                 "description": description, "owner_group": owner_group}
-        return self._post(f"/models/{_seg(model)}/versions", body)  # type: ignore[no-any-return]
+        version: Record = self._post(f"/models/{_seg(model)}/versions", body)
+        if reference is not None:
+            self.set_reference(model, version["version"], reference)
+        return record({**version, "stored": False, "reference": reference is not None})  # type: ignore[no-any-return]
+
+    def set_reference(self, model: str, version: int, reference: Any) -> Record:
+        """Attach training data (DataFrame, array, CSV/Parquet path, or a profile) as the drift reference."""
+        from signoff.inference._profile import reference_profile
+
+        profile = reference_profile(reference)
+        path = f"/models/{_seg(model)}/versions/{_seg(version)}/reference-profile"
+        return record(self._send("PUT", path, json=profile or {}).json())  # type: ignore[no-any-return]
 
     def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
         return self._items("/models", cursor=cursor, limit=min(limit, MAX_PAGE))
@@ -116,7 +134,7 @@ class RemoteClient(BaseClient):
         return self._post(f"/approval-requests/{_seg(request_id)}/decisions",  # type: ignore[no-any-return]
                           {"decision": decision, "comment": comment})
 
-    def resolve(self, model: str, env: str) -> Record:
+    def resolve(self, model: str, env: str) -> Resolved:
         key = (model, env)
         cached = self._resolved.get(key)
         headers = {"If-None-Match": cached[0]} if cached else None
@@ -126,12 +144,33 @@ class RemoteClient(BaseClient):
             self._resolved.pop(key, None)
             raise
         if response.status_code == 304 and cached:
-            return record(dict(cached[1]))  # type: ignore[no-any-return]
+            return self._resolved_record(cached[1])
         live: Record = record(response.json())
         etag = response.headers.get("etag")
         if etag:
             self._resolved[key] = (etag, live)
-        return record(dict(live))  # type: ignore[no-any-return]
+        return self._resolved_record(live)
+
+    def _resolved_record(self, live: Record) -> Resolved:
+        return Resolved(record(dict(live)), on_mismatch=self._refused_load)
+
+    def _refused_load(self, live: Resolved, exc: Exception) -> None:
+        details = getattr(exc, "details", {})
+        self._send("POST", f"/models/{_seg(live['model'])}/versions/{_seg(live['version'])}/artifact-mismatches",
+                   json={"env": live.get("env"), "artifact_uri": live["artifact_uri"],
+                         "expected_digest": details.get("expected_digest"), "digest": details.get("digest")})
+
+    def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
+        return self._post(f"/models/{_seg(model)}/environments/{_seg(env)}/rollbacks",  # type: ignore[no-any-return]
+                          {"to_version": to_version, "reason": reason})
+
+    def revoke(self, model: str, version: int, env: str, *, reason: str) -> Record:
+        path = f"/models/{_seg(model)}/versions/{_seg(version)}/environments/{_seg(env)}/revocations"
+        return self._post(path, {"reason": reason})  # type: ignore[no-any-return]
+
+    def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
+        path = f"/models/{_seg(model)}/versions/{_seg(version)}/environments/{_seg(env)}/break-glass"
+        return self._post(path, {"justification": justification})  # type: ignore[no-any-return]
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,

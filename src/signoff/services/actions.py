@@ -128,8 +128,11 @@ class EmailRunner:
     """The `email` target: resolve recipients, render plain text, hand it to the Mailer."""
 
     def __init__(self, *, uow_factory: Callable[[], UnitOfWork], mailer: Mailer, public_url: str,
-                 sender: str) -> None:
+                 sender: str, composer: Any = None) -> None:
         self.uow_factory, self.mailer, self.public_url, self.sender = uow_factory, mailer, public_url, sender
+        # Issue 6: a services.emails.MailComposer renders the templated multipart mails (one per
+        # approver, each with its own review link); without one, the plain-text rendering is sent.
+        self.composer = composer
 
     def __call__(self, job: Job, timeout: float | None) -> Outcome:
         try:
@@ -138,15 +141,26 @@ class EmailRunner:
             return Outcome.final(exc.message)
         if not to:
             return Outcome.ok(recipients=[], skipped="no recipient with an email address")
-        rendered = render(job.event, self.public_url, job.target.subject)
-        mid = message_id(job.key, self.sender)
-        message = MailMessage(to=to, subject=rendered.subject, text=rendered.text, message_id=mid,
-                              headers={"Signoff-Idempotency-Key": job.key})
+        if self.composer is not None:
+            try:
+                messages, skipped = self.composer.compose(event=job.event, key=job.key, to=to, rule=job.rule,
+                                                          subject=job.target.subject)
+            except SignoffError as exc:
+                return Outcome.final(exc.message)
+            if not messages:
+                return Outcome.ok(recipients=[], skipped=skipped)
+        else:
+            rendered = render(job.event, self.public_url, job.target.subject)
+            messages = [MailMessage(to=to, subject=rendered.subject, text=rendered.text,
+                                    message_id=message_id(job.key, self.sender),
+                                    headers={"Signoff-Idempotency-Key": job.key})]
         try:
-            self.mailer.send(message, timeout=timeout)
+            for message in messages:
+                self.mailer.send(message, timeout=timeout)
         except DeliveryFailed as exc:
             code = exc.details.get("status_code")
             if exc.details.get("retry", True):
                 return Outcome.retry(exc.message, code)
             return Outcome.final(exc.message, code)
-        return Outcome.ok(recipients=to, message_id=mid)
+        sent = [a for m in messages for a in m.to]
+        return Outcome.ok(recipients=sent, message_id=messages[0].message_id)

@@ -47,12 +47,27 @@ def sign_in(
     *, uow: UnitOfWork, name: str, password: str, previous_session: str | None = None, user_agent: str = "",
     lifetime: timedelta = SESSION_LIFETIME,
 ) -> tuple[str, WebUser]:
-    """Check the password and open a fresh session; raises AuthenticationFailed (one message for every cause)."""
+    """Check a local account's password and open a fresh session; raises AuthenticationFailed (one message for every cause)."""
     with uow:
         user = uow.users.find(name.strip()) if name.strip() else None
         # verify_password hashes even without an account, so a wrong name costs what a wrong password does.
         ok = verify_password(user.password_hash if user is not None else None, password)
         if user is None or not ok or user.disabled:
+            raise AuthenticationFailed("unknown user or wrong password")
+        account = user.name
+    return open_session(uow=uow, user=account, previous_session=previous_session, user_agent=user_agent,
+                        lifetime=lifetime)
+
+
+def open_session(
+    *, uow: UnitOfWork, user: str, previous_session: str | None = None, user_agent: str = "",
+    lifetime: timedelta = SESSION_LIFETIME, via: str = "local",
+) -> tuple[str, WebUser]:
+    """A new session for `user`, already authenticated (password, directory, SSO): always a fresh id,
+    and the browser's previous session is deleted. Raises NotFound, AuthenticationFailed (disabled)."""
+    with uow:
+        row_user = uow.users.row(user)
+        if row_user.disabled:
             raise AuthenticationFailed("unknown user or wrong password")
         repo = _repo(uow)
         if previous_session:
@@ -60,13 +75,13 @@ def sign_in(
         now = uow.clock.now()
         repo.delete_expired(now)
         session_id = secrets.token_urlsafe(32)
-        row = repo.add(WebSessionRow(session_hash=session_hash(session_id), user_id=user.id,
+        row = repo.add(WebSessionRow(session_hash=session_hash(session_id), user_id=row_user.id,
                                      csrf_token=secrets.token_urlsafe(32), created_at=now,
                                      expires_at=now + lifetime, user_agent=user_agent[:256]))
-        web_user = WebUser(user.name, user.email, user.display_name, frozenset(uow.users.groups_of(user.name)),
-                           bool(user.is_admin), row.csrf_token)
-        uow.record(actor=user.name, action="user.signed_in", subject=f"users/{user.name}", model=None,
-                   after={"via": "web", "expires_at": row.expires_at.isoformat()})
+        web_user = WebUser(row_user.name, row_user.email, row_user.display_name,
+                           frozenset(uow.users.groups_of(row_user.name)), bool(row_user.is_admin), row.csrf_token)
+        uow.record(actor=row_user.name, action="user.signed_in", subject=f"users/{row_user.name}", model=None,
+                   after={"via": via, "expires_at": row.expires_at.isoformat()})
         uow.commit()
     return session_id, web_user
 

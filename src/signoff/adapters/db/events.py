@@ -111,6 +111,8 @@ class DeliveryRepository:
 
     def has_work(self, now: datetime) -> bool:
         """A cheap read: is anything waiting to be fanned out, due, or abandoned?"""
+        # Idle workers ask this many times a second: never take SQLite's write lock for it.
+        self.session.connection(execution_options={"sqlite_begin": "DEFERRED"})
         probes = (
             select(OutboxRow.id).where(OutboxRow.dispatched_at.is_(None)).limit(1),
             select(DeliveryRow.id).where(DeliveryRow.state == PENDING, DeliveryRow.next_attempt_at <= now).limit(1),

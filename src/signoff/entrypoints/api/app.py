@@ -25,12 +25,17 @@ from signoff.entrypoints.api.routes import (
     lifecycle,
     models,
     parameters,
+    sessions,
     versions,
 )
+from signoff.entrypoints.api.routes import deliveries, rules
+from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
 
 ROUTERS = [models.router, versions.router, environments.router, approval_requests.router, parameters.router,
            audit.router, events.router, health.router, lifecycle.router]
+ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
+ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are
@@ -54,9 +59,11 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.authenticators = [bearer_authenticator]
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
+    app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
                        metrics=RequestMetrics(app.state.metrics_registry))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

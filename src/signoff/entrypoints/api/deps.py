@@ -11,10 +11,10 @@ and FastAPI would otherwise send each one through the thread pool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from signoff.bootstrap import Context
 from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
@@ -24,6 +24,7 @@ Authenticator = Callable[[Request], Principal | None]
 
 ACT_AS_HEADER = "x-signoff-as"
 MAX_PAGE = 500
+IntCursor = Annotated[str | None, Query(pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the previous page")]
 
 
 def bearer_authenticator(request: Request) -> Principal | None:
@@ -85,6 +86,29 @@ def require(*scopes: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
 async def context(request: Request) -> Context:
     return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+_known_query: dict[int, frozenset[str]] = {}
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse query parameters the operation does not declare: `?stat=open` is a typo, not a filter."""
+    if not request.scope.get("query_string"):
+        return
+    route = request.scope.get("route")
+    known = _known_query.get(id(route))
+    if known is None:
+        known = _known_query[id(route)] = frozenset(_query_names(route.dependant))  # type: ignore[union-attr]
+    unknown = sorted(set(request.query_params.keys()) - known)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this operation takes {', '.join(sorted(known)) or 'none'}",
+                           details={"unknown": unknown})
+
+
+def _query_names(dependant: Any) -> Iterator[str]:
+    yield from (f.alias for f in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
 
 
 def int_cursor(cursor: str | None) -> int | None:

@@ -15,6 +15,12 @@ T = TypeVar("T")
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
+# The domain's own rules (domain/models.py), stated in the schema so clients learn them up front.
+MODEL_NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
+MetricName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")]
+# Pydantic states key patterns as patternProperties; closing the object makes them binding.
+Metrics = Annotated[dict[MetricName, float], Field(json_schema_extra={"additionalProperties": False})]
 EnvName = Annotated[str, Field(min_length=1, max_length=64)]
 ShortText = Annotated[str, Field(max_length=256)]
 LongText = Annotated[str, Field(max_length=10_000)]
@@ -52,7 +58,7 @@ class Page(BaseModel, Generic[T]):
 
 
 class ModelCreate(_In):
-    name: Name
+    name: ModelName
     description: LongText = ""
     owner_group: Name | None = None
     tags: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=1024)]] = Field(
@@ -71,7 +77,7 @@ class ModelPublic(_Out):
 
 class VersionCreate(_In):
     artifact_uri: Annotated[str, Field(min_length=1, max_length=4096)]
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     run_id: ShortText | None = None
     code_commit: ShortText | None = None
@@ -165,7 +171,7 @@ class ApprovalRequestPublic(_Out):
 
 class InferenceReportCreate(_In):
     env: EnvName
-    metrics: dict[str, float]
+    metrics: Metrics
     rows: Count = 0
     started_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
@@ -223,3 +229,83 @@ class EventPublic(_Out):
 class HealthPublic(BaseModel):
     status: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- event bus: rules and deliveries (issue 5) ---------------------------------------------
+
+from signoff.domain.rules import RULE_NAME, Target  # noqa: E402 - kept with the section that uses it
+
+RuleName = Annotated[str, Field(pattern=RULE_NAME)]
+
+
+class RuleCreate(_In):
+    name: RuleName
+    description: str = Field(default="", max_length=2000)
+    enabled: bool = True
+    pattern: dict[str, Any] = Field(description="An EventBridge event pattern, matched against the whole CloudEvent")
+    targets: list[Target] = Field(min_length=1, max_length=20)
+
+
+class RuleUpdate(_In):
+    enabled: bool
+
+
+class RulePublic(_Out):
+    name: str
+    description: str
+    enabled: bool
+    pattern: dict[str, Any]
+    targets: list[dict[str, Any]] = Field(description="Target definitions; secrets shown as ***")
+    source: Literal["default", "config", "api"]
+    created_at: Timestamp
+    created_by: str
+    updated_at: Timestamp
+    updated_by: str
+
+
+class PatternTest(_In):
+    pattern: dict[str, Any]
+    event: dict[str, Any]
+
+
+class PatternTestResult(_Out):
+    match: bool
+
+
+class DeliveryAttemptPublic(_Out):
+    number: int
+    worker: str
+    started_at: Timestamp
+    duration_ms: float
+    outcome: Literal["ok", "retry", "final", "lost"]
+    status_code: int | None
+    error: str | None
+
+
+class DeliveryPublic(_Out):
+    id: int
+    idempotency_key: str
+    event_seq: int
+    event_id: str
+    event_type: str
+    event_time: Timestamp
+    rule: str
+    target_index: int
+    target_type: str
+    target: dict[str, Any]
+    state: Literal["pending", "running", "succeeded", "dead"]
+    attempts: int
+    replays: int
+    next_attempt_at: Timestamp | None
+    lease_owner: str | None
+    lease_expires_at: Timestamp | None
+    last_status_code: int | None
+    last_error: str | None
+    result: dict[str, Any] | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Timestamp | None
+
+
+class DeliveryDetail(DeliveryPublic):
+    attempt_log: list[DeliveryAttemptPublic]

@@ -72,6 +72,12 @@ def _register_commands() -> None:
     infer_cmd.register_commands(app)
     lifecycle_cmds.register_commands(app)
 
+    from signoff.entrypoints.cli import deliveries_cmds, rules_cmds, worker_cmd
+
+    rules_cmds.register_commands(app)
+    deliveries_cmds.register_commands(app)
+    worker_cmd.register_commands(app)
+
 
 _register_commands()
 

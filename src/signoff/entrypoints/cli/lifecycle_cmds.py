@@ -6,20 +6,17 @@ from typing import Any, Optional
 
 import typer
 
-from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, err_console, print_json, remote_url
-from signoff.errors import InvalidInput
+from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, err_console, print_json
 
 
 def lifecycle_extras(*, reference: str | None, store: bool | None) -> dict[str, Any]:
-    """`register` options that only the embedded transport understands (for now)."""
+    """`register` options passed only when given (a transport may refuse `store=True`: over HTTP the
+    server cannot read this machine's files)."""
     extra: dict[str, Any] = {}
     if reference is not None:
         extra["reference"] = reference
     if store is not None:
         extra["store"] = store
-    if extra and remote_url():
-        raise InvalidInput("--reference and --store/--no-store work in embedded mode only; against a server, "
-                           "register an artifact URI the server can read")
     return extra
 
 

@@ -72,7 +72,7 @@ def register_commands(app: typer.Typer) -> None:
                           f"({v['artifact_uri']}); awaiting approval in {next(iter(v['stages']))}")
             if v.get("digest"):
                 console.print(f"  artifact {v['digest']} (flavor {v.get('flavor') or 'unknown'})"
-                              + ("; reference profile stored for drift" if v.get("reference") else ""))
+                              + ("; reference profile stored for drift" if reference else ""))
 
     @app.command()
     def versions(model: str, as_json: bool = JSON_OPTION, limit: int = typer.Option(100, "--limit")) -> None:

@@ -40,6 +40,13 @@ def register_commands(app: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+        demo: bool = typer.Option(False, "--demo", help="Demo mode: SQLite in ./.signoff, in-process worker and "
+                                  "mail catcher (/mailbox), demo users and a model waiting for approval."),
     ) -> None:
-        """Serve the HTTP API (REST under /api/v1, /healthz, /readyz, /metrics)."""
+        """Serve the HTTP API (REST under /api/v1, /healthz, /readyz, /metrics) and the web UI."""
+        if demo:
+            from signoff.entrypoints.demo_server import serve_demo
+
+            serve_demo(host, port, log_level=log_level, say=lambda line: _common.console.print(line, markup=False))
+            return
         serve(host, port, workers, log_level, access_log)

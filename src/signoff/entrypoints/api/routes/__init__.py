@@ -1,7 +1,8 @@
 """One router per resource; `app.py` includes them all under /api/v1."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from signoff.entrypoints.api.deps import known_query_only
 from signoff.entrypoints.api.schemas import ErrorBody
 
 # Every operation documents the error body for every status it can answer with.
@@ -15,4 +16,4 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 def api_router(tag: str) -> APIRouter:
-    return APIRouter(prefix="/api/v1", tags=[tag], responses=ERROR_RESPONSES)
+    return APIRouter(prefix="/api/v1", tags=[tag], responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])

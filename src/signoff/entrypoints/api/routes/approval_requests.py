@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query
 
+from signoff.adapters.identity import decision_groups
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import ApprovalRequestPublic, DecisionCreate, Page
 from signoff.services import approvals
@@ -20,11 +21,11 @@ RequestId = Annotated[int, Path(ge=1, le=2**53)]
 
 @router.get("/approval-requests", response_model=Page[ApprovalRequestPublic])
 def list_requests(
-    state: str | None = Query(None, max_length=16, description="open, approved, rejected, expired, cancelled"),
+    state: Literal["open", "approved", "rejected", "expired", "cancelled"] | None = Query(None),
     env: str | None = Query(None, max_length=64),
     model: str | None = Query(None, max_length=128),
     version: int | None = Query(None, ge=1, le=2**31 - 1, description="With model: one version's requests"),
-    cursor: str | None = Query(None, max_length=20),
+    cursor: IntCursor = None,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
     principal: Principal = Depends(current_principal),
     ctx: Context = Depends(context),
@@ -49,5 +50,6 @@ def decide(request_id: RequestId, body: DecisionCreate, principal: Principal = D
     """Approve or reject. Scope: decide, and current membership in one of the environment's approver groups
     (checked now, not when the token was made). The registrant may not approve their own version."""
     request = approvals.decide(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, actor=principal.name,
-                               verdict=body.decision, comment=body.comment)
+                               verdict=body.decision, comment=body.comment,
+                               groups=decision_groups(ctx, principal.name))  # directory users: checked now
     return request.to_dict()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime
+from signoff.errors import InvalidInput
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, int_cursor, next_cursor
+from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import AuditEntryPublic, AuditReport, Page
 from signoff.services import lookups
@@ -18,14 +19,28 @@ router = api_router("audit")
 
 
 @router.get("/audit", response_model=Page[AuditEntryPublic])
-def list_audit(model: str | None = Query(None, max_length=128), since: AwareDatetime | None = Query(None),
-               cursor: str | None = Query(None, max_length=20), limit: int = Query(100, ge=1, le=MAX_PAGE),
+def list_audit(model: str | None = Query(None, max_length=128), since: str | None = Query(None, json_schema_extra={"format": "date-time"}, max_length=64),
+               cursor: IntCursor = None, limit: int = Query(100, ge=1, le=MAX_PAGE),
                principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Audit entries oldest first, optionally for one model and from a time on."""
-    entries = lookups.list_audit(uow=ctx.uow(), model=model or None, since=since, after=int_cursor(cursor),
+    entries = lookups.list_audit(uow=ctx.uow(), model=model or None, since=_instant(since), after=int_cursor(cursor),
                                  limit=limit)
     items = [e.to_dict() for e in entries]
     return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
+
+
+def _instant(text: str | None) -> datetime | None:
+    """An RFC 3339 time with its offset (`2026-11-25T12:00:00Z`); a time without one is ambiguous."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None or "T" not in text.upper():
+        raise InvalidInput(f"since must be an RFC 3339 date-time with an offset, not {text!r}",
+                           details={"field": "since"})
+    return at
 
 
 @router.get("/audit/verify", response_model=AuditReport)

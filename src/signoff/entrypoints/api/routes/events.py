@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, int_cursor, next_cursor
+from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import EventPublic, Page
 from signoff.services import lookups
@@ -17,7 +17,7 @@ router = api_router("events")
 
 
 @router.get("/events", response_model=Page[EventPublic])
-def list_events(type: str | None = Query(None, max_length=128), cursor: str | None = Query(None, max_length=20),
+def list_events(type: str | None = Query(None, max_length=128), cursor: IntCursor = None,
                 limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """Events (CloudEvents 1.0) in the order they happened; `?type=signoff.version.approved` filters."""

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, context, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, int_cursor, next_cursor, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import Page, ParameterPublic
 from signoff.services import lookups
@@ -26,7 +26,7 @@ def _name(path: str) -> str:
 
 # Declared before the plain read: `{name:path}` would otherwise swallow the `/history` suffix.
 @router.get("/parameters/{name:path}/history", response_model=Page[ParameterPublic])
-def parameter_history(name: str, cursor: str | None = Query(None, max_length=20),
+def parameter_history(name: str, cursor: IntCursor = None,
                       limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(require("resolve")),
                       ctx: Context = Depends(context)) -> dict[str, Any]:
     """Every version of a parameter, oldest first. Scope: resolve."""

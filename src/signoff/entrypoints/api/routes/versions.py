@@ -8,12 +8,13 @@ from fastapi import Depends, Path, Query
 
 from signoff.bootstrap import Context
 from signoff.domain.models import Lineage
-from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import (
     ApprovalRequestPublic,
     InferenceReportCreate,
     InferenceReportPublic,
+    MODEL_NAME,
     Page,
     PromotionCreate,
     VersionCreate,
@@ -25,10 +26,11 @@ from signoff.services.tokens import Principal
 router = api_router("versions")
 
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+NewModelName = Annotated[str, Path(pattern=MODEL_NAME, description="Created with its first version")]
 
 
 @router.post("/models/{model}/versions", status_code=201, response_model=VersionPublic)
-def register_version(model: str, body: VersionCreate, principal: Principal = Depends(require("register")),
+def register_version(model: NewModelName, body: VersionCreate, principal: Principal = Depends(require("register")),
                      ctx: Context = Depends(context)) -> dict[str, Any]:
     """Register the next version of a model (creating the model); the first environment's approvers are asked.
     Scope: register."""
@@ -40,7 +42,7 @@ def register_version(model: str, body: VersionCreate, principal: Principal = Dep
 
 
 @router.get("/models/{model}/versions", response_model=Page[VersionPublic])
-def list_versions(model: str, cursor: str | None = Query(None, max_length=20),
+def list_versions(model: str, cursor: IntCursor = None,
                   limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                   ctx: Context = Depends(context)) -> dict[str, Any]:
     """Versions newest first, with their status in every environment."""

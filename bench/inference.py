@@ -1,0 +1,111 @@
+"""What `signoff infer` costs over a plain `model.predict`: resolve, load + digest check, batching,
+input profile and the report, on 1,000,000 rows (target: under 5 % plus a fixed cost under 1 s).
+
+Both sides read the same Parquet file and load the same joblib file; the plain side then calls
+`model.predict` once on everything. The fixed cost is the difference measured on 1,000 rows; the
+proportional overhead is what remains at 1,000,000 rows. Each figure is the median of a few
+interleaved runs. `python bench/inference.py` prints the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import joblib
+import numpy as np
+import pandas as pd
+
+FEATURES = [f"x{i}" for i in range(20)]
+
+
+def _data(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(FEATURES)))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] - 0.5 * X[:, 3] + rng.normal(scale=0.5, size=n) > 0).astype(int)
+    return pd.DataFrame(X, columns=FEATURES).assign(label=y)
+
+
+def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def run_inference_bench(rows: int = 1_000_000, small: int = 1_000, repeats: int = 3) -> dict[str, Any]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from signoff.bootstrap import bootstrap
+    from signoff.config import Settings
+    from signoff.inference import run_batch
+    from signoff.sdk._embedded import EmbeddedClient
+
+    with tempfile.TemporaryDirectory(prefix="signoff-bench-") as tmp:
+        home = Path(tmp)
+        training = _data(20_000, seed=0)
+        model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(training[FEATURES],
+                                                                                  training["label"])
+        artifact = home / "model.joblib"
+        joblib.dump(model, artifact)
+        files = {}
+        for n in (rows, small):
+            files[n] = home / f"batch-{n}.parquet"
+            _data(n, seed=1).drop(columns=["label"]).to_parquet(files[n], index=False)
+
+        settings = Settings(home=home, users={"dana": {"groups": ["ds"]}, "rita": {"groups": ["ml-reviewers"]}})
+        settings.database_url = f"sqlite:///{home / 'bench.db'}"
+        ctx = bootstrap(settings)
+        try:
+            dana, rita = EmbeddedClient(actor="dana", context=ctx), EmbeddedClient(actor="rita", context=ctx)
+            dana.register("bench", str(artifact), reference=training[FEATURES])
+            rita.approve("bench", 1, "dev")
+
+            def plain(path: Path) -> Any:
+                frame = pd.read_parquet(path)
+                return joblib.load(artifact).predict(frame)
+
+            def signoff(path: Path) -> Any:
+                return run_batch(dana, "bench", "dev", str(path))
+
+            plain(files[small]), signoff(files[small])  # warm imports and caches on both sides
+            figures: dict[int, dict[str, float]] = {}
+            for n in (small, rows):
+                plain_s, signoff_s = [], []
+                for _ in range(repeats):  # interleaved, so drift in machine load hits both sides
+                    plain_s.append(_median_seconds(lambda: plain(files[n]), 1))
+                    signoff_s.append(_median_seconds(lambda: signoff(files[n]), 1))
+                figures[n] = {"plain": statistics.median(plain_s), "signoff": statistics.median(signoff_s)}
+            phases = signoff(files[rows]).timings
+        finally:
+            ctx.close()
+
+    fixed = max(0.0, figures[small]["signoff"] - figures[small]["plain"])
+    big = figures[rows]
+    proportional = (big["signoff"] - big["plain"] - fixed) / big["plain"] * 100
+    return {
+        "rows": rows,
+        "plain_predict_s": round(big["plain"], 3),
+        "signoff_infer_s": round(big["signoff"], 3),
+        "overhead_total_pct": round((big["signoff"] / big["plain"] - 1) * 100, 2),
+        "fixed_cost_s": round(fixed, 3),
+        "overhead_proportional_pct": round(proportional, 2),
+        "small_rows": small,
+        "plain_predict_small_s": round(figures[small]["plain"], 4),
+        "signoff_infer_small_s": round(figures[small]["signoff"], 4),
+        "signoff_phases_s": {k: round(v, 4) for k, v in phases.items()},
+        "targets": {"overhead_proportional_pct": "< 5", "fixed_cost_s": "< 1"},
+        "meets_targets": proportional < 5 and fixed < 1,
+    }
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    print(json.dumps(run_inference_bench(), indent=2))

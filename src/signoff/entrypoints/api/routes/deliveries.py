@@ -1,0 +1,87 @@
+"""`/api/v1/deliveries`: each (event, rule, target), its attempts; dead letters and replay.
+
+Also the event-bus figures for `/metrics` (``DeliveryCollector``), read at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from fastapi import Depends, Path, Query
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.events import DeliveryRepository
+from signoff.bootstrap import Context
+from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.routes import api_router
+from signoff.entrypoints.api.schemas import DeliveryDetail, DeliveryPublic, Page
+from signoff.services import dispatch
+from signoff.services.tokens import Principal
+
+router = api_router("deliveries")
+
+DeliveryId = Path(ge=1, le=2**53)
+
+
+@router.get("/deliveries", response_model=Page[DeliveryPublic])
+def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | None = None,
+                    rule: str | None = Query(None, max_length=128), cursor: IntCursor = None,
+                    limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
+                    ctx: Context = Depends(context)) -> dict[str, Any]:
+    """Deliveries oldest first; `?state=dead` lists the dead letters."""
+    items = dispatch.list_deliveries(uow=ctx.uow(), state=state, rule=rule or None, after=int_cursor(cursor),
+                                     limit=limit)
+    return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail)
+def get_delivery(delivery_id: int = DeliveryId, principal: Principal = Depends(current_principal),
+                 ctx: Context = Depends(context)) -> dict[str, Any]:
+    """One delivery with every attempt (worker, duration, outcome, status code, error)."""
+    return dispatch.get_delivery(uow=ctx.uow(), delivery_id=delivery_id)
+
+
+@router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryPublic)
+def replay_delivery(delivery_id: int = DeliveryId, principal: Principal = Depends(require("admin")),
+                    ctx: Context = Depends(context)) -> dict[str, Any]:
+    """Queue a dead (or succeeded) delivery again with a fresh set of attempts and the same
+    idempotency key; 409 while it is pending or running. Scope: admin."""
+    out = dispatch.replay_delivery(uow=ctx.uow(), delivery_id=delivery_id, actor=principal.name)
+    if ctx.dispatch_inline:
+        ctx.events_committed()
+        out = dispatch.get_delivery(uow=ctx.uow(), delivery_id=delivery_id)
+        out.pop("attempt_log")
+    return out
+
+
+class DeliveryCollector(Collector):
+    """Deliveries by state and target type, attempts by outcome, and the age of the oldest
+    event not yet delivered everywhere (0 when nothing waits)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        try:
+            conn = self.ctx.engine.connect().execution_options(sqlite_begin="DEFERRED")
+            with conn, Session(bind=conn) as session:
+                stats = DeliveryRepository(session).stats()
+        except Exception:  # a scrape must not fail because the database blinked
+            return
+        deliveries = GaugeMetricFamily("signoff_deliveries", "Deliveries by state and target type",
+                                       labels=["state", "target_type"])
+        for row in stats["deliveries"]:
+            deliveries.add_metric([row["state"], row["target_type"]], float(row["count"]))
+        yield deliveries
+        attempts = CounterMetricFamily("signoff_delivery_attempts", "Delivery attempts by outcome",
+                                       labels=["outcome"])
+        for outcome, count in sorted(stats["attempts"].items()):
+            attempts.add_metric([outcome], float(count))
+        yield attempts
+        oldest = stats["oldest_undelivered_event_time"]
+        age = max(0.0, (self.ctx.clock.now() - oldest).total_seconds()) if oldest else 0.0
+        yield GaugeMetricFamily("signoff_events_oldest_undelivered_age_seconds",
+                                "Age of the oldest event still waiting for fan-out or delivery", value=age)

@@ -1,0 +1,38 @@
+"""`signoff worker`: dispatch events to rule targets until stopped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import typer
+
+from signoff.entrypoints.cli import _common
+from signoff.entrypoints.cli._common import console
+
+
+def register_commands(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, max=64, help="Deliveries run at once."),
+        poll_interval: Optional[float] = typer.Option(None, "--poll-interval", min=0.001,
+                                                      help="Seconds between looks when idle ([events] poll_interval)."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every failed attempt."),
+    ) -> None:
+        """Claim committed events, match them against the rules, run the targets; Ctrl-C or SIGTERM stops."""
+        from signoff.bootstrap import bootstrap
+        from signoff.config import load_settings
+        from signoff.entrypoints.worker import Worker
+
+        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
+        ctx = bootstrap(load_settings(_common.state.config, **overrides))
+        ctx.dispatch_inline = False  # this process is the dispatcher
+        try:
+            w = Worker(ctx, concurrency=concurrency, poll_interval=poll_interval)
+            console.print(f"signoff worker {w.name}: {concurrency} thread(s), polling every "
+                          f"{w.poll_interval:g}s; Ctrl-C stops")
+            w.run()
+        finally:
+            ctx.close()

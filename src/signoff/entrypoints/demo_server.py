@@ -1,0 +1,232 @@
+"""`signoff server --demo` (`make run`): the whole product on one laptop, with nothing to set up.
+
+One process runs the web UI and API (uvicorn), an event worker, a request sweeper (expiry and
+reminders) and an SMTP server on loopback that catches every email for the /mailbox page.
+State lives in `./.signoff/` (SQLite), so a restart keeps it. On first start a real scikit-learn
+model is trained and registered, so an approval request is waiting, and its email with it.
+
+The settings are also written to `.signoff/demo.toml`, so `SIGNOFF_CONFIG=.signoff/demo.toml
+signoff …` in another terminal works on the same database, workflow and mail catcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signoff.config import Settings, load_settings
+
+MODEL = "cancer-classifier"
+SENDER = "signoff demo <signoff@demo.invalid>"
+# Who signs in as whom: the role printed next to each name, and who starts.
+FIRST_APPROVER = "rita"
+ADMIN = "dana"
+
+
+@dataclass
+class DemoServer:
+    ctx: Any
+    app: Any
+    mailbox: Any
+    worker: Any
+    sweeper: Any
+    url: str
+    passwords: dict[str, str]
+    seeded: bool
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.worker.stop()
+        self.mailbox.stop()
+        self.ctx.close()
+
+
+def _private_file(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
+def _passwords(home: Path, names: list[str]) -> dict[str, str]:
+    """Demo passwords: random per installation, kept in .signoff/demo-users.json, printed at start."""
+    path = home / "demo-users.json"
+    known: dict[str, str] = {}
+    if path.exists():
+        known = json.loads(path.read_text(encoding="utf-8"))
+    out = {name: known.get(name) or f"{name}-{secrets.token_hex(3)}" for name in names}
+    if out != known:
+        _private_file(path, json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def _secret_key(home: Path) -> str:
+    path = home / "secret_key"
+    if not path.exists():
+        _private_file(path, secrets.token_urlsafe(48))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def write_config(path: Path, sections: dict[str, Any]) -> None:
+    """A small TOML writer for the demo's own settings (tables of scalars and lists only)."""
+    lines = ["# Written by `signoff server --demo` at each start. Use it from another terminal:",
+             "#   SIGNOFF_CONFIG=.signoff/demo.toml signoff status cancer-classifier", ""]
+    top = {k: v for k, v in sections.items() if not isinstance(v, dict)}
+    lines += [f"{k} = {_toml(v)}" for k, v in top.items()]
+
+    def table(name: str, body: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in body.items() if not isinstance(v, dict)}
+        if scalars:
+            lines.append(f"\n[{name}]")
+            lines.extend(f"{k} = {_toml(v)}" for k, v in scalars.items())
+        for k, v in body.items():
+            if isinstance(v, dict):
+                table(f"{name}.{k}", v)
+
+    for name, body in sections.items():
+        if isinstance(body, dict):
+            table(name, body)
+    _private_file(path, "\n".join(lines) + "\n")
+
+
+def demo_config(home: Path, url: str, smtp_port: int, secret: str) -> dict[str, Any]:
+    from signoff.demo_story import DEMO_ENVIRONMENTS, DEMO_USERS
+
+    users = {name: {"groups": spec["groups"], "email": spec["email"], "admin": name == ADMIN}
+             for name, spec in DEMO_USERS.items()}
+    environments = {k: v for k, v in DEMO_ENVIRONMENTS.items()}
+    return {
+        "home": str(home), "database_url": f"sqlite:///{(home / 'signoff.db').resolve()}",
+        "artifact_root": str((home / "artifacts").resolve()),
+        "environments": environments, "users": users,
+        "server": {"public_url": url, "secret_key": secret},
+        "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": SENDER},
+        "events": {"inline": False},
+    }
+
+
+def _set_passwords(ctx: Any, passwords: dict[str, str]) -> None:
+    """Make each demo account's password the printed one (idempotent across restarts)."""
+    from signoff.adapters.passwords import hash_password, verify_password
+
+    with ctx.uow() as uow:
+        for name, password in passwords.items():
+            row = uow.users.find(name)
+            if row is not None and not verify_password(row.password_hash, password):
+                row.password_hash = hash_password(password)
+        uow.commit()
+
+
+def _seed(ctx: Any, home: Path, say: Callable[[str], None]) -> bool:
+    """Train and register version 1 of the demo model unless the model exists already."""
+    from signoff import demo_models
+    from signoff.errors import NotFound
+    from signoff.sdk._embedded import EmbeddedClient
+    from signoff.services import registry
+
+    try:
+        registry.get_model(uow=ctx.uow(), model=MODEL)
+        return False
+    except NotFound:
+        pass
+    work = home / "demo"
+    work.mkdir(parents=True, exist_ok=True)
+    say("Training a classifier on scikit-learn's breast-cancer data (ships with scikit-learn)…")
+    trained = demo_models.train(work, f"{MODEL}-v1")
+    demo_models.write_holdout(work)
+    client = EmbeddedClient(actor="dana", context=ctx)
+    client.register(MODEL, str(trained.path), metrics=trained.metrics, run_id="run-001", code_commit="a1b2c3d",
+                    dataset_hash="sklearn:breast_cancer", flavor="sklearn", owner_group="data-science",
+                    description="Logistic regression on the Wisconsin breast-cancer data.",
+                    metadata={"algorithm": "LogisticRegression", "features": 30},
+                    reference=trained.training_data)
+    return True
+
+
+def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] = print) -> DemoServer:
+    """Everything but the HTTP listener: database, users, mail catcher, worker, sweeper, seed."""
+    from signoff.adapters.mailbox import Mailbox
+    from signoff.bootstrap import bootstrap
+    from signoff.demo_story import DEMO_USERS
+    from signoff.entrypoints.api.app import create_app
+    from signoff.entrypoints.sweeper import Sweeper
+    from signoff.entrypoints.web import set_mail_catcher
+    from signoff.entrypoints.worker import Worker
+
+    home.mkdir(parents=True, exist_ok=True)
+    link_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{link_host}:{port}"
+    mailbox = Mailbox(home / "mailbox")
+    mailbox.start()
+    config = demo_config(home, url, mailbox.port, _secret_key(home))
+    config_path = home / "demo.toml"
+    write_config(config_path, config)
+    settings: Settings = load_settings(config_path)
+    ctx = bootstrap(settings)
+    passwords = _passwords(home, list(DEMO_USERS))
+    _set_passwords(ctx, passwords)
+    worker = Worker(ctx).start()
+    sweeper = Sweeper(ctx).start()
+    app = create_app(ctx)
+    set_mail_catcher(app, mailbox)
+    seeded = _seed(ctx, home, say)
+    return DemoServer(ctx, app, mailbox, worker, sweeper, url, passwords, seeded)
+
+
+def banner(demo: DemoServer) -> list[str]:
+    from signoff.demo_story import DEMO_USERS
+
+    width = max(len(n) for n in demo.passwords)
+    pw_width = max(len(p) for p in demo.passwords.values())
+    lines = [
+        "",
+        f"signoff demo server: {demo.url}",
+        f"  mailbox:  {demo.url}/mailbox  (emails caught by the SMTP server on 127.0.0.1:{demo.mailbox.port})",
+        f"  data:     {demo.ctx.settings.home}/ (SQLite; delete it to start over)",
+        "",
+        "Sign in as (user / password):",
+    ]
+    for name, password in demo.passwords.items():
+        role = DEMO_USERS[name].get("role", "")
+        extra = " — start here" if name == FIRST_APPROVER else (" (administrator)" if name == ADMIN else "")
+        lines.append(f"  {name.ljust(width)}  {password.ljust(pw_width)}  {role}{extra}")
+    lines += [
+        "",
+        f"Version 1 of {MODEL} is registered and waiting for approval in dev.",
+        f"Open {demo.url}/mailbox, follow the review link in {FIRST_APPROVER}'s email,",
+        f"sign in as {FIRST_APPROVER} and approve it. Press Ctrl-C to stop.",
+        "",
+        "Next step, from another terminal (batch inference in dev opens the promotion request for test):",
+        f"  SIGNOFF_CONFIG={demo.ctx.settings.home}/demo.toml signoff infer {MODEL} --env dev "
+        f"--data {demo.ctx.settings.home}/demo/holdout.parquet --target benign --as dana",
+        "",
+    ]
+    return lines
+
+
+def serve_demo(host: str, port: int, *, home: Path = Path(".signoff"), log_level: str = "warning",
+               say: Callable[[str], None] = print) -> None:
+    import uvicorn
+
+    demo = build_demo(home, host, port, say=say)
+    try:
+        for line in banner(demo):
+            say(line)
+        uvicorn.run(demo.app, host=host, port=port, log_level=log_level, access_log=False, server_header=False)
+    finally:
+        demo.stop()

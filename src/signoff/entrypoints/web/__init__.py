@@ -1,0 +1,45 @@
+"""The web UI: server-rendered pages on the API's app (no JavaScript build, no CDN).
+
+`mount_web(app, ctx)` adds the pages, the static files and the session-cookie authenticator
+to an app made by `create_app`; `create_app` calls it, so every server has the UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from itsdangerous import URLSafeSerializer
+
+from signoff.adapters.links import ReviewLinks
+from signoff.bootstrap import Context
+from signoff.entrypoints.web import auth, mailbox, pages, review, sso
+from signoff.entrypoints.web.common import HERE, WebState, make_templates
+
+
+def review_links(ctx: Context) -> ReviewLinks:
+    server = ctx.settings.server
+    return ReviewLinks(server.secret_key.get_secret_value(), server.public_url)
+
+
+def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
+    """Add the UI to `app`; `mail_catcher` (a demo Mailbox) turns on /mailbox."""
+    server = ctx.settings.server
+    app.state.web = WebState(
+        ctx=ctx, templates=make_templates(), links=review_links(ctx),
+        cookies=URLSafeSerializer(server.secret_key.get_secret_value(), salt="signoff.web"),
+        secure_cookies=server.public_url.startswith("https://"), mailbox=mail_catcher,
+    )
+    for router in (auth.router, pages.router, review.router, mailbox.router):
+        app.include_router(router)
+    sso.install(app, ctx)  # issue 8: LDAP passwords and "Sign in with …" (OIDC)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    authenticators = getattr(app.state, "authenticators", None)
+    if authenticators is not None and auth.session_authenticator not in authenticators:
+        authenticators.append(auth.session_authenticator)
+
+
+def set_mail_catcher(app: FastAPI, mail_catcher: Any) -> None:
+    """Demo mode: show `mail_catcher`'s messages at /mailbox."""
+    app.state.web.mailbox = mail_catcher

@@ -1,0 +1,94 @@
+"""Sign-in and sign-out pages, and the session-cookie authenticator the REST API also accepts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from signoff.entrypoints.web.common import (
+    SIGNIN_COOKIE,
+    WebRoute,
+    check_csrf,
+    check_signin_csrf,
+    render,
+    safe_next,
+    session_id,
+    set_session_cookie,
+    signed_in,
+    signin_token,
+    viewer,
+    web_state,
+)
+from signoff.entrypoints.web import sso
+from signoff.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from signoff.services import web_sessions
+from signoff.services.tokens import Principal
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def _signin_page(request: Request, next_url: str, *, error: str | None = None, name: str = "",
+                 status_code: int = 200) -> Response:
+    token, cookie = signin_token(request)
+    response = render(request, "signin.html", status_code=status_code, csrf=token, next=next_url, error=error,
+                      name=name)
+    if cookie is not None:
+        response.set_cookie(SIGNIN_COOKIE, cookie, path="/", httponly=True, samesite="lax",
+                            secure=web_state(request).secure_cookies)
+    return response
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str = "/") -> Response:
+    return _signin_page(request, safe_next(next))
+
+
+@router.post("/signin")
+def signin(request: Request, name: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
+           next: str = Form("/")) -> Response:
+    check_signin_csrf(request, csrf_token)
+    ctx = web_state(request).ctx
+    try:
+        sid = sso.password_sign_in(request, ctx, name, password)  # local accounts, and LDAP (issue 8)
+    except AuthenticationFailed as exc:
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=401)
+    except ServiceUnavailable as exc:  # the directory is down or slow: say so, with a 503
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=503)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(response, request, sid)
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, csrf_token: str = Form("")) -> Response:
+    user = signed_in(request)
+    check_csrf(user, csrf_token)
+    sid = session_id(request)
+    if sid:
+        web_sessions.sign_out(uow=web_state(request).ctx.uow(), session_id=sid)
+    response = RedirectResponse("/signin", status_code=303)
+    set_session_cookie(response, request, None)
+    return response
+
+
+def session_authenticator(request: Request) -> Principal | None:
+    """For the REST API: a browser's session cookie is a credential too.
+
+    A cookie is sent by the browser on its own, so anything but a read also needs the session's
+    CSRF token in an `X-CSRF-Token` header, which another site cannot read or forge.
+    """
+    if web_state(request).ctx is None or session_id(request) is None:
+        return None
+    user = viewer(request)
+    if user is None:
+        raise AuthenticationFailed("the web session has expired or was signed out; sign in again")
+    if request.method not in SAFE_METHODS:
+        check_csrf(user, request.headers.get(CSRF_HEADER))
+    scopes = user.scopes | ({"admin"} if user.admin else set())
+    return Principal(user.name, frozenset(scopes), via="session")
+
+
+__all__ = ["router", "session_authenticator", "PermissionDenied"]

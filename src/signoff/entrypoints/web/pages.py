@@ -1,0 +1,99 @@
+"""Read pages: models, a model's board, a version, the queue, parameters, rules, dead letters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from signoff.entrypoints.web.common import WebRoute, check_csrf, render, signed_in, viewer, web_state
+from signoff.errors import PermissionDenied
+from signoff.services import approvals, dispatch, lookups, registry, review, rules
+from signoff.services.live import parameter_name
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+ModelName = Path(max_length=128)
+Number = Path(ge=1, le=2**31 - 1)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/queue" if viewer(request) else "/signin", status_code=303)
+
+
+@router.get("/models")
+def models(request: Request) -> Response:
+    signed_in(request)
+    ctx = web_state(request).ctx
+    return render(request, "models.html", models=review.overview(uow=ctx.uow(), workflow=ctx.workflow))
+
+
+@router.get("/models/{name}")
+def board(request: Request, name: str = ModelName) -> Response:
+    signed_in(request)
+    ctx = web_state(request).ctx
+    model = registry.get_model(uow=ctx.uow(), model=name)
+    versions = lookups.board(uow=ctx.uow(), workflow=ctx.workflow, model=name, limit=100)
+    open_requests = {(r.version, r.env): r.id for r in approvals.list_requests(
+        uow=ctx.uow(), workflow=ctx.workflow, state="open", model=name, limit=1000)}
+    return render(request, "board.html", model=model.to_dict(), versions=[v.to_dict() for v in versions],
+                  open_requests=open_requests,
+                  parameters={env: parameter_name(name, env) for env in ctx.workflow.order})
+
+
+@router.get("/models/{name}/versions/{number}")
+def version(request: Request, name: str = ModelName, number: int = Number) -> Response:
+    signed_in(request)
+    ctx = web_state(request).ctx
+    v = registry.get_version(uow=ctx.uow(), workflow=ctx.workflow, model=name, version=number)
+    subject = v.subject
+    timeline = [e.to_dict() for e in lookups.list_audit(uow=ctx.uow(), model=name, subject_prefix=subject, limit=1000)
+                if e.subject == subject]
+    return render(request, "version.html", version=v.to_dict(), timeline=timeline,
+                  requests=review.version_requests(uow=ctx.uow(), workflow=ctx.workflow, model=name, version=number),
+                  reports=review.version_reports(uow=ctx.uow(), model=name, version=number))
+
+
+@router.get("/queue")
+def queue(request: Request) -> Response:
+    user = signed_in(request)
+    ctx = web_state(request).ctx
+    items = review.waiting_for(uow=ctx.uow(), workflow=ctx.workflow, user=user.name)
+    return render(request, "queue.html", items=items)
+
+
+@router.get("/parameters")
+def parameters(request: Request, name: str | None = Query(None, max_length=512)) -> Response:
+    signed_in(request)
+    ctx = web_state(request).ctx
+    if name:
+        history = lookups.parameter_history(uow=ctx.uow(), name=name, limit=10_000)
+        return render(request, "parameter.html", name=name, history=list(reversed(history)))
+    with ctx.uow() as uow:
+        names = uow.params.names("/")
+    return render(request, "parameters.html", names=names)
+
+
+@router.get("/rules")
+def rule_list(request: Request) -> Response:
+    signed_in(request)
+    return render(request, "rules.html", rules=rules.list_rules(uow=web_state(request).ctx.uow()))
+
+
+@router.get("/deliveries")
+def deliveries(request: Request, state: str = Query("dead", max_length=16)) -> Response:
+    signed_in(request)
+    items = dispatch.list_deliveries(uow=web_state(request).ctx.uow(), state=state or None, limit=500)
+    return render(request, "deliveries.html", items=list(reversed(items)), state=state,
+                  states=["dead", "pending", "running", "succeeded"])
+
+
+@router.post("/deliveries/{delivery_id}/replay")
+def replay(request: Request, delivery_id: int = Path(ge=1, le=2**53), csrf_token: str = Form("")) -> Response:
+    user = signed_in(request)
+    check_csrf(user, csrf_token)
+    if not user.admin:
+        raise PermissionDenied(f"{user.name} is not an administrator; only administrators replay deliveries",
+                               details={"required": ["admin"]})
+    dispatch.replay_delivery(uow=web_state(request).ctx.uow(), delivery_id=delivery_id, actor=user.name)
+    return RedirectResponse(f"/deliveries?state=pending&replayed={delivery_id}", status_code=303)

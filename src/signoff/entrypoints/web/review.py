@@ -1,0 +1,89 @@
+"""The review page, the emailed link that leads to it, and the approve/reject form posts.
+
+Following a link only ever reads: a GET checks the link's token and shows the page. A decision
+is a POST with the session's CSRF token, by a signed-in member of an approver group; the
+`decide` service checks membership and the policy again, so the page cannot grant anything.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from signoff.adapters.identity import decision_groups
+from signoff.entrypoints.web.common import (
+    WebRoute,
+    check_csrf,
+    error_page,
+    render,
+    signed_in,
+    viewer,
+    web_state,
+)
+from signoff.errors import PermissionDenied, SignoffError
+from signoff.services import approvals, review
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+RequestId = Path(ge=1, le=2**53)
+
+
+def _review_page(request: Request, request_id: int, *, status_code: int = 200, error: str | None = None,
+                 comment: str = "") -> Response:
+    user = signed_in(request)
+    ctx = web_state(request).ctx
+    data = review.review(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
+    data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
+    return render(request, "review.html", status_code=status_code, error=error, comment=comment,
+                  decided=request.query_params.get("decided"), **data)
+
+
+@router.get("/review/{request_id}")
+def review_link(request: Request, request_id: int = RequestId, t: str = Query("", max_length=2048)) -> Response:
+    """The page an approval email links to. Checks the token; never changes anything."""
+    state = web_state(request)
+    now = state.ctx.clock.now()
+    check = state.links.check(t, request_id=request_id, now=now)
+    if check.status == "tampered":
+        return error_page(request, 400, "This review link is not valid",
+                          "The link is incomplete or has been altered. Open the request from your queue instead.",
+                          request_id=None)
+    if check.status == "expired":
+        return error_page(request, 410, "This review link has expired",
+                          f"The link expired on {check.expires_at:%Y-%m-%d %H:%M} UTC. If the request is still "
+                          "open, you can find it in your queue.", request_id=None)
+    user = viewer(request)
+    if user is None:
+        signed_in(request)  # redirects to the sign-in page, then back here
+    assert user is not None
+    check = state.links.check(t, request_id=request_id, now=now, email=user.email or "")
+    if check.status == "foreign":
+        return error_page(request, 403, "This review link was sent to someone else",
+                          f"The link was mailed to {check.recipient}, but you are signed in as {user.name}. "
+                          "Review links work only for the person they were sent to; if you are an approver, "
+                          "open the request from your own queue.", request_id=None)
+    return _review_page(request, request_id)
+
+
+@router.get("/requests/{request_id}")
+def review_page(request: Request, request_id: int = RequestId) -> Response:
+    return _review_page(request, request_id)
+
+
+@router.post("/requests/{request_id}/decision")
+def decide(request: Request, request_id: int = RequestId, csrf_token: str = Form(""),
+           decision: str = Form(""), comment: str = Form("", max_length=4000)) -> Response:
+    user = signed_in(request)
+    check_csrf(user, csrf_token)
+    ctx = web_state(request).ctx
+    try:
+        approvals.decide(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, actor=user.name,
+                         verdict=decision, comment=comment.strip(),
+                         groups=decision_groups(ctx, user.name))  # directory users: groups checked now
+    except PermissionDenied:
+        raise
+    except SignoffError as exc:
+        from signoff.entrypoints.api.errors import status_for
+
+        return _review_page(request, request_id, status_code=status_for(exc), error=exc.message, comment=comment)
+    return RedirectResponse(f"/requests/{request_id}?decided={decision}", status_code=303)

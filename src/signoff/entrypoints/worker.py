@@ -1,0 +1,113 @@
+"""The event worker: a plain loop that dispatches events to rules' targets until stopped.
+
+`signoff worker` runs one in the foreground; `signoff server --demo` runs one in-process,
+where commits wake it at once (``Context.listeners``). Elsewhere it polls with a short sleep:
+a read-only probe when idle, so idle workers cost the database almost nothing.
+
+Concurrency is threads sharing one Dispatcher (one owner name, one lease renewer): each
+thread claims its own batch, so N threads run up to N deliveries at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from types import FrameType
+
+from signoff.bootstrap import Context, build_dispatcher
+
+log = logging.getLogger("signoff.worker")
+
+
+class Worker:
+    def __init__(self, ctx: Context, *, concurrency: int = 1, poll_interval: float | None = None,
+                 name: str | None = None, batch_size: int | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.ctx = ctx
+        self.concurrency = concurrency
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        events = ctx.settings.events
+        self.poll_interval = poll_interval if poll_interval is not None else events.poll_interval
+        self.batch_size = batch_size or max(1, min(events.batch_size, 50))
+        self.dispatcher = build_dispatcher(ctx, owner=self.name, max_connections=max(8, concurrency * 2))
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def notify(self) -> None:
+        """Something was committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> Worker:
+        if self._threads:
+            return self
+        self._stop.clear()
+        self.ctx.listeners.append(self.notify)
+        for i in range(self.concurrency):
+            self._spawn(self._loop, f"signoff-worker-{i}")
+        self._spawn(self._renew_leases, "signoff-worker-leases")
+        log.info("worker %s started (%d threads)", self.name, self.concurrency)
+        return self
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the deliveries in hand, then return; unfinished leases simply expire."""
+        self._stop.set()
+        self._wake.set()
+        if self.notify in self.ctx.listeners:
+            self.ctx.listeners.remove(self.notify)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+        self.dispatcher.close()
+        log.info("worker %s stopped", self.name)
+
+    def run(self) -> None:
+        """Run in the foreground until SIGINT or SIGTERM."""
+
+        def _graceful(signum: int, frame: FrameType | None) -> None:
+            self._stop.set()
+            self._wake.set()
+
+        previous = {s: signal.signal(s, _graceful) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _loop(self) -> None:
+        idle_probe = False
+        while not self._stop.is_set():
+            try:
+                if idle_probe and not self.dispatcher.has_work():
+                    busy = 0
+                else:
+                    busy = self.dispatcher.step(self.batch_size)
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the worker
+                log.exception("worker %s: dispatch round failed", self.name)
+                busy = 0
+            idle_probe = not busy
+            if not busy:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+
+    def _renew_leases(self) -> None:
+        interval = max(0.05, self.dispatcher.lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.dispatcher.renew()
+            except Exception:  # noqa: BLE001
+                log.exception("worker %s: lease renewal failed", self.name)

@@ -1,0 +1,68 @@
+"""Time-driven changes to requests: expiry, and reminders for requests left open too long.
+
+Run periodically by workers (any number at once: each change is a conditional update inside
+one transaction, so two sweeps never expire or remind the same request twice). Both only
+emit events; rules turn them into mail (expiry notice to the registrant, reminder to the
+approvers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signoff.adapters.db.tables import ModelRow, RequestRow
+from signoff.domain import events
+from signoff.domain.approvals import RequestState
+from signoff.domain.workflow import Workflow
+from signoff.services.approvals import _entity, _live_metrics
+from signoff.services.ports import UnitOfWork
+
+BATCH = 500
+
+
+def _payload(uow: UnitOfWork, workflow: Workflow, row: RequestRow) -> dict[str, Any]:
+    request = _entity(uow, workflow, row)
+    model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
+    version_row = uow.versions.by_id(row.version_id)
+    live = uow.live.row(model_row.name, row.env)
+    return {
+        "request_id": row.id, "model": model_row.name, "version": version_row.number, "env": row.env,
+        "kind": row.kind, "requested_by": row.requested_by, "registered_by": version_row.registered_by,
+        "approvers": list(request.policy.approvers), "evidence": dict(row.evidence or {}),
+        "live_version": live.number if live is not None else None,
+        "live_metrics": _live_metrics(uow, model_row.name, row.env), "gate_results": list(row.gate_results or []),
+        "missing": request.missing(), "created_at": row.created_at.isoformat(),
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+    }
+
+
+def sweep_requests(*, uow: UnitOfWork, workflow: Workflow) -> dict[str, list[int]]:
+    """Expire open requests past their expiry and remind approvers of overdue ones; returns the ids."""
+    expired: list[int] = []
+    reminded: list[int] = []
+    with uow:
+        now = uow.clock.now()
+        for row in uow.requests.list(state=RequestState.OPEN.value, limit=BATCH):
+            subject = None
+            if row.expires_at is not None and now >= row.expires_at:
+                data = _payload(uow, workflow, row)
+                row.state, row.decided_at = RequestState.EXPIRED.value, now
+                subject = f"models/{data['model']}/versions/{data['version']}"
+                uow.record(actor="signoff:sweep", action="approval.expired", subject=subject, model=data["model"],
+                           before={"request_id": row.id, "state": "open"},
+                           after={"request_id": row.id, "env": row.env, "state": "expired",
+                                  "expires_at": data["expires_at"]})
+                uow.emit(events.Event(events.APPROVAL_EXPIRED, subject, data))
+                expired.append(row.id)
+                continue
+            every = workflow.policy(row.env).remind_every if row.env in workflow.order else None
+            if every is None:
+                continue
+            if now - (row.reminded_at or row.created_at) >= every:
+                data = _payload(uow, workflow, row)
+                row.reminded_at = now
+                uow.emit(events.Event(events.APPROVAL_REMINDER, f"models/{data['model']}/versions/{data['version']}",
+                                      data))
+                reminded.append(row.id)
+        uow.commit()
+    return {"expired": expired, "reminded": reminded}

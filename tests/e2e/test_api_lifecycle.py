@@ -1,0 +1,91 @@
+"""Rollback, revoke, break-glass, reference profiles and refused loads over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signoff.domain import events
+from signoff.errors import ArtifactMismatch, PermissionDenied
+from signoff.inference import run_batch
+from signoff.sdk._embedded import EmbeddedClient
+from tests.conftest import unique
+from tests.e2e.conftest import Api, error_of
+from tests.fixtures.models import FEATURES, classification_data, fit_classifier, save_joblib
+
+
+def two_versions_in_dev(api: Api) -> str:
+    name = unique()
+    dana, rita = api.client("dana"), api.client("rita")
+    for n in (1, 2):
+        dana.register(name, f"s3://b/{n}.pkl")
+        rita.approve(name, n, "dev")
+    return name
+
+
+class TestLifecycleRoutes:
+    def test_rollback_returns_the_new_live_version(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        response = api.http.post(f"/api/v1/models/{name}/environments/dev/rollbacks", json={"reason": "slow"},
+                                 headers=api.auth("rita"))
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert (body["version"], body["previous_version"], body["change"]) == (1, 2, "rollback")
+
+    def test_rollback_by_a_non_approver_is_403_and_changes_nothing(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        headers = api.auth("uma")
+        before = api.counts()
+        response = api.http.post(f"/api/v1/models/{name}/environments/dev/rollbacks", json={}, headers=headers)
+        assert response.status_code == 403 and error_of(response)["code"] == "forbidden"
+        assert api.counts() == before
+
+    def test_revoke_needs_a_reason_and_moves_the_live_pointer(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        url = f"/api/v1/models/{name}/versions/2/environments/dev/revocations"
+        assert api.http.post(url, json={}, headers=api.auth("rita")).status_code == 422
+        response = api.http.post(url, json={"reason": "leak"}, headers=api.auth("rita"))
+        assert response.status_code == 201, response.text
+        assert (response.json()["was_live"], response.json()["live_version"]) == (True, 1)
+
+    def test_break_glass_over_the_sdk_for_a_member_only(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        with pytest.raises(PermissionDenied):
+            api.client("paula").break_glass(name, 2, "test", justification="INC-7 needs the fix now")
+        r = api.client("erin").break_glass(name, 2, "test", justification="INC-7 needs the fix now")
+        assert r["version"] == 2 and r["change"] == "break_glass"
+        assert api.client("dana").resolve(name, "test")["version"] == 2
+
+    def test_a_reference_profile_round_trips_and_bad_ones_are_400(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        url = f"/api/v1/models/{name}/versions/1/reference-profile"
+        profile = {"rows": 3, "features": {"x": {"kind": "categorical", "count": 3, "missing": 0,
+                                                 "counts": {"a": 2, "b": 1}}}}
+        assert api.http.put(url, json=profile, headers=api.auth("dana")).status_code == 200
+        assert api.http.get(url, headers=api.auth("eve", "resolve")).json() == profile
+        bad = api.http.put(url, json={"features": {"x": {"kind": "image"}}}, headers=api.auth("dana"))
+        assert bad.status_code == 400 and error_of(bad)["code"] == "invalid_input"
+
+
+class TestInferenceOverHttp:
+    def test_a_batch_run_through_the_http_client_reports_drift_and_refuses_a_changed_artifact(
+            self, api: Api, tmp_path: Path) -> None:
+        # The artifact is stored by an embedded client on the same database (a training job),
+        # then resolved, loaded and reported over HTTP (an inference job).
+        name = unique()
+        training = classification_data(n=2000, seed=0)
+        EmbeddedClient(actor="dana", context=api.ctx).register(
+            name, str(save_joblib(fit_classifier(training), tmp_path / "m.joblib")), reference=training[FEATURES])
+        api.client("rita").approve(name, 1, "dev")
+        pipeline = api.client("dana")
+        batch = classification_data(n=1000, seed=1).assign(f2=lambda d: d["f2"] + 3)
+        result = run_batch(pipeline, name, "dev", batch, target="label")
+        assert result.metrics["accuracy"] > 0.5 and result.drifted_features == ["f2"]
+        live = pipeline.resolve(name, "dev")
+        stored = Path(live["artifact_uri"].removeprefix("file://"))
+        stored.write_bytes(b"swapped")
+        with pytest.raises(ArtifactMismatch):
+            live.load(cache_dir=tmp_path / "cache")
+        mismatches = [e.event["data"] for e in pipeline.events(type=events.ARTIFACT_MISMATCH)]
+        assert [(m["model"], m["loaded_by"]) for m in mismatches] == [(name, "dana")]
