@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SUITES = [
     ("embedded", "embedded", "run_embedded_bench"),
-    ("http", "http", "run_http_bench"),
+    ("http", "http_api", "run_http_bench"),  # not `http`: that would shadow the standard library
     ("events", "events", "run_event_bench"),
     ("inference", "inference", "run_inference_bench"),
     ("scale", "scale", "run_scale_bench"),

@@ -4,7 +4,7 @@ The public SDK surface: ``Client`` and the error classes. Server-side code lives
 submodules and needs the ``signoff[server]`` extra.
 """
 
-from typing import Any
+import typing
 
 from signoff.errors import (
     AlreadyExists,
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # `signoff.inference` (batch runs) needs numpy and pandas: imported on first use, not with the SDK.
     if name == "inference":
         import importlib

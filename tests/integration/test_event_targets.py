@@ -212,7 +212,7 @@ class TestEmail:
         assert mail.message["Subject"] == "[signoff] rita approved churn v2 in dev"
         assert mail.message["Message-ID"] == message_id(key, "signoff@corp.example.com")
         assert mail.message["Signoff-Idempotency-Key"].strip() == key
-        assert "http://127.0.0.1:8080/models/churn/versions/2" in mail.message.get_content()
+        assert "http://127.0.0.1:8080/models/churn/versions/2" in mail.message.get_body(("plain",)).get_content()
 
     def test_the_default_rule_mails_each_decision_to_the_registrant(self, tmp_path: Path,
                                                                     smtp_server: SmtpServer) -> None:

@@ -167,3 +167,27 @@ class TestDriftOnReports:
         team.dana.set_reference(name, 1, str(tmp_path / "training.csv"))
         batch = classification_data(n=2000, seed=41).assign(f2=lambda d: d["f2"] - 1.5)
         assert run_batch(team.dana, name, "dev", batch, report=True).drifted_features == ["f2"]
+
+
+class TestTheDocumentedRetrainingRule:
+    def test_it_parses_and_matches_a_real_drift_event_in_prod_only(self, team: Team, tmp_path: Path) -> None:
+        import re
+        import tomllib
+
+        from signoff.domain.patterns import compile_pattern
+        from signoff.domain.rules import parse_rule
+
+        docs = (Path(__file__).parents[2] / "docs" / "inference.md").read_text()
+        block = next(b for b in re.findall(r"```toml\n(.*?)```", docs, re.S) if "[[rules]]" in b)
+        [rule] = [parse_rule(r) for r in tomllib.loads(block)["rules"]]
+        assert rule.targets[0].type == "webhook"
+        training = classification_data(n=3000, seed=50)
+        name = "churn-" + unique("doc")
+        team.dana.register(name, str(save_joblib(fit_classifier(training), tmp_path / "c.joblib")),
+                           reference=training[FEATURES])
+        team.rita.approve(name, 1, "dev")
+        run_batch(team.dana, name, "dev", classification_data(n=1000, seed=51).assign(f0=lambda d: d["f0"] + 2))
+        [event] = [e.event for e in team.dana.events(type=events.DRIFT_DETECTED)]
+        pattern = compile_pattern(rule.pattern)
+        assert not pattern.matches(event)  # drift in dev: not this rule's business
+        assert pattern.matches({**event, "data": {**event["data"], "env": "prod"}})

@@ -227,9 +227,8 @@ class TestFailures:
     def test_pooled_connections_survive_a_server_restart(self, directory: LdapDirectory,
                                                          slapd_server: SlapdServer) -> None:
         assert directory.lookup("bob") is not None
-        with stopped(slapd_server):
-            with pytest.raises(ServiceUnavailable):
-                directory.lookup("bob")
+        with stopped(slapd_server), pytest.raises(ServiceUnavailable):
+            directory.lookup("bob")
         assert directory.lookup("bob") is not None
 
     def test_a_second_url_is_used_when_the_first_is_down(self, slapd_server: SlapdServer) -> None:

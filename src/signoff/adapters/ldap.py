@@ -19,7 +19,6 @@ import contextlib
 import logging
 import queue
 import ssl
-import string
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,15 +30,23 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"(tag|type)Map is deprecated", DeprecationWarning)
     import ldap3
     from ldap3.core.exceptions import LDAPException
-    from ldap3.utils.conv import escape_filter_chars
-    from ldap3.utils.dn import escape_rdn, parse_dn
+    from ldap3.utils.dn import escape_rdn
 
+from signoff.adapters.ldap_syntax import (
+    IN_CHAIN,
+    in_chain_filter,
+    members_filter,
+    normalize_dn,
+    user_filter,
+)
 from signoff.config import LdapSettings
 from signoff.errors import AuthenticationFailed, InvalidInput, ServiceUnavailable
 
+__all__ = ["IN_CHAIN", "DirectoryEntry", "LdapDirectory", "in_chain_filter", "members_filter", "normalize_dn",
+           "user_filter"]
+
 log = logging.getLogger("signoff.ldap")
 
-IN_CHAIN = "1.2.840.113556.1.4.1941"  # LDAP_MATCHING_RULE_IN_CHAIN (Active Directory)
 INVALID_CREDENTIALS = 49
 SIZE_LIMIT_EXCEEDED = 4
 MAX_LOGIN = 256
@@ -57,58 +64,6 @@ class DirectoryEntry:
     email: str | None
     display_name: str | None
     groups: frozenset[str]
-
-
-def normalize_dn(dn: str) -> str:
-    """A DN in one spelling: attribute types and values lower-cased, escapes decoded."""
-    try:
-        parts = parse_dn(dn, escape=True, strip=True)
-    except LDAPException:
-        raise InvalidInput(f"invalid DN {dn!r}", details={"dn": dn}) from None
-    out, rdn = [], []
-    for attr, value, sep in parts:
-        # Decode every escape, then re-escape one way: one DN, one spelling, no ambiguity.
-        rdn.append(f"{attr.strip().lower()}={escape_rdn(_unescape(value).strip().lower())}")
-        if sep != "+":
-            out.append("+".join(sorted(rdn)))
-            rdn = []
-    return ",".join(out)
-
-
-def _unescape(value: str) -> str:
-    """RFC 4514 escapes (`\\,` and `\\2C`) back to characters, so both spellings compare equal."""
-    out, i = bytearray(), 0
-    while i < len(value):
-        if value[i] == "\\" and i + 1 < len(value):
-            pair = value[i + 1:i + 3]
-            if len(pair) == 2 and all(c in string.hexdigits for c in pair):
-                out += bytes.fromhex(pair)
-                i += 3
-                continue
-            out += value[i + 1].encode()
-            i += 2
-            continue
-        out += value[i].encode()
-        i += 1
-    return out.decode("utf-8", errors="replace")
-
-
-def user_filter(settings: LdapSettings, attribute: str, value: str) -> str:
-    """`(&(attribute=value)<user_filter>)` with `value` escaped per RFC 4515."""
-    own = f"({attribute}={escape_filter_chars(value)})"
-    return f"(&{own}{settings.user_filter})" if settings.user_filter else own
-
-
-def in_chain_filter(settings: LdapSettings, dn: str) -> str:
-    """Active Directory: every group that contains `dn`, directly or through other groups."""
-    return f"(&{settings.group_filter}({settings.group_member_attribute}:{IN_CHAIN}:={escape_filter_chars(dn)}))"
-
-
-def members_filter(settings: LdapSettings, dns: list[str]) -> str:
-    """Groups that directly contain any of `dns`."""
-    attr = settings.group_member_attribute
-    either = "".join(f"({attr}={escape_filter_chars(dn)})" for dn in dns)
-    return f"(&{settings.group_filter}(|{either}))"
 
 
 def _check_login(username: str) -> None:

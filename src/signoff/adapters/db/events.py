@@ -10,16 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import JSON, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow, OutboxRow, RuleRow
+from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow, OutboxRow, RuleRow, UTCDateTime
 from signoff.domain.deliveries import DeliveryState
 from signoff.domain.rules import REDACTED
 from signoff.errors import AlreadyExists, NotFound
 
 PENDING, RUNNING = DeliveryState.PENDING.value, DeliveryState.RUNNING.value
+D, A, OUTBOX = DeliveryRow.__table__, DeliveryAttemptRow.__table__, OutboxRow.__table__
+UTC_DATETIME = UTCDateTime()
 
 
 def _skip_locked(session: Session) -> bool:
@@ -66,81 +68,99 @@ class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    # -- fan-out -------------------------------------------------------------------------
+    # -- fan-out and claiming: Core statements, one round trip per batch (the hot path) -------
 
-    def pending_events(self, limit: int) -> list[OutboxRow]:
+    def pending_events(self, limit: int) -> list[Any]:
         """Committed events not yet fanned out, oldest first, locked against other workers."""
-        stmt = select(OutboxRow).where(OutboxRow.dispatched_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+        o = OUTBOX
+        stmt = (select(o.c.id, o.c.event_id, o.c.type, o.c.time, o.c.payload)
+                .where(o.c.dispatched_at.is_(None)).order_by(o.c.id).limit(limit))
         if _skip_locked(self.session):
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.scalars(stmt))
+        return list(self.session.execute(stmt).all())
+
+    def mark_dispatched(self, ids: Sequence[int], now: datetime) -> None:
+        self.session.execute(update(OUTBOX).where(OUTBOX.c.id.in_(list(ids))).values(dispatched_at=now))
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        if not keys:
-            return set()
         found: set[str] = set()
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
-            found.update(self.session.scalars(select(DeliveryRow.idempotency_key)
-                                              .where(DeliveryRow.idempotency_key.in_(chunk))))
+            found.update(self.session.scalars(select(D.c.idempotency_key).where(D.c.idempotency_key.in_(chunk))))
         return found
 
-    def add(self, row: DeliveryRow) -> None:
-        self.session.add(row)
-
-    # -- claiming ------------------------------------------------------------------------
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(D), rows)
 
     def claimable(self, now: datetime, limit: int, *, types: Sequence[str] | None = None,
-                  exclude: Sequence[str] | None = None) -> list[tuple[DeliveryRow, dict[str, Any]]]:
+                  exclude: Sequence[str] | None = None) -> list[Any]:
         """Due deliveries and those whose lease ran out (their worker died), with their events."""
-        out: list[tuple[DeliveryRow, dict[str, Any]]] = []
-        for cond in (and_(DeliveryRow.state == RUNNING, DeliveryRow.lease_expires_at < now),
-                     and_(DeliveryRow.state == PENDING, DeliveryRow.next_attempt_at <= now)):
+        out: list[Any] = []
+        for cond in (and_(D.c.state == RUNNING, D.c.lease_expires_at < now),
+                     and_(D.c.state == PENDING, D.c.next_attempt_at <= now)):
             if len(out) >= limit:
                 break
-            stmt = (select(DeliveryRow, OutboxRow.payload).join(OutboxRow, OutboxRow.id == DeliveryRow.event_seq)
-                    .where(cond).order_by(DeliveryRow.next_attempt_at, DeliveryRow.id).limit(limit - len(out)))
+            stmt = (select(D.c.id, D.c.idempotency_key, D.c.state, D.c.attempts, D.c.rule_name, D.c.target,
+                           D.c.event_seq, D.c.lease_owner, D.c.updated_at, OUTBOX.c.payload)
+                    .join(OUTBOX, OUTBOX.c.id == D.c.event_seq)
+                    .where(cond).order_by(D.c.next_attempt_at, D.c.id).limit(limit - len(out)))
             if types is not None:
-                stmt = stmt.where(DeliveryRow.target_type.in_(list(types)))
+                stmt = stmt.where(D.c.target_type.in_(list(types)))
             if exclude:
-                stmt = stmt.where(DeliveryRow.target_type.not_in(list(exclude)))
+                stmt = stmt.where(D.c.target_type.not_in(list(exclude)))
             if _skip_locked(self.session):
-                stmt = stmt.with_for_update(skip_locked=True, of=DeliveryRow)
-            out.extend((row, payload) for row, payload in self.session.execute(stmt).all())
+                stmt = stmt.with_for_update(skip_locked=True, of=D)
+            out.extend(self.session.execute(stmt).all())
         return out
+
+    def lease(self, ids: Sequence[int], owner: str, until: datetime, now: datetime) -> None:
+        """Mark claimed deliveries running under `owner` until `until`; each claim is an attempt."""
+        if ids:
+            self.session.execute(update(D).where(D.c.id.in_(list(ids))).values(
+                state=RUNNING, lease_owner=owner, lease_expires_at=until, attempts=D.c.attempts + 1,
+                updated_at=now))
+
+    def owned(self, ids: Sequence[int], owner: str) -> set[int]:
+        """The deliveries among `ids` this worker still holds (a lost lease means someone took over)."""
+        if not ids:
+            return set()
+        stmt = select(D.c.id).where(D.c.id.in_(list(ids)), D.c.state == RUNNING, D.c.lease_owner == owner)
+        if _skip_locked(self.session):
+            stmt = stmt.with_for_update()  # hold them until this transaction settles them
+        return set(self.session.scalars(stmt))
+
+    def settle(self, changes: list[dict[str, Any]]) -> None:
+        """Apply per-delivery outcomes (`{"_id", "state", ...}`), every dict with the same keys."""
+        if not changes:
+            return
+        stmt = update(D).where(D.c.id == bindparam("_id")).values(
+            state=bindparam("state"), lease_owner=None, lease_expires_at=None, updated_at=bindparam("now"),
+            last_status_code=bindparam("status_code"), last_error=bindparam("error"),
+            next_attempt_at=func.coalesce(bindparam("next_attempt_at", type_=UTC_DATETIME), D.c.next_attempt_at),
+            finished_at=bindparam("finished_at", type_=UTC_DATETIME),
+            result=func.coalesce(bindparam("result", type_=JSON(none_as_null=True)), D.c.result))
+        self.session.connection().execute(stmt, changes)
+
+    def add_attempts(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(A), rows)
+
+    def renew(self, owner: str, until: datetime) -> int:
+        result = self.session.execute(
+            update(D).where(D.c.state == RUNNING, D.c.lease_owner == owner).values(lease_expires_at=until))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def has_work(self, now: datetime) -> bool:
         """A cheap read: is anything waiting to be fanned out, due, or abandoned?"""
         # Idle workers ask this many times a second: never take SQLite's write lock for it.
         self.session.connection(execution_options={"sqlite_begin": "DEFERRED"})
         probes = (
-            select(OutboxRow.id).where(OutboxRow.dispatched_at.is_(None)).limit(1),
-            select(DeliveryRow.id).where(DeliveryRow.state == PENDING, DeliveryRow.next_attempt_at <= now).limit(1),
-            select(DeliveryRow.id).where(DeliveryRow.state == RUNNING, DeliveryRow.lease_expires_at < now).limit(1),
+            select(OUTBOX.c.id).where(OUTBOX.c.dispatched_at.is_(None)).limit(1),
+            select(D.c.id).where(D.c.state == PENDING, D.c.next_attempt_at <= now).limit(1),
+            select(D.c.id).where(D.c.state == RUNNING, D.c.lease_expires_at < now).limit(1),
         )
         return any(self.session.execute(p).first() is not None for p in probes)
-
-    def next_due(self) -> datetime | None:
-        return self.session.scalar(select(func.min(DeliveryRow.next_attempt_at)).where(DeliveryRow.state == PENDING))
-
-    def owned(self, ids: Sequence[int], owner: str) -> dict[int, DeliveryRow]:
-        """The deliveries among `ids` this worker still holds (a lost lease means someone took over)."""
-        if not ids:
-            return {}
-        stmt = select(DeliveryRow).where(DeliveryRow.id.in_(list(ids)), DeliveryRow.state == RUNNING,
-                                         DeliveryRow.lease_owner == owner)
-        if _skip_locked(self.session):
-            stmt = stmt.with_for_update()  # hold them until this transaction settles them
-        return {row.id: row for row in self.session.scalars(stmt)}
-
-    def renew(self, owner: str, until: datetime) -> int:
-        result = self.session.execute(
-            update(DeliveryRow).where(DeliveryRow.state == RUNNING, DeliveryRow.lease_owner == owner)
-            .values(lease_expires_at=until))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    def add_attempt(self, row: DeliveryAttemptRow) -> None:
-        self.session.add(row)
 
     # -- reading -------------------------------------------------------------------------
 

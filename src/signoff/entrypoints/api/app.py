@@ -50,6 +50,8 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        for stop in reversed(app.state.on_shutdown):  # background threads first, then the database
+            stop()
         if owns:
             ctx.close()
 
@@ -57,6 +59,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=ctx.settings.server.token_cache_seconds)
     app.state.authenticators = [bearer_authenticator]
+    app.state.on_shutdown = []  # callables run when the server stops (in-process workers…)
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
     app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import typer
 
@@ -14,10 +15,17 @@ def app_from_env():  # type: ignore[no-untyped-def]
     from signoff.config import load_settings
     from signoff.entrypoints.api.app import create_app
 
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    ctx = app.state.ctx
+    if ctx.settings.server.worker:
+        from signoff.entrypoints.worker import Worker
+
+        worker = Worker(ctx).start()
+        app.state.on_shutdown.append(worker.stop)
+    return app
 
 
-def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
+def serve(host: str, port: int, workers: int, log_level: str, access_log: bool, worker: bool | None = None) -> None:
     import uvicorn
 
     # Worker processes re-read the configuration; hand them the CLI's choices through the environment.
@@ -25,6 +33,8 @@ def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) 
         os.environ["SIGNOFF_CONFIG"] = _common.state.config
     if _common.state.database_url:
         os.environ["SIGNOFF_DATABASE_URL"] = _common.state.database_url
+    if worker is not None:
+        os.environ["SIGNOFF_SERVER__WORKER"] = "true" if worker else "false"
     _common.err_console.print(f"signoff API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)",
                               markup=False)
     uvicorn.run("signoff.entrypoints.cli.server_cmd:app_from_env", factory=True, host=host, port=port,

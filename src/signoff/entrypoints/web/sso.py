@@ -115,6 +115,7 @@ def _pending(request: Request) -> PendingLogin | None:
 def install(app: FastAPI, ctx: Context) -> None:
     """Add the SSO routes and tell the sign-in page which buttons and forms to show."""
     app.include_router(router)
+    directory_for(ctx)  # a bad [auth.ldap] / [auth.oidc] section fails at start-up, naming the key
     globals_: dict[str, Any] = app.state.web.templates.env.globals
     auth = ctx.settings.auth
     globals_["password_signin"] = any(p in ("local", "ldap") for p in auth.providers)
