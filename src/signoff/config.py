@@ -90,9 +90,10 @@ class ServerSettings(_Strict):
     max_body_bytes: int = 1_048_576
     # How long a verified API token is trusted without a database read (revocation delay bound).
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    # `signoff server` runs an event worker thread in-process (retries, and dispatch when
-    # `[events] inline = false` keeps requests from waiting on rules' targets).
-    worker: bool = True
+    # An event worker thread inside each `signoff server` process. Unset: only when `[events]
+    # inline = false` (then requests return right after their commit and the thread dispatches);
+    # with inline dispatch on, a second dispatcher in the same process would race it.
+    worker: bool | None = None
 
 
 class SmtpSettings(_Strict):

@@ -27,8 +27,9 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One Chromium for this module; closed at its end so other modules may start their own."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

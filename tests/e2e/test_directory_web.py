@@ -8,7 +8,8 @@ approve. Browser tests drive Debian's Chromium with Playwright.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +23,7 @@ from tests.conftest import unique
 from tests.e2e.test_directory_signin import prod_request
 from tests.fixtures.directory import ldap_config, stopped
 from tests.fixtures.oidc_provider import OidcProviderServer, oidc_provider  # noqa: F401
-from tests.fixtures.servers import SlapdServer, SmtpServer
+from tests.fixtures.servers import SlapdServer, SmtpServer, unavailable
 from tests.fixtures.web import Stack, Visitor, build_stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -218,57 +219,76 @@ class TestGroupsClaimDecides:
 # --------------------------------------------------------------------------- Chromium
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def in_chromium(steps: Callable[[Any], None]) -> None:
+    """Run `steps(page)` in Chromium on a thread of its own.
+
+    Playwright's sync API allows one instance per thread, and another module's session-scoped
+    browser may be holding the main thread's; a thread of our own never collides with it.
+    """
     if not Path(CHROMIUM).exists():
-        from tests.fixtures.servers import unavailable
-
         unavailable("Chromium not found at /usr/bin/chromium; apt-get install chromium")
-    from playwright.sync_api import sync_playwright
+    failures: list[BaseException] = []
 
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    def run() -> None:
+        from playwright.sync_api import sync_playwright
 
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    context = browser.new_context()
+                    # Only loopback: the provider's page links a stylesheet on a CDN, never to be fetched.
+                    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/]).*"),
+                                  lambda route: route.abort())
+                    page = context.new_page()
+                    page.set_default_timeout(15_000)
+                    steps(page)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failures.append(exc)
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    # Only loopback: the provider's page links a stylesheet on a CDN, which must not be fetched.
-    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/]).*"), lambda route: route.abort())
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    yield tab
-    context.close()
+    thread = threading.Thread(target=run, name="chromium", daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the browser steps did not finish within 120 s"
+    if failures:
+        raise failures[0]
 
 
 class TestInChromium:
-    def test_a_directory_user_signs_in_in_the_browser(self, sso_stack: Stack, page: Any, tmp_path: Path) -> None:
-        page.goto(f"{sso_stack.url}/signin")
-        page.fill("input[name=name]", "carol")
-        page.fill("input[name=password]", "carol-password")
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(re.escape(sso_stack.url) + r"/(?!signin).*"))
-        assert page.inner_text(".user") == "carol"
-        page.screenshot(path=str(tmp_path / "ldap-signed-in.png"))
+    def test_a_directory_user_signs_in_in_the_browser(self, sso_stack: Stack, tmp_path: Path) -> None:
+        def steps(page: Any) -> None:
+            page.goto(f"{sso_stack.url}/signin")
+            page.fill("input[name=name]", "carol")
+            page.fill("input[name=password]", "carol-password")
+            page.click("button[type=submit]")
+            page.wait_for_url(re.compile(re.escape(sso_stack.url) + r"/(?!signin).*"))
+            assert page.inner_text(".user") == "carol"
+            page.screenshot(path=str(tmp_path / "ldap-signed-in.png"))
+
+        in_chromium(steps)
 
     def test_single_sign_on_through_the_provider_then_approve(
-            self, sso_stack: Stack, page: Any, oidc_provider: OidcProviderServer, tmp_path: Path) -> None:  # noqa: F811
+            self, sso_stack: Stack, oidc_provider: OidcProviderServer, tmp_path: Path) -> None:  # noqa: F811
         sub = person(oidc_provider, "ML Leads")
         _, request_id = prod_request(sso_stack.ctx)
-        page.goto(f"{sso_stack.url}/requests/{request_id}")
-        page.wait_for_url(re.compile(r".*/signin\?next=.*"))
-        page.screenshot(path=str(tmp_path / "signin-with-sso.png"))
-        page.click("#sso")
-        page.wait_for_url(re.compile(re.escape(oidc_provider.issuer) + r"/oauth2/authorize.*"))
-        page.fill("input[name=sub]", sub)
-        page.click("button[type=submit]:has-text('Authorize')")
-        page.wait_for_url(f"{sso_stack.url}/requests/{request_id}")
-        assert page.inner_text(".user") == sub
-        page.click("button[name=approve]")
-        page.wait_for_url(re.compile(rf".*/requests/{request_id}\?decided=approve"))
-        page.screenshot(path=str(tmp_path / "sso-approved.png"))
+
+        def steps(page: Any) -> None:
+            page.goto(f"{sso_stack.url}/requests/{request_id}")
+            page.wait_for_url(re.compile(r".*/signin\?next=.*"))
+            page.screenshot(path=str(tmp_path / "signin-with-sso.png"))
+            page.click("#sso")
+            page.wait_for_url(re.compile(re.escape(oidc_provider.issuer) + r"/oauth2/authorize.*"))
+            page.fill("input[name=sub]", sub)
+            page.click("button[type=submit]:has-text('Authorize')")
+            page.wait_for_url(f"{sso_stack.url}/requests/{request_id}")
+            assert page.inner_text(".user") == sub
+            page.click("button[name=approve]")
+            page.wait_for_url(re.compile(rf".*/requests/{request_id}\?decided=approve"))
+            page.screenshot(path=str(tmp_path / "sso-approved.png"))
+
+        in_chromium(steps)
         decisions = sso_stack.visitor()
         decisions.sign_in("olga")
         assert re.search(rf">\s*{sub}\s*<", decisions.get(f"/requests/{request_id}").text)

@@ -166,9 +166,10 @@ class LdapDirectory:
             if code == INVALID_CREDENTIALS:
                 raise AuthenticationFailed(BAD_CREDENTIALS)
             problems.append(f"{server.host}:{server.port}: bind refused ({message})")
+        # The details (host names, library errors) go to the log, not to an anonymous caller.
         log.warning("directory unavailable: %s", "; ".join(problems))
         raise ServiceUnavailable("the directory (LDAP) is unavailable; try again in a minute",
-                                 details={"provider": "ldap", "problems": problems})
+                                 details={"provider": "ldap"})
 
     @contextlib.contextmanager
     def _bound_as(self, dn: str, password: str) -> Iterator[ldap3.Connection]:

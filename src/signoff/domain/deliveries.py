@@ -27,9 +27,10 @@ STATES = tuple(s.value for s in DeliveryState)
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one attempt ended: ``ok``, ``retry`` (transient), or ``final`` (retrying cannot help)."""
+    """How one attempt ended: ``ok``, ``retry`` (transient), ``final`` (retrying cannot help), or
+    ``lost`` (its worker died before reporting; recorded when another takes the delivery over)."""
 
-    kind: Literal["ok", "retry", "final"]
+    kind: Literal["ok", "retry", "final", "lost"]
     status_code: int | None = None
     error: str | None = None
     result: dict[str, Any] | None = None

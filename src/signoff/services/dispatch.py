@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from signoff.adapters.db.events import attempt_to_dict, delivery_to_dict
-from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow
 from signoff.domain.deliveries import STATES, DeliveryState, Job, Outcome, RetryPolicy
 from signoff.domain.rules import TRANSACTIONAL_TYPES, CompiledRule, compile_rules, parse_target, plan
 from signoff.domain.workflow import Workflow
@@ -75,26 +74,29 @@ class Dispatcher:
         """Turn pending outbox events into deliveries; returns how many events it took."""
         uow = self.uow_factory()
         with uow:
-            rows = uow.deliveries.pending_events(limit or self.batch_size)
-            if not rows:
+            events = uow.deliveries.pending_events(limit or self.batch_size)
+            if not events:
                 return 0
             rules = self._compiled(uow)
             now = self.clock.now()
-            plans = [(row, plan(row.payload, rules)) for row in rows]
-            seen = uow.deliveries.existing_keys([p.key for _, planned in plans for p in planned])
-            for row, planned in plans:
+            plans = [(e, plan(e.payload, rules)) for e in events]
+            keys = [p.key for _, planned in plans for p in planned]
+            seen = uow.deliveries.existing_keys(keys) if keys else set()
+            rows = []
+            for e, planned in plans:
                 for p in planned:
-                    if p.key in seen:
-                        continue
-                    seen.add(p.key)
-                    uow.deliveries.add(DeliveryRow(
-                        idempotency_key=p.key, event_seq=row.id, event_id=row.event_id, event_type=row.type,
-                        event_time=row.time, rule_name=p.rule, target_index=p.index, target_type=p.target.type,
-                        target=p.target.model_dump(mode="json", exclude_none=True), state=DeliveryState.PENDING.value,
-                        attempts=0, replays=0, next_attempt_at=now, created_at=now, updated_at=now))
-                row.dispatched_at = now
+                    if p.key not in seen:
+                        seen.add(p.key)
+                        rows.append({
+                            "idempotency_key": p.key, "event_seq": e.id, "event_id": e.event_id,
+                            "event_type": e.type, "event_time": e.time, "rule_name": p.rule, "target_index": p.index,
+                            "target_type": p.target.type, "target": p.target.model_dump(mode="json", exclude_none=True),
+                            "state": DeliveryState.PENDING.value, "attempts": 0, "replays": 0, "next_attempt_at": now,
+                            "created_at": now, "updated_at": now})
+            uow.deliveries.add_many(rows)
+            uow.deliveries.mark_dispatched([e.id for e in events], now)
             uow.commit()
-        return len(rows)
+        return len(events)
 
     def claim(self, limit: int | None = None, *, types: frozenset[str] | None = None,
               exclude: frozenset[str] | None = None) -> list[Job]:
@@ -106,30 +108,28 @@ class Dispatcher:
             rows = uow.deliveries.claimable(now, limit or self.batch_size, types=types, exclude=exclude)
             if not rows:
                 return []
-            for row, payload in rows:
-                if row.state == DeliveryState.RUNNING.value:
-                    self._taken_over(uow, row, now)
+            lost, settled = [], []
+            for row in rows:
+                if row.state == DeliveryState.RUNNING.value:  # its worker died mid-attempt
+                    error = f"lease of {row.lease_owner} expired before it reported; the worker presumably died"
+                    lost.append(_attempt_row(row.id, row.attempts, row.lease_owner or "?", row.updated_at,
+                                             (now - row.updated_at).total_seconds() * 1000, Outcome("lost", None, error)))
                     if row.attempts >= self.retry.max_attempts:
-                        self._settle(row, row.attempts, Outcome.final(row.last_error or "lease expired"), now)
+                        settled.append(self._settlement(row.id, row.attempts, Outcome.final(error), now))
                         continue
                 try:
                     target = parse_target(row.target)
                 except SignoffError as exc:
-                    self._settle(row, row.attempts, Outcome.final(f"invalid target: {exc.message}"), now)
+                    settled.append(self._settlement(row.id, row.attempts, Outcome.final(
+                        f"invalid target: {exc.message}"), now))
                     continue
-                row.state, row.lease_owner, row.lease_expires_at = DeliveryState.RUNNING.value, self.owner, now + self.lease
-                row.attempts += 1
-                row.updated_at = now
-                jobs.append(Job(row.id, row.idempotency_key, row.attempts, row.rule_name, target, payload, row.event_seq))
+                jobs.append(Job(row.id, row.idempotency_key, row.attempts + 1, row.rule_name, target, row.payload,
+                                row.event_seq))
+            uow.deliveries.add_attempts(lost)
+            uow.deliveries.settle(settled)
+            uow.deliveries.lease([j.id for j in jobs], self.owner, now + self.lease, now)
             uow.commit()
         return jobs
-
-    def _taken_over(self, uow: UnitOfWork, row: DeliveryRow, now: datetime) -> None:
-        error = f"lease of {row.lease_owner} expired before it reported; the worker presumably died"
-        uow.deliveries.add_attempt(DeliveryAttemptRow(
-            delivery_id=row.id, number=row.attempts, worker=row.lease_owner or "?", started_at=row.updated_at,
-            duration_ms=(now - row.updated_at).total_seconds() * 1000, outcome="lost", status_code=None, error=error))
-        row.last_error = error
 
     def execute(self, jobs: list[Job]) -> None:
         """Run claimed jobs; results are recorded in batches well before the lease runs out."""
@@ -206,13 +206,11 @@ class Dispatcher:
         try:
             uow = self.uow_factory()
             with uow:
-                row = uow.deliveries.owned([job.id], self.owner).get(job.id)
-                if row is None:
+                if not uow.deliveries.owned([job.id], self.owner):
                     return  # someone took it over; they will run it
                 result = ACTIONS[job.target_type](uow=uow, workflow=self.workflow, job=job)
                 outcome = Outcome.ok(**result)
-                self._attempt(uow, job, outcome, started, (time.perf_counter() - t0) * 1000)
-                self._settle(row, job.attempt, outcome, self.clock.now())
+                self._write(uow, [(job, outcome, started, (time.perf_counter() - t0) * 1000)], {job.id})
                 uow.commit()
             return
         except ServiceUnavailable as exc:
@@ -224,37 +222,39 @@ class Dispatcher:
             outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
         self._record([(job, outcome, started, (time.perf_counter() - t0) * 1000)])
 
-    def _attempt(self, uow: UnitOfWork, job: Job, outcome: Outcome, started: datetime, ms: float) -> None:
-        uow.deliveries.add_attempt(DeliveryAttemptRow(
-            delivery_id=job.id, number=job.attempt, worker=self.owner, started_at=started, duration_ms=ms,
-            outcome=outcome.kind, status_code=outcome.status_code, error=outcome.error))
-
     def _record(self, results: list[Result]) -> None:
         uow = self.uow_factory()
         with uow:
             owned = uow.deliveries.owned([job.id for job, *_ in results], self.owner)
-            now = self.clock.now()
-            for job, outcome, started, ms in results:
-                self._attempt(uow, job, outcome, started, ms)
-                row = owned.get(job.id)
-                if row is not None:  # else the lease was lost; the attempt still goes in the history
-                    self._settle(row, job.attempt, outcome, now)
-                if outcome.kind != "ok":
-                    log.info("delivery %s (%s, rule %s) attempt %s: %s", job.id, job.target_type, job.rule,
-                             job.attempt, outcome.error)
+            self._write(uow, results, owned)
             uow.commit()
+        for job, outcome, *_ in results:
+            if outcome.kind != "ok":
+                log.info("delivery %s (%s, rule %s) attempt %s: %s", job.id, job.target_type, job.rule,
+                         job.attempt, outcome.error)
 
-    def _settle(self, row: DeliveryRow, attempt: int, outcome: Outcome, now: datetime) -> None:
+    def _write(self, uow: UnitOfWork, results: list[Result], owned: set[int]) -> None:
+        """Every attempt goes in the history; only deliveries still ours move on (a lost lease
+        means another worker took over, and its outcome is the one that counts)."""
+        now = self.clock.now()
+        uow.deliveries.add_attempts([_attempt_row(job.id, job.attempt, self.owner, started, ms, outcome)
+                                     for job, outcome, started, ms in results])
+        uow.deliveries.settle([self._settlement(job.id, job.attempt, outcome, now)
+                               for job, outcome, *_ in results if job.id in owned])
+
+    def _settlement(self, delivery_id: int, attempt: int, outcome: Outcome, now: datetime) -> dict[str, Any]:
         state, delay = self.retry.after(attempt, outcome)
-        row.state, row.lease_owner, row.lease_expires_at, row.updated_at = state.value, None, None, now
-        row.last_status_code = outcome.status_code
-        row.last_error = outcome.error if outcome.kind != "ok" else None
-        if outcome.result is not None:
-            row.result = outcome.result
-        if state is DeliveryState.PENDING:
-            row.next_attempt_at = now + timedelta(seconds=delay or 0)
-        else:
-            row.finished_at = now
+        retry = state is DeliveryState.PENDING
+        return {"id": delivery_id, "state": state.value, "now": now, "status_code": outcome.status_code,
+                "error": outcome.error if outcome.kind != "ok" else None,
+                "next": now + timedelta(seconds=delay or 0) if retry else None,
+                "finished": None if retry else now, "result": outcome.result}
+
+
+def _attempt_row(delivery_id: int, number: int, worker: str, started: datetime, ms: float,
+                 outcome: Outcome) -> dict[str, Any]:
+    return {"delivery_id": delivery_id, "number": number, "worker": worker, "started_at": started,
+            "duration_ms": ms, "outcome": outcome.kind, "status_code": outcome.status_code, "error": outcome.error}
 
 
 # --- use cases on deliveries --------------------------------------------------------------

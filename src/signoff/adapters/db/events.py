@@ -131,16 +131,16 @@ class DeliveryRepository:
         return set(self.session.scalars(stmt))
 
     def settle(self, changes: list[dict[str, Any]]) -> None:
-        """Apply per-delivery outcomes (`{"_id", "state", ...}`), every dict with the same keys."""
+        """Apply per-delivery outcomes: dicts of `id, state, now, status_code, error, next, finished, result`."""
         if not changes:
             return
-        stmt = update(D).where(D.c.id == bindparam("_id")).values(
-            state=bindparam("state"), lease_owner=None, lease_expires_at=None, updated_at=bindparam("now"),
-            last_status_code=bindparam("status_code"), last_error=bindparam("error"),
-            next_attempt_at=func.coalesce(bindparam("next_attempt_at", type_=UTC_DATETIME), D.c.next_attempt_at),
-            finished_at=bindparam("finished_at", type_=UTC_DATETIME),
-            result=func.coalesce(bindparam("result", type_=JSON(none_as_null=True)), D.c.result))
-        self.session.connection().execute(stmt, changes)
+        stmt = update(D).where(D.c.id == bindparam("b_id")).values(
+            state=bindparam("b_state"), lease_owner=None, lease_expires_at=None, updated_at=bindparam("b_now"),
+            last_status_code=bindparam("b_status_code"), last_error=bindparam("b_error"),
+            next_attempt_at=func.coalesce(bindparam("b_next", type_=UTC_DATETIME), D.c.next_attempt_at),
+            finished_at=bindparam("b_finished", type_=UTC_DATETIME),
+            result=func.coalesce(bindparam("b_result", type_=JSON(none_as_null=True)), D.c.result))
+        self.session.connection().execute(stmt, [{f"b_{k}": v for k, v in c.items()} for c in changes])
 
     def add_attempts(self, rows: list[dict[str, Any]]) -> None:
         if rows:

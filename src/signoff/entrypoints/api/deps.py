@@ -62,7 +62,7 @@ async def current_principal(request: Request) -> Principal:
     return _checked(request, principal)
 
 
-async def resolve_principal(request: Request) -> Principal:
+def principal_for_resolve(request: Request) -> Principal:
     """Like current_principal, but anonymous callers may resolve when the server allows it."""
     principal = authenticate(request)
     if principal is None:
@@ -70,6 +70,10 @@ async def resolve_principal(request: Request) -> Principal:
             return ANONYMOUS
         raise AuthenticationFailed("authentication required: send 'Authorization: Bearer <token>'")
     return _checked(request, principal)
+
+
+async def resolve_principal(request: Request) -> Principal:
+    return principal_for_resolve(request)
 
 
 def require(*scopes: str) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -56,11 +56,15 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _signoff_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SignoffError)
+def signoff_error_response(exc: SignoffError) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(status, exc.code, exc.message, exc.details, headers)
+
+
+async def _signoff_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SignoffError)
+    return signoff_error_response(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

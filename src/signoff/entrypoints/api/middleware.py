@@ -14,6 +14,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
+from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -53,18 +56,19 @@ class ApiMiddleware:
                 status = message["status"]
             await send(message)
 
+        target = fast_target(scope)
         try:
-            if scope["method"] in BODY_METHODS:
-                body = await self._read_body(scope, receive)
-                if body is None:
-                    await _too_large(send_with_status, self.max_body_bytes)
-                    return
-                receive = _replay(body, receive)
-            await self.app(scope, receive, send_with_status)
+            if target is not None:
+                await fast_resolve(scope, receive, send_with_status, *target)
+            elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
+                await _too_large(send_with_status, self.max_body_bytes)
+            else:
+                if scope["method"] in BODY_METHODS:
+                    receive = _replay(body, receive)
+                await self.app(scope, receive, send_with_status)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe(scope["method"], path, status, time.perf_counter() - started)
+            route = RESOLVE_PATH if target is not None else getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         for name, value in scope["headers"]:

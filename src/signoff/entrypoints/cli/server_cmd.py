@@ -17,7 +17,8 @@ def app_from_env():  # type: ignore[no-untyped-def]
 
     app = create_app(load_settings())
     ctx = app.state.ctx
-    if ctx.settings.server.worker:
+    wanted = ctx.settings.server.worker
+    if wanted or (wanted is None and not ctx.settings.events.inline):
         from signoff.entrypoints.worker import Worker
 
         worker = Worker(ctx).start()
