@@ -21,7 +21,13 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The demo server: web UI on http://127.0.0.1:8080, demo users with printed passwords, a model
+# waiting for approval, and the emails it sends at /mailbox (state in ./.signoff/).
 run: $(STAMP)
+	$(BIN)/signoff server --demo
+
+# The scripted dev -> prod story in the terminal (a temporary database).
+demo: $(STAMP)
 	$(BIN)/signoff demo
 
 test: $(TEST_STAMP)
@@ -29,6 +35,10 @@ test: $(TEST_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The HTTP workloads against signoff and an MLflow server (installed on demand under .bench/).
+bench-compare: $(STAMP)
+	$(BIN)/python bench/compare_mlflow.py
 
 clean:
 	rm -rf $(VENV) .signoff build *.egg-info

@@ -49,7 +49,7 @@ class Receiver:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 now = time.perf_counter()
                 self.send_response(200)
@@ -87,7 +87,7 @@ def _settings(home: Path) -> Settings:
 
 def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _publish(ctx: Context, count: int = 1) -> tuple[list[str], float]:
@@ -131,17 +131,34 @@ def _worker_process(home: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]
             proc.wait()
 
 
-def _throughput(ctx: Context, home: Path, receiver: Receiver, n: int, concurrency: int) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (Linux), to state a load-independent cost per delivery."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _throughput(ctx: Context, home: Path, receiver: Receiver, n: int, concurrency: int) -> dict[str, Any]:
     """A backlog of n events, then one worker process; rate between the first and the last arrival."""
     ids, _ = _publish(ctx, n)
     before = receiver.count
-    with _worker_process(home, "--concurrency", str(concurrency)):
+    with _worker_process(home, "--concurrency", str(concurrency)) as proc:
+        with receiver.cond:
+            receiver.cond.wait_for(lambda: receiver.count > before, timeout=120)
+        cpu_start = _cpu_seconds(proc.pid)
         receiver.wait_for(set(ids), timeout=600)
+        cpu_end = _cpu_seconds(proc.pid)
     times = sorted(receiver.arrivals[i] for i in ids)
     span = times[-1] - times[0]
-    return {"events": n, "concurrency": concurrency, "seconds": round(span, 2),
-            "deliveries_per_s": round((n - 1) / span) if span > 0 else float("inf"),
-            "duplicates": receiver.count - before - n}
+    out: dict[str, Any] = {"events": n, "concurrency": concurrency, "seconds": round(span, 2),
+                           "deliveries_per_s": round((n - 1) / span) if span > 0 else float("inf"),
+                           "duplicates": receiver.count - before - n}
+    if cpu_start is not None and cpu_end is not None:
+        # What one delivery costs the worker in CPU: 1000 / this is the rate one free core allows.
+        out["worker_cpu_ms_per_delivery"] = round((cpu_end - cpu_start) * 1000 / (n - 1), 3)
+    return out
 
 
 def run_event_bench() -> dict[str, Any]:
@@ -166,6 +183,8 @@ def run_event_bench() -> dict[str, Any]:
             out["throughput_one_worker"] = _throughput(ctx, home, receiver, THROUGHPUT_EVENTS, 1)
             out["throughput_one_worker_4_threads"] = _throughput(ctx, home, receiver, THROUGHPUT_EVENTS, 4)
             out["poll_interval_s"] = ctx.settings.events.poll_interval
+            out["load_average_1m"] = round(os.getloadavg()[0], 2)
+            out["cpus"] = os.cpu_count()
             return out
         finally:
             ctx.close()

@@ -14,7 +14,7 @@ from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
 from signoff.services.ports import FixedClock
 
-pytest_plugins = ["tests.fixtures.servers"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.web"]
 
 USERS = {
     "dana": {"groups": ["data-science", "ml-reviewers"]},

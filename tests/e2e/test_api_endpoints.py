@@ -235,3 +235,33 @@ class TestOperations:
             assert path in schema["paths"], path
         assert "ErrorBody" in schema["components"]["schemas"]
         assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+class TestAdministration:
+    def test_an_admin_adds_users_and_mints_lists_and_revokes_tokens(self, api: Api) -> None:
+        h = api.auth("olga", "admin")
+        added = api.http.post(f"{V1}/users", json={"name": "nina", "groups": ["ml-reviewers"], "password": "pw"},
+                              headers=h)
+        assert added.status_code == 201 and added.json()["groups"] == ["ml-reviewers"]
+        assert "password" not in added.text and "nina" in [u["name"] for u in api.http.get(f"{V1}/users", headers=h).json()["items"]]
+        created = api.http.post(f"{V1}/tokens", json={"user": "nina", "scopes": ["decide"], "expires_in_seconds": 3600},
+                                headers=h)
+        assert created.status_code == 201
+        token = created.json()["token"]
+        assert api.http.get(f"{V1}/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        listed = api.http.get(f"{V1}/tokens", params={"user": "nina"}, headers=h).json()["items"]
+        assert [t["id"] for t in listed] == [created.json()["id"]] and "token" not in listed[0]
+        revoked = api.http.delete(f"{V1}/tokens/{created.json()['id']}", headers=h)
+        assert revoked.json()["revoked_at"] is not None
+        # This server forgets its cached verdicts on revocation: refused at once.
+        assert api.http.get(f"{V1}/models", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+    def test_administration_needs_the_admin_scope(self, api: Api) -> None:
+        h = api.auth("olga", "register", "resolve", "report", "decide")
+        before = api.counts()
+        for method, path, body in [("GET", "/users", None), ("POST", "/users", {"name": "x"}),
+                                   ("GET", "/tokens", None), ("POST", "/tokens", {"user": "olga", "scopes": ["admin"]}),
+                                   ("DELETE", "/tokens/1", None)]:
+            r = api.http.request(method, V1 + path, json=body, headers=h)
+            assert r.status_code == 403 and error_of(r)["code"] == "forbidden", path
+        assert api.counts() == before

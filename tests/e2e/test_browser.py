@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from signoff.errors import NotFound
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import lookups
 from tests.conftest import unique
 from tests.fixtures.servers import unavailable
-from tests.fixtures.web import PASSWORDS, Stack, review_links, stack  # noqa: F401
+from tests.fixtures.web import PASSWORDS, Stack, review_links
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -146,7 +147,7 @@ class TestAnApproverInTheBrowser:
         assert paula.get_by_text("The request stays open: it still needs one approval from each of risk-office").is_visible()
         assert paula.locator(".row.head .badge").inner_text() == "open"
         assert clients["dana"].request(prod.id).state == "open"
-        with pytest.raises(Exception):
+        with pytest.raises(NotFound):
             clients["dana"].resolve(model, "prod")
         shot(paula, "review-prod-one-of-two.png")
 

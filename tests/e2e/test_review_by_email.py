@@ -14,7 +14,7 @@ from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import dispatch, lookups
 from signoff.services.emails import message_id
 from tests.conftest import unique
-from tests.fixtures.web import Stack, all_links, build_stack, review_links, stack  # noqa: F401
+from tests.fixtures.web import Stack, all_links, build_stack, review_links
 
 GOOD = {"accuracy": 0.95, "f1": 0.91}
 
@@ -105,7 +105,7 @@ class TestAnApproverFollowsTheEmailedLink:
 
         board = rita.get(f"/models/{model}")
         assert board.status_code == 200
-        dev_cell = re.search(r'<td class="cell is-live">(.*?)</td>', board.text, re.S)
+        dev_cell = re.search(r'<td class="cell is-live">(.*?)</td>', board.text, re.DOTALL)
         assert dev_cell and "Approved" in dev_cell.group(1) and "live" in dev_cell.group(1)
         param = lookups.get_parameter(uow=stack.ctx.uow(), name=f"/signoff/models/{model}/dev")
         assert param["version"] == 1
@@ -192,7 +192,7 @@ class TestRemindersAndExpiry:
             model = unique()
             register(stack, model)
             stack.smtp.wait_for(2)
-            sweep = lambda: sweep_requests(uow=stack.ctx.uow(), workflow=stack.ctx.workflow)  # noqa: E731
+            sweep = lambda: sweep_requests(uow=stack.ctx.uow(), workflow=stack.ctx.workflow)
             assert sweep() == {"expired": [], "reminded": []}
 
             stack.clock.advance(minutes=61)

@@ -12,7 +12,7 @@ import httpx
 
 from signoff.sdk._embedded import EmbeddedClient
 from tests.conftest import unique
-from tests.fixtures.web import PASSWORDS, Stack, Visitor, review_links, stack  # noqa: F401
+from tests.fixtures.web import PASSWORDS, Stack, Visitor, review_links
 
 
 def path_of(url: str) -> str:

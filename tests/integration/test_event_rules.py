@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from tests.conftest import make_settings, unique
 
 from signoff.adapters.db.tables import DeliveryRow, OutboxRow, RequestRow
 from signoff.bootstrap import Context, bootstrap
 from signoff.errors import AlreadyExists, InvalidInput, PatternInvalid
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import rules
-from tests.conftest import make_settings, unique
 
 
 def as_(ctx: Context, who: str) -> EmbeddedClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import make_settings, unique
+from tests.fixtures import handlers
+from tests.fixtures.servers import Certificate, SmtpServer, WebhookReceiver
 
 from signoff.adapters.smtp import SmtpMailer
 from signoff.adapters.webhooks import verify_signature
@@ -23,9 +27,6 @@ from signoff.errors import DeliveryFailed
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.actions import message_id
 from signoff.services.ports import MailMessage
-from tests.conftest import make_settings, unique
-from tests.fixtures import handlers
-from tests.fixtures.servers import Certificate, SmtpServer, WebhookReceiver
 
 FAST = {"inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 2,
         "poll_interval": 0.02}
@@ -134,7 +135,7 @@ class TestWebhooks:
         assert [r.status for r in got] == [500, 500, 500, 200]
         assert {r.headers["Signoff-Idempotency-Key"] for r in got} == {f"{event_id}/{rule}/0"}
         assert [r.headers["Signoff-Attempt"] for r in got] == ["1", "2", "3", "4"]
-        gaps = [b.monotonic - a.monotonic for a, b in zip(got, got[1:])]
+        gaps = [b.monotonic - a.monotonic for a, b in itertools.pairwise(got)]
         assert all(g >= 0.02 for g in gaps), gaps  # backoff: never retried at once
         delivery = wait_until(lambda: delivery_of(bus, rule, "succeeded"), what="success")
         assert [(a.outcome, a.status_code) for a in delivery.attempt_log] == [

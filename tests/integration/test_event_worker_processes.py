@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import make_settings
+from tests.fixtures.servers import WebhookReceiver
 
 from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow
 from signoff.bootstrap import Context, bootstrap
 from signoff.domain.events import Event
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import make_settings
-from tests.fixtures.servers import WebhookReceiver
 
 CONFIG = """
 [users.dana]
@@ -64,7 +64,7 @@ class Box:
         return json.loads(out.stdout)
 
     def worker(self, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "signoff.entrypoints.cli", "worker", *args],
                                 env=self.env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT)
         log.close()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import unique
+from tests.fixtures.signoff_process import SignoffProcess
 
 import signoff
 from signoff import AuthenticationFailed, PermissionDenied
-from tests.conftest import unique
-from tests.fixtures.signoff_process import SignoffProcess
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +120,22 @@ class TestTheCliInRemoteMode:
             assert _normalise(remote.stdout) == _normalise(local.stdout), args
             assert _normalise(remote.stderr) == _normalise(local.stderr), args
         assert server.cli("resolve", model, "--env", "dev", "--json", token=tokens["eve"]).returncode == 0
+
+    def test_users_and_tokens_are_managed_through_the_server(self, server: SignoffProcess) -> None:
+        admin = server.token("olga", "admin")
+        name = unique("svc").replace("-", "")
+        added = server.cli("users", "add", name, "--group", "data-science", token=admin)
+        assert added.returncode == 0 and f"added user {name}" in added.stdout
+        assert name in server.cli("users", "list", token=admin).stdout
+        created = server.cli("tokens", "create", "--user", name, "--scope", "register", token=admin)
+        assert created.returncode == 0, created.stderr
+        minted = created.stdout.strip()
+        with signoff.Client(server.url, minted) as c:
+            assert c.register(unique(), "s3://b/x.pkl").registered_by == name
+        listed = json.loads(server.cli("tokens", "list", "--user", name, "--json", token=admin).stdout)
+        assert server.cli("tokens", "revoke", str(listed[0]["id"]), token=admin).returncode == 0
+        with signoff.Client(server.url, minted) as c, pytest.raises(AuthenticationFailed):
+            c.models()  # the server that revoked it forgets it at once
 
     def test_exit_codes_follow_the_error_class(self, server: SignoffProcess, tokens: dict[str, str]) -> None:
         assert server.cli("versions", "no-such-model", token=tokens["eve"]).returncode == 3

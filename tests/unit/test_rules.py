@@ -12,7 +12,14 @@ from signoff.adapters.webhooks import sign, verify_signature
 from signoff.domain import events
 from signoff.domain.deliveries import DeliveryState, Outcome, RetryPolicy, http_outcome
 from signoff.domain.notifications import render
-from signoff.domain.rules import DEFAULT_RULES, compile_rules, parse_rule, parse_target, plan, test_pattern
+from signoff.domain.rules import (
+    DEFAULT_RULES,
+    compile_rules,
+    parse_rule,
+    parse_target,
+    plan,
+    test_pattern,
+)
 from signoff.errors import InvalidInput, PatternInvalid
 
 HOOK = {"type": "webhook", "url": "https://hooks.example.com/signoff", "secret": "s3cret"}

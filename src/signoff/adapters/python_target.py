@@ -58,6 +58,6 @@ class PythonTargets:
             if exc.details.get("retry", True):
                 return Outcome.retry(exc.message)
             return Outcome.final(exc.message)
-        except Exception as exc:  # noqa: BLE001 - the handler's failure is the delivery's, not ours
+        except Exception as exc:
             return Outcome.retry(f"{type(exc).__name__}: {exc}")
         return Outcome.ok(returned=_jsonable(returned)) if returned is not None else Outcome.ok()

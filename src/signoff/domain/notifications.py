@@ -50,8 +50,8 @@ def _headline(etype: str, data: dict[str, Any], subject: str) -> tuple[str, list
         approvers = ", ".join(data.get("approved_by") or [])
         return f"{what} is live in {env}", [f"Version {version} of {model} is live in {env}, approved by {approvers}."]
     if etype == events.VERSION_REJECTED:
-        return f"{what} rejected in {env}", [f"{data.get('rejected_by')} rejected version {version} of {model} "
-                                             f"in {env}: {data.get('comment', '')}"]
+        line = f"{data.get('rejected_by')} rejected version {version} of {model} in {env}: {data.get('comment', '')}"
+        return f"{what} rejected in {env}", [line]
     if etype == events.REGISTERED:
         return f"{what} registered", [f"{data.get('registered_by')} registered version {version} of {model}."]
     return f"{etype}: {subject}", ["Event data:", json.dumps(data, indent=2, sort_keys=True, default=str)]

@@ -34,13 +34,11 @@ class DemoServer:
     app: Any
     mailbox: Any
     worker: Any
-    sweeper: Any
     url: str
     passwords: dict[str, str]
     seeded: bool
 
     def stop(self) -> None:
-        self.sweeper.stop()
         self.worker.stop()
         self.mailbox.stop()
         self.ctx.close()
@@ -164,7 +162,6 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
     from signoff.bootstrap import bootstrap
     from signoff.demo_story import DEMO_USERS
     from signoff.entrypoints.api.app import create_app
-    from signoff.entrypoints.sweeper import Sweeper
     from signoff.entrypoints.web import set_mail_catcher
     from signoff.entrypoints.worker import Worker
 
@@ -180,12 +177,11 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
     ctx = bootstrap(settings)
     passwords = _passwords(home, list(DEMO_USERS))
     _set_passwords(ctx, passwords)
-    worker = Worker(ctx).start()
-    sweeper = Sweeper(ctx).start()
+    worker = Worker(ctx).start()  # with its request sweeper (expiry, reminders)
     app = create_app(ctx)
     set_mail_catcher(app, mailbox)
     seeded = _seed(ctx, home, say)
-    return DemoServer(ctx, app, mailbox, worker, sweeper, url, passwords, seeded)
+    return DemoServer(ctx, app, mailbox, worker, url, passwords, seeded)
 
 
 def banner(demo: DemoServer) -> list[str]:
@@ -212,8 +208,8 @@ def banner(demo: DemoServer) -> list[str]:
         f"sign in as {FIRST_APPROVER} and approve it. Press Ctrl-C to stop.",
         "",
         "Next step, from another terminal (batch inference in dev opens the promotion request for test):",
-        f"  SIGNOFF_CONFIG={demo.ctx.settings.home}/demo.toml signoff infer {MODEL} --env dev "
-        f"--data {demo.ctx.settings.home}/demo/holdout.parquet --target benign --as dana",
+        (f"  SIGNOFF_CONFIG={demo.ctx.settings.home}/demo.toml signoff infer {MODEL} --env dev "
+         f"--data {demo.ctx.settings.home}/demo/holdout.parquet --target benign --as dana"),
         "",
     ]
     return lines

@@ -43,5 +43,5 @@ class Sweeper:
                 done = self.sweep()
                 if done["expired"] or done["reminded"]:
                     log.info("expired requests %s, reminded %s", done["expired"], done["reminded"])
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the thread
+            except Exception:
                 log.exception("request sweep failed")

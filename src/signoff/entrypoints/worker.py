@@ -25,7 +25,8 @@ log = logging.getLogger("signoff.worker")
 
 class Worker:
     def __init__(self, ctx: Context, *, concurrency: int = 1, poll_interval: float | None = None,
-                 name: str | None = None, batch_size: int | None = None) -> None:
+                 name: str | None = None, batch_size: int | None = None,
+                 sweep_interval: float | None = 60.0) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.ctx = ctx
@@ -38,6 +39,10 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Issue 6: expiry and reminders of approval requests ride along with every worker.
+        from signoff.entrypoints.sweeper import Sweeper
+
+        self.sweeper = Sweeper(ctx, interval=sweep_interval) if sweep_interval else None
 
     def notify(self) -> None:
         """Something was committed: look now instead of at the next poll."""
@@ -51,6 +56,8 @@ class Worker:
         for i in range(self.concurrency):
             self._spawn(self._loop, f"signoff-worker-{i}")
         self._spawn(self._renew_leases, "signoff-worker-leases")
+        if self.sweeper is not None:
+            self.sweeper.start()
         log.info("worker %s started (%d threads)", self.name, self.concurrency)
         return self
 
@@ -65,6 +72,8 @@ class Worker:
         self._wake.set()
         if self.notify in self.ctx.listeners:
             self.ctx.listeners.remove(self.notify)
+        if self.sweeper is not None:
+            self.sweeper.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
@@ -89,19 +98,21 @@ class Worker:
                 signal.signal(sig, handler)
 
     def _loop(self) -> None:
-        idle_probe = False
+        idle = woken = False
         while not self._stop.is_set():
             try:
-                if idle_probe and not self.dispatcher.has_work():
+                # Idle and not told about a commit: a read-only probe first, so polling never
+                # takes SQLite's write lock; told, or busy: straight to work.
+                if idle and not woken and not self.dispatcher.has_work():
                     busy = 0
                 else:
                     busy = self.dispatcher.step(self.batch_size)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the worker
+            except Exception:
                 log.exception("worker %s: dispatch round failed", self.name)
                 busy = 0
-            idle_probe = not busy
+            idle, woken = not busy, False
             if not busy:
-                self._wake.wait(self.poll_interval)
+                woken = self._wake.wait(self.poll_interval)
                 self._wake.clear()
 
     def _renew_leases(self) -> None:
@@ -109,5 +120,5 @@ class Worker:
         while not self._stop.wait(interval):
             try:
                 self.dispatcher.renew()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("worker %s: lease renewal failed", self.name)

@@ -7,7 +7,7 @@ and revalidates it with `If-None-Match`, so polling costs the server a 304.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -204,6 +204,29 @@ class RemoteClient(BaseClient):
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return self._items("/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))
+
+    # --- administration (admin scope): what `signoff users` and `signoff tokens` do remotely ----
+
+    def users(self) -> list[Record]:
+        return self._items("/users")
+
+    def add_user(self, name: str, *, groups: list[str] | None = None, email: str | None = None,
+                 password: str | None = None, admin: bool = False) -> Record:
+        return self._post("/users", {"name": name, "groups": groups or [], "email": email,  # type: ignore[no-any-return]
+                                     "password": password, "admin": admin})
+
+    def tokens(self, *, user: str | None = None) -> list[Record]:
+        return self._items("/tokens", user=user)
+
+    def create_token(self, user: str, scopes: list[str], *, expires_in: timedelta | None = None,
+                     name: str = "") -> Record:
+        """A new token for `user`; `result.token` is the only copy of it."""
+        seconds = int(expires_in.total_seconds()) if expires_in is not None else None
+        return self._post("/tokens", {"user": user, "scopes": scopes, "expires_in_seconds": seconds,  # type: ignore[no-any-return]
+                                      "name": name})
+
+    def revoke_token(self, token_id: int) -> Record:
+        return record(self._send("DELETE", f"/tokens/{_seg(token_id)}").json())  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._http.close()

@@ -23,7 +23,13 @@ from typing import Any
 
 from signoff.adapters.db.events import attempt_to_dict, delivery_to_dict
 from signoff.domain.deliveries import STATES, DeliveryState, Job, Outcome, RetryPolicy
-from signoff.domain.rules import TRANSACTIONAL_TYPES, CompiledRule, compile_rules, parse_target, plan
+from signoff.domain.rules import (
+    TRANSACTIONAL_TYPES,
+    CompiledRule,
+    compile_rules,
+    parse_target,
+    plan,
+)
 from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition, ServiceUnavailable, SignoffError
 from signoff.services.actions import ACTIONS
@@ -74,62 +80,80 @@ class Dispatcher:
         """Turn pending outbox events into deliveries; returns how many events it took."""
         uow = self.uow_factory()
         with uow:
-            events = uow.deliveries.pending_events(limit or self.batch_size)
-            if not events:
-                return 0
-            rules = self._compiled(uow)
-            now = self.clock.now()
-            plans = [(e, plan(e.payload, rules)) for e in events]
-            keys = [p.key for _, planned in plans for p in planned]
-            seen = uow.deliveries.existing_keys(keys) if keys else set()
-            rows = []
-            for e, planned in plans:
-                for p in planned:
-                    if p.key not in seen:
-                        seen.add(p.key)
-                        rows.append({
-                            "idempotency_key": p.key, "event_seq": e.id, "event_id": e.event_id,
-                            "event_type": e.type, "event_time": e.time, "rule_name": p.rule, "target_index": p.index,
-                            "target_type": p.target.type, "target": p.target.model_dump(mode="json", exclude_none=True),
-                            "state": DeliveryState.PENDING.value, "attempts": 0, "replays": 0, "next_attempt_at": now,
-                            "created_at": now, "updated_at": now})
-            uow.deliveries.add_many(rows)
-            uow.deliveries.mark_dispatched([e.id for e in events], now)
-            uow.commit()
-        return len(events)
+            taken = self._fan_out(uow, limit or self.batch_size, self.clock.now())
+            if taken:
+                uow.commit()
+        return taken
 
     def claim(self, limit: int | None = None, *, types: frozenset[str] | None = None,
               exclude: frozenset[str] | None = None) -> list[Job]:
         """Lease due deliveries to this dispatcher's owner; abandoned ones are taken over."""
         uow = self.uow_factory()
-        jobs: list[Job] = []
+        with uow:
+            jobs, changed = self._claim(uow, limit or self.batch_size, self.clock.now(), types, exclude)
+            if changed:
+                uow.commit()
+        return jobs
+
+    def fan_out_and_claim(self, limit: int | None = None) -> tuple[int, list[Job]]:
+        """Both in one transaction: an idle worker's path from a commit to the wire."""
+        uow = self.uow_factory()
         with uow:
             now = self.clock.now()
-            rows = uow.deliveries.claimable(now, limit or self.batch_size, types=types, exclude=exclude)
-            if not rows:
-                return []
-            lost, settled = [], []
-            for row in rows:
-                if row.state == DeliveryState.RUNNING.value:  # its worker died mid-attempt
-                    error = f"lease of {row.lease_owner} expired before it reported; the worker presumably died"
-                    lost.append(_attempt_row(row.id, row.attempts, row.lease_owner or "?", row.updated_at,
-                                             (now - row.updated_at).total_seconds() * 1000, Outcome("lost", None, error)))
-                    if row.attempts >= self.retry.max_attempts:
-                        settled.append(self._settlement(row.id, row.attempts, Outcome.final(error), now))
-                        continue
-                try:
-                    target = parse_target(row.target)
-                except SignoffError as exc:
-                    settled.append(self._settlement(row.id, row.attempts, Outcome.final(
-                        f"invalid target: {exc.message}"), now))
+            taken = self._fan_out(uow, self.batch_size, now)
+            jobs, changed = self._claim(uow, limit or self.batch_size, now, None, None)
+            if taken or changed:
+                uow.commit()
+        return taken, jobs
+
+    def _fan_out(self, uow: UnitOfWork, limit: int, now: datetime) -> int:
+        events = uow.deliveries.pending_events(limit)
+        if not events:
+            return 0
+        rules = self._compiled(uow)
+        plans = [(e, plan(e.payload, rules)) for e in events]
+        keys = [p.key for _, planned in plans for p in planned]
+        seen = uow.deliveries.existing_keys(keys) if keys else set()
+        rows = []
+        for e, planned in plans:
+            for p in planned:
+                if p.key not in seen:
+                    seen.add(p.key)
+                    rows.append({
+                        "idempotency_key": p.key, "event_seq": e.id, "event_id": e.event_id,
+                        "event_type": e.type, "event_time": e.time, "rule_name": p.rule, "target_index": p.index,
+                        "target_type": p.target.type, "target": p.target.model_dump(mode="json", exclude_none=True),
+                        "state": DeliveryState.PENDING.value, "attempts": 0, "replays": 0, "next_attempt_at": now,
+                        "created_at": now, "updated_at": now})
+        uow.deliveries.add_many(rows)
+        uow.deliveries.mark_dispatched([e.id for e in events], now)
+        return len(events)
+
+    def _claim(self, uow: UnitOfWork, limit: int, now: datetime, types: frozenset[str] | None,
+               exclude: frozenset[str] | None) -> tuple[list[Job], bool]:
+        rows = uow.deliveries.claimable(now, limit, types=types, exclude=exclude)
+        jobs: list[Job] = []
+        lost, settled = [], []
+        for row in rows:
+            if row.state == DeliveryState.RUNNING.value:  # its worker died mid-attempt
+                error = f"lease of {row.lease_owner} expired before it reported; the worker presumably died"
+                lost.append(_attempt_row(row.id, row.attempts, row.lease_owner or "?", row.updated_at,
+                                         (now - row.updated_at).total_seconds() * 1000, Outcome("lost", None, error)))
+                if row.attempts >= self.retry.max_attempts:
+                    settled.append(self._settlement(row.id, row.attempts, Outcome.final(error), now))
                     continue
-                jobs.append(Job(row.id, row.idempotency_key, row.attempts + 1, row.rule_name, target, row.payload,
-                                row.event_seq))
-            uow.deliveries.add_attempts(lost)
-            uow.deliveries.settle(settled)
-            uow.deliveries.lease([j.id for j in jobs], self.owner, now + self.lease, now)
-            uow.commit()
-        return jobs
+            try:
+                target = parse_target(row.target)
+            except SignoffError as exc:
+                settled.append(self._settlement(row.id, row.attempts, Outcome.final(
+                    f"invalid target: {exc.message}"), now))
+                continue
+            jobs.append(Job(row.id, row.idempotency_key, row.attempts + 1, row.rule_name, target, row.payload,
+                            row.event_seq))
+        uow.deliveries.add_attempts(lost)
+        uow.deliveries.settle(settled)
+        uow.deliveries.lease([j.id for j in jobs], self.owner, now + self.lease, now)
+        return jobs, bool(rows)
 
     def execute(self, jobs: list[Job]) -> None:
         """Run claimed jobs; results are recorded in batches well before the lease runs out."""
@@ -148,8 +172,7 @@ class Dispatcher:
 
     def step(self, limit: int | None = None) -> int:
         """One round of fan-out, claim and run; returns the amount of work found (0 = idle)."""
-        events = self.fan_out()
-        jobs = self.claim(limit)
+        events, jobs = self.fan_out_and_claim(limit)
         self.execute(jobs)
         return events + len(jobs)
 
@@ -196,7 +219,7 @@ class Dispatcher:
         else:
             try:
                 outcome = runner(job, self.timeout_cap)
-            except Exception as exc:  # noqa: BLE001 - a runner bug must not kill the worker
+            except Exception as exc:
                 log.exception("target runner %s failed on delivery %s", job.target_type, job.id)
                 outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
         return job, outcome, started, (time.perf_counter() - t0) * 1000
@@ -217,7 +240,7 @@ class Dispatcher:
             outcome = Outcome.retry(exc.message)
         except SignoffError as exc:
             outcome = Outcome.final(f"{exc.code}: {exc.message}")
-        except Exception as exc:  # noqa: BLE001 - database trouble and the like: try again later
+        except Exception as exc:
             log.info("built-in action %s on delivery %s failed: %s", job.target_type, job.id, exc)
             outcome = Outcome.retry(f"{type(exc).__name__}: {exc}")
         self._record([(job, outcome, started, (time.perf_counter() - t0) * 1000)])

@@ -12,7 +12,8 @@ from typing import Any
 
 from signoff.adapters.db.events import rule_to_dict
 from signoff.adapters.db.tables import RuleRow
-from signoff.domain.rules import DEFAULT_RULES, Rule, parse_rule, test_pattern as _test_pattern
+from signoff.domain.rules import DEFAULT_RULES, Rule, parse_rule
+from signoff.domain.rules import test_pattern as _test_pattern
 from signoff.errors import InvalidInput, SignoffError
 from signoff.services.ports import UnitOfWork
 

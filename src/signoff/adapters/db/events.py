@@ -7,14 +7,21 @@ IMMEDIATE (engine.py), which serialises claims across processes on the one file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow, OutboxRow, RuleRow, UTCDateTime
+from signoff.adapters.db.tables import (
+    DeliveryAttemptRow,
+    DeliveryRow,
+    OutboxRow,
+    RuleRow,
+    UTCDateTime,
+)
 from signoff.domain.deliveries import DeliveryState
 from signoff.domain.rules import REDACTED
 from signoff.errors import AlreadyExists, NotFound

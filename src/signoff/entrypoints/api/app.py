@@ -26,6 +26,8 @@ from signoff.entrypoints.api.routes import (
     models,
     parameters,
     sessions,
+    tokens,
+    users,
     versions,
 )
 from signoff.entrypoints.api.routes import deliveries, rules
@@ -33,7 +35,7 @@ from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
 
 ROUTERS = [models.router, versions.router, environments.router, approval_requests.router, parameters.router,
-           audit.router, events.router, health.router, lifecycle.router]
+           audit.router, events.router, health.router, lifecycle.router, users.router, tokens.router]
 ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
 ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
 
@@ -74,18 +76,13 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the bearer security scheme on every /api/v1 operation."""
+    """FastAPI's schema; operations that authenticate carry the bearer scheme (see deps.BEARER)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    schema.setdefault("components", {})["securitySchemes"] = {
-        "bearer": {"type": "http", "scheme": "bearer", "description": "An API token from `signoff tokens create`"}}
-    anonymous_resolve = app.state.ctx.settings.server.anonymous_resolve
-    for path, operations in schema["paths"].items():
-        if not path.startswith("/api/"):
-            continue
-        for name, operation in operations.items():
-            anonymous = anonymous_resolve and name == "get" and "/environments/" in path
-            operation["security"] = [{"bearer": []}, {}] if anonymous else [{"bearer": []}]
+    if app.state.ctx.settings.server.anonymous_resolve:
+        resolve = schema["paths"].get(environments.PATH, {}).get("get")
+        if resolve is not None:
+            resolve["security"] = [*resolve.get("security", []), {}]  # {}: no credentials also accepted
     app.openapi_schema = schema
     return schema

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from signoff.bootstrap import Context
 from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
@@ -23,6 +24,9 @@ from signoff.services.tokens import ANONYMOUS, Principal
 Authenticator = Callable[[Request], Principal | None]
 
 ACT_AS_HEADER = "x-signoff-as"
+# Declared on the authenticating dependencies so OpenAPI marks exactly the operations that need a
+# token; it never refuses anything itself (the authenticators decide).
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="An API token from `signoff tokens create`")
 MAX_PAGE = 500
 IntCursor = Annotated[str | None, Query(pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the previous page")]
 
@@ -54,7 +58,8 @@ def _checked(request: Request, principal: Principal) -> Principal:
     return principal
 
 
-async def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request,
+                            _: HTTPAuthorizationCredentials | None = Security(BEARER)) -> Principal:
     """The authenticated caller; raises AuthenticationFailed (401) without valid credentials."""
     principal = authenticate(request)
     if principal is None:
@@ -72,7 +77,8 @@ def principal_for_resolve(request: Request) -> Principal:
     return _checked(request, principal)
 
 
-async def resolve_principal(request: Request) -> Principal:
+async def resolve_principal(request: Request,
+                            _: HTTPAuthorizationCredentials | None = Security(BEARER)) -> Principal:
     return principal_for_resolve(request)
 
 

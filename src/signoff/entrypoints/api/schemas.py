@@ -233,7 +233,7 @@ class HealthPublic(BaseModel):
 
 # --- event bus: rules and deliveries (issue 5) ---------------------------------------------
 
-from signoff.domain.rules import RULE_NAME, Target  # noqa: E402 - kept with the section that uses it
+from signoff.domain.rules import RULE_NAME, Target
 
 RuleName = Annotated[str, Field(pattern=RULE_NAME)]
 

@@ -35,12 +35,20 @@ def users_add(
     from signoff.adapters.passwords import hash_password
     from signoff.services import accounts
 
-    ctx = _context()
-    try:
-        user = accounts.add_user(uow=ctx.uow(), name=name, actor="signoff:cli", groups=list(group or []), email=email,
-                                 password_hash=hash_password(password) if password else None, admin=admin)
-    finally:
-        ctx.close()
+    from signoff.entrypoints.cli.tokens_cmds import remote_admin
+
+    remote = remote_admin()
+    if remote is not None:
+        with remote:
+            user = remote.add_user(name, groups=list(group or []), email=email, password=password, admin=admin)
+    else:
+        ctx = _context()
+        try:
+            user = accounts.add_user(uow=ctx.uow(), name=name, actor="signoff:cli", groups=list(group or []),
+                                     email=email, password_hash=hash_password(password) if password else None,
+                                     admin=admin)
+        finally:
+            ctx.close()
     if as_json:
         print_json(user)
     else:
@@ -52,11 +60,18 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
     """Users and their groups."""
     from signoff.services import accounts
 
-    ctx = _context()
-    try:
-        users = accounts.list_users(uow=ctx.uow())
-    finally:
-        ctx.close()
+    from signoff.entrypoints.cli.tokens_cmds import remote_admin
+
+    remote = remote_admin()
+    if remote is not None:
+        with remote:
+            users = remote.users()
+    else:
+        ctx = _context()
+        try:
+            users = accounts.list_users(uow=ctx.uow())
+        finally:
+            ctx.close()
     if as_json:
         print_json(users)
         return

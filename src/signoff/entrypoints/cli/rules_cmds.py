@@ -20,7 +20,7 @@ rules_app = typer.Typer(help="Event rules: an EventBridge pattern and the target
 def load_json(value: str, what: str) -> Any:
     """JSON given inline, as `@path`, or as the path of a .json/.toml file."""
     text, origin = value, what
-    path = Path(value[1:] if value.startswith("@") else value)
+    path = Path(value.removeprefix("@"))
     if value.startswith("@") or (not value.lstrip().startswith(("{", "[")) and path.exists()):
         try:
             text, origin = path.read_text(encoding="utf-8"), str(path)

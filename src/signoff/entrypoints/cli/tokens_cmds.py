@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from signoff.entrypoints.cli import _common
 from signoff.entrypoints.cli._common import JSON_OPTION, console, err_console, print_json
 
 tokens_app = typer.Typer(help="API tokens: scopes register, resolve, report, decide, admin.", no_args_is_help=True)
@@ -20,11 +21,21 @@ def _context():  # type: ignore[no-untyped-def]
     return admin_context()
 
 
+def remote_admin():  # type: ignore[no-untyped-def]
+    """The server's admin API when $SIGNOFF_URL is set (the token needs the admin scope), else None."""
+    url = _common.remote_url()
+    if url is None:
+        return None
+    from signoff.sdk._remote import RemoteClient
+
+    return RemoteClient(url, os.environ.get("SIGNOFF_TOKEN"))
+
+
 @tokens_app.command("create")
 def tokens_create(
     user: str = typer.Option(..., "--user", help="The user the token acts as."),
     scope: list[str] = typer.Option(..., "--scope", help="register, resolve, report, decide or admin (repeatable)."),
-    expires: Optional[str] = typer.Option(None, "--expires", help="Lifetime such as 30d or 12h (default: none)."),
+    expires: str | None = typer.Option(None, "--expires", help="Lifetime such as 30d or 12h (default: none)."),
     name: str = typer.Option("", "--name", help="What the token is for."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -33,12 +44,18 @@ def tokens_create(
     from signoff.services import tokens
 
     lifetime = parse_duration(expires) if expires else None
-    ctx = _context()
-    try:
-        token, info = tokens.create_token(uow=ctx.uow(), user=user, scopes=list(scope), actor=ACTOR,
-                                          expires_in=lifetime, name=name)
-    finally:
-        ctx.close()
+    remote = remote_admin()
+    if remote is not None:
+        with remote:
+            info = dict(remote.create_token(user, list(scope), expires_in=lifetime, name=name))
+        token = info.pop("token")
+    else:
+        ctx = _context()
+        try:
+            token, info = tokens.create_token(uow=ctx.uow(), user=user, scopes=list(scope), actor=ACTOR,
+                                              expires_in=lifetime, name=name)
+        finally:
+            ctx.close()
     if as_json:
         print_json({**info, "token": token})
         return
@@ -50,15 +67,20 @@ def tokens_create(
 
 
 @tokens_app.command("list")
-def tokens_list(user: Optional[str] = typer.Option(None, "--user"), as_json: bool = JSON_OPTION) -> None:
+def tokens_list(user: str | None = typer.Option(None, "--user"), as_json: bool = JSON_OPTION) -> None:
     """Tokens (their id and prefix, never the secret)."""
     from signoff.services import tokens
 
-    ctx = _context()
-    try:
-        rows: list[dict[str, Any]] = tokens.list_tokens(uow=ctx.uow(), user=user)
-    finally:
-        ctx.close()
+    remote = remote_admin()
+    if remote is not None:
+        with remote:
+            rows: list[dict[str, Any]] = remote.tokens(user=user)
+    else:
+        ctx = _context()
+        try:
+            rows = tokens.list_tokens(uow=ctx.uow(), user=user)
+        finally:
+            ctx.close()
     if as_json:
         print_json(rows)
         return
@@ -75,11 +97,16 @@ def tokens_revoke(token_id: int = typer.Argument(..., help="The token's id (see 
     """Revoke a token; servers stop accepting it within their token cache time (default 5 s)."""
     from signoff.services import tokens
 
-    ctx = _context()
-    try:
-        info = tokens.revoke_token(uow=ctx.uow(), token_id=token_id, actor=ACTOR)
-    finally:
-        ctx.close()
+    remote = remote_admin()
+    if remote is not None:
+        with remote:
+            info: dict[str, Any] = remote.revoke_token(token_id)
+    else:
+        ctx = _context()
+        try:
+            info = tokens.revoke_token(uow=ctx.uow(), token_id=token_id, actor=ACTOR)
+        finally:
+            ctx.close()
     if as_json:
         print_json(info)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from signoff.entrypoints.web import sso
 from signoff.entrypoints.web.common import (
     SIGNIN_COOKIE,
     WebRoute,
@@ -19,8 +20,7 @@ from signoff.entrypoints.web.common import (
     viewer,
     web_state,
 )
-from signoff.entrypoints.web import sso
-from signoff.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from signoff.errors import AuthenticationFailed, ServiceUnavailable
 from signoff.services import web_sessions
 from signoff.services.tokens import Principal
 
@@ -90,5 +90,3 @@ def session_authenticator(request: Request) -> Principal | None:
     scopes = user.scopes | ({"admin"} if user.admin else set())
     return Principal(user.name, frozenset(scopes), via="session")
 
-
-__all__ = ["router", "session_authenticator", "PermissionDenied"]

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from signoff.entrypoints.web.common import WebRoute, check_csrf, render, signed_in, viewer, web_state
+from signoff.entrypoints.web.common import (
+    WebRoute,
+    check_csrf,
+    render,
+    signed_in,
+    viewer,
+    web_state,
+)
 from signoff.errors import PermissionDenied
 from signoff.services import approvals, dispatch, lookups, registry, review, rules
 from signoff.services.live import parameter_name

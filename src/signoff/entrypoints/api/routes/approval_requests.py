@@ -8,7 +8,15 @@ from fastapi import Depends, Path, Query
 
 from signoff.adapters.identity import decision_groups
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import (
+    MAX_PAGE,
+    IntCursor,
+    context,
+    current_principal,
+    int_cursor,
+    next_cursor,
+    require,
+)
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import ApprovalRequestPublic, DecisionCreate, Page
 from signoff.services import approvals

@@ -6,12 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Query
-from signoff.errors import InvalidInput
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor
+from signoff.entrypoints.api.deps import (
+    MAX_PAGE,
+    IntCursor,
+    context,
+    current_principal,
+    int_cursor,
+    next_cursor,
+)
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import AuditEntryPublic, AuditReport, Page
+from signoff.errors import InvalidInput
 from signoff.services import lookups
 from signoff.services.tokens import Principal
 

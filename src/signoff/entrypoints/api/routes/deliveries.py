@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from signoff.adapters.db.events import DeliveryRepository
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import (
+    MAX_PAGE,
+    IntCursor,
+    context,
+    current_principal,
+    int_cursor,
+    next_cursor,
+    require,
+)
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import DeliveryDetail, DeliveryPublic, Page
 from signoff.services import dispatch

@@ -7,7 +7,14 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor
+from signoff.entrypoints.api.deps import (
+    MAX_PAGE,
+    IntCursor,
+    context,
+    current_principal,
+    int_cursor,
+    next_cursor,
+)
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import EventPublic, Page
 from signoff.services import lookups

@@ -11,7 +11,14 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import (
+    MAX_PAGE,
+    IntCursor,
+    context,
+    int_cursor,
+    next_cursor,
+    require,
+)
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import Page, ParameterPublic
 from signoff.services import lookups

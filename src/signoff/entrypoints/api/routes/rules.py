@@ -9,7 +9,14 @@ from fastapi import Depends, Path, Response
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import Page, PatternTest, PatternTestResult, RuleCreate, RulePublic, RuleUpdate
+from signoff.entrypoints.api.schemas import (
+    Page,
+    PatternTest,
+    PatternTestResult,
+    RuleCreate,
+    RulePublic,
+    RuleUpdate,
+)
 from signoff.services import rules
 from signoff.services.tokens import Principal
 

@@ -8,13 +8,21 @@ from fastapi import Depends, Path, Query
 
 from signoff.bootstrap import Context
 from signoff.domain.models import Lineage
-from signoff.entrypoints.api.deps import MAX_PAGE, IntCursor, context, current_principal, int_cursor, next_cursor, require
+from signoff.entrypoints.api.deps import (
+    MAX_PAGE,
+    IntCursor,
+    context,
+    current_principal,
+    int_cursor,
+    next_cursor,
+    require,
+)
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import (
+    MODEL_NAME,
     ApprovalRequestPublic,
     InferenceReportCreate,
     InferenceReportPublic,
-    MODEL_NAME,
     Page,
     PromotionCreate,
     VersionCreate,
