@@ -231,3 +231,39 @@ class TestRedelivery:
         stack.smtp.wait_for(4)
         again = stack.mails_to("rita@example.com")[1]
         assert again["Message-ID"] == first["Message-ID"]
+
+
+class TestAddressesNamedByARule:
+    def test_a_rule_can_mail_any_event_to_an_address_with_the_same_templates(self, stack: Stack) -> None:
+        from signoff.services import rules
+
+        rules.add_rule(uow=stack.ctx.uow(), actor="root", spec={
+            "name": "tell-ops", "pattern": {"type": ["signoff.version.approved"]},
+            "targets": [{"type": "email", "to": ["ops@example.com", "group:ml-leads"]}]})
+        model = unique()
+        register(stack, model)
+        live_in(stack, model, "dev", 1)
+        stack.smtp.wait_for(4)
+        mail = next(m.message for m in stack.smtp.messages if "ops@example.com" in m.rcpt_tos)
+        assert sorted(a for m in stack.smtp.messages if "ops@example.com" in m.rcpt_tos for a in m.rcpt_tos) == \
+            ["ops@example.com", "olga@example.com", "paula@example.com"]
+        assert mail["Subject"] == f"[signoff] {model} v1 is live in dev"
+        assert {p.get_content_type() for p in mail.iter_parts()} == {"text/plain", "text/html"}
+        assert f"{stack.url}/models/{model}/versions/1" in text_of(mail)
+        assert "a rule (tell-ops)" in html_of(mail)
+
+
+class TestTheQueue:
+    def test_waiting_for_me_lists_what_i_may_decide_until_i_have(self, stack: Stack) -> None:
+        model = unique()
+        register(stack, model)
+        rita, eve = stack.visitor(), stack.visitor()
+        rita.sign_in("rita")
+        eve.sign_in("eve")
+        assert f"{model} v1 → dev" in rita.get("/queue").text
+        assert f"{model} v1" not in eve.get("/queue").text
+        rita.decide(1, "approve")
+        assert f"{model} v1" not in rita.get("/queue").text
+
+    def test_the_mailbox_exists_only_in_demo_mode(self, stack: Stack) -> None:
+        assert stack.visitor().get("/mailbox").status_code == 404

@@ -86,6 +86,7 @@ class TestTheDemoServer:
     def test_it_prints_the_url_and_whom_to_sign_in_as(self, demo: DemoProcess) -> None:
         out = "\n".join(demo.lines)
         assert f"signoff demo server: {demo.url}" in out
+        assert "Waiting for a decision: cancer-classifier v1 in dev (#1, ml-reviewers)" in out
         roles = {m.group(1): m.group(3) for line in demo.lines if (m := USER_LINE.match(line))}
         assert roles["dana"].startswith("data scientist")
         assert roles["rita"].startswith("dev/test approver") and "start here" in roles["rita"]

@@ -266,6 +266,8 @@ class OidcProvider:
         if not isinstance(raw, str) or not raw:
             raise AuthenticationFailed(f"the ID token has no {self.settings.username_claim!r} claim to name you by")
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        if claims.get("email_verified") is False:
+            email = None  # review links are matched against it: only an address the provider checked
         name = claims.get("name") if isinstance(claims.get("name"), str) else None
         return Identity(account_name(raw, strip_domain=self.settings.strip_domain), self.name,
                         self._groups(claims), email, name)

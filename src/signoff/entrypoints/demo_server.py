@@ -184,6 +184,12 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
     return DemoServer(ctx, app, mailbox, worker, url, passwords, seeded)
 
 
+def open_requests(ctx: Any) -> list[Any]:
+    from signoff.services import approvals
+
+    return approvals.list_requests(uow=ctx.uow(), workflow=ctx.workflow, state="open", limit=20)
+
+
 def banner(demo: DemoServer) -> list[str]:
     from signoff.demo_story import DEMO_USERS
 
@@ -201,13 +207,19 @@ def banner(demo: DemoServer) -> list[str]:
         role = DEMO_USERS[name].get("role", "")
         extra = " — start here" if name == FIRST_APPROVER else (" (administrator)" if name == ADMIN else "")
         lines.append(f"  {name.ljust(width)}  {password.ljust(pw_width)}  {role}{extra}")
+    waiting = open_requests(demo.ctx)
+    lines.append("")
+    if waiting:
+        lines.append("Waiting for a decision: " + ", ".join(
+            f"{r.model} v{r.version} in {r.env} (#{r.id}, {' and '.join(r.policy.approvers)})" for r in waiting))
+        lines.append(f"Open {demo.url}/mailbox, follow a review link, and sign in as the approver it was sent to"
+                     f"{' (' + FIRST_APPROVER + ' for dev)' if any(r.env == 'dev' for r in waiting) else ''}.")
+    else:
+        lines.append(f"Nothing is waiting for a decision. The board: {demo.url}/models/{MODEL}")
     lines += [
+        "Press Ctrl-C to stop.",
         "",
-        f"Version 1 of {MODEL} is registered and waiting for approval in dev.",
-        f"Open {demo.url}/mailbox, follow the review link in {FIRST_APPROVER}'s email,",
-        f"sign in as {FIRST_APPROVER} and approve it. Press Ctrl-C to stop.",
-        "",
-        "Next step, from another terminal (batch inference in dev opens the promotion request for test):",
+        "Batch inference from another terminal reports metrics and opens the next promotion request:",
         (f"  SIGNOFF_CONFIG={demo.ctx.settings.home}/demo.toml signoff infer {MODEL} --env dev "
          f"--data {demo.ctx.settings.home}/demo/holdout.parquet --target benign --as dana"),
         "",

@@ -60,7 +60,7 @@ class MailComposer:
             name, ctx = "generic", {"headline": plain.subject.removeprefix("[signoff] "), "lines": lines,
                                     "link": plain.link, "text": plain.text}
             subject = subject or plain.subject
-        ctx.update(self._common(data, f"a rule ({rule}) sends {etype} events to you", subject))
+        ctx.update(self._common(data, self._why(data, to, rule, etype), subject))
         text, html = self.templates.render(name, ctx)
         message = MailMessage(to=to, subject=subject or self._subject(name, data), text=text, html=html,
                               message_id=message_id(key, self.sender), headers=headers)
@@ -129,6 +129,16 @@ class MailComposer:
         except Exception:  # noqa: BLE001 - the notice reads fine without the list
             ctx["approvers_so_far"] = []
         return ctx
+
+    def _why(self, data: dict[str, Any], to: list[str], rule: str, etype: str) -> str:
+        registrant = data.get("registered_by")
+        if isinstance(registrant, str):
+            with self.uow_factory() as uow:
+                user = uow.users.find(registrant)
+                email = user.email if user is not None else None
+            if email and [a.strip().lower() for a in to] == [email.strip().lower()]:
+                return "you registered this version"
+        return f"a rule ({rule}) sends {etype} events to you"
 
     def _common(self, data: dict[str, Any], reason: str, subject: str | None) -> dict[str, Any]:
         model, version, rid = data.get("model"), data.get("version"), data.get("request_id")

@@ -6,6 +6,7 @@ to an app made by `create_app`; `create_app` calls it, so every server has the U
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,9 @@ from signoff.bootstrap import Context
 from signoff.entrypoints.web import auth, mailbox, pages, review, sso
 from signoff.entrypoints.web.common import HERE, WebState, make_templates
 
+log = logging.getLogger("signoff.web")
+DEFAULT_SECRET = "changethis"
+
 
 def review_links(ctx: Context) -> ReviewLinks:
     server = ctx.settings.server
@@ -26,6 +30,10 @@ def review_links(ctx: Context) -> ReviewLinks:
 def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
     """Add the UI to `app`; `mail_catcher` (a demo Mailbox) turns on /mailbox."""
     server = ctx.settings.server
+    if server.secret_key.get_secret_value() == DEFAULT_SECRET:
+        # Review links and cookies are signed with it: anyone who knows it can forge them.
+        log.warning("[server] secret_key is the default %r; set a long random value (SIGNOFF_SERVER__SECRET_KEY)",
+                    DEFAULT_SECRET)
     app.state.web = WebState(
         ctx=ctx, templates=make_templates(), links=review_links(ctx),
         cookies=URLSafeSerializer(server.secret_key.get_secret_value(), salt="signoff.web"),
