@@ -17,8 +17,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import joblib
 import numpy as np
@@ -85,8 +86,8 @@ def run_inference_bench(rows: int = 1_000_000, small: int = 1_000, repeats: int 
                 for n in (small, rows):
                     plain_s, signoff_s = [], []
                     for _ in range(repeats):  # interleaved, so drift in machine load hits both sides
-                        plain_s.append(_median_seconds(lambda: plain(files[n]), 1))
-                        signoff_s.append(_median_seconds(lambda: signoff(files[n]), 1))
+                        plain_s.append(_median_seconds(lambda path=files[n]: plain(path), 1))
+                        signoff_s.append(_median_seconds(lambda path=files[n]: signoff(path), 1))
                     figures[n] = {"plain": statistics.median(plain_s), "signoff": statistics.median(signoff_s)}
                 phases = signoff(files[rows]).timings
         finally:

@@ -10,8 +10,9 @@ artifact is refused. Kept apart from the CLI so tests and `make run` run exactly
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from signoff.config import Settings
 

@@ -105,10 +105,20 @@ class TestModelsAndVersions:
         huge_version = api.http.get(f"{V1}/models/x/versions/99999999999999999999", headers=h)
         assert huge_version.status_code == 422
 
+    def test_unknown_or_repeated_query_parameters_are_refused(self, api: Api) -> None:
+        h = api.auth("rita")
+        typo = api.http.get(f"{V1}/approval-requests", params={"stat": "open"}, headers=h)
+        assert typo.status_code == 400 and error_of(typo)["details"] == {"unknown": ["stat"]}
+        twice = api.http.get(f"{V1}/events?type=a&type=b", headers=h)
+        assert twice.status_code == 400 and error_of(twice)["details"] == {"repeated": ["type"]}
+
     def test_a_body_over_the_size_limit_is_413(self, api: Api) -> None:
         limit = api.ctx.settings.server.max_body_bytes
         r = api.http.post(f"{V1}/models", content=b"x" * (limit + 1), headers=api.auth("dana"))
         assert r.status_code == 413 and error_of(r)["code"] == "payload_too_large"
+        chunks = (b"x" * 65536 for _ in range(limit // 65536 + 2))  # no Content-Length: counted as it arrives
+        chunked = api.http.post(f"{V1}/models", content=chunks, headers=api.auth("dana"))
+        assert chunked.status_code == 413 and error_of(chunked)["code"] == "payload_too_large"
 
 
 class TestResolve:

@@ -28,7 +28,7 @@ from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.actions import message_id
 from signoff.services.ports import MailMessage
 
-FAST = {"inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 2,
+FAST = {"inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 5,
         "poll_interval": 0.02}
 
 
@@ -300,8 +300,8 @@ class TestLeases:
     def test_a_live_worker_keeps_its_lease_while_a_slow_target_runs(
         self, bus_factory: Callable[..., Context], webhook_receiver: WebhookReceiver
     ) -> None:
-        ctx = bus_factory(events={"lease_seconds": 0.4})
-        webhook_receiver.respond_with([], then=200, delay=1.2)
+        ctx = bus_factory(events={"lease_seconds": 1.0})
+        webhook_receiver.respond_with([], then=200, delay=2.5)
         rule = add_rule(ctx, {"type": "webhook", "url": webhook_receiver.url, "timeout": 5})
         publish(ctx)
         first, second = Worker(ctx).start(), Worker(ctx).start()

@@ -8,7 +8,13 @@ import pytest
 
 from signoff.bootstrap import Context
 from signoff.domain import events
-from signoff.errors import AuthenticationFailed, InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from signoff.errors import (
+    AuthenticationFailed,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
 from signoff.sdk._embedded import EmbeddedClient
 from tests.conftest import unique
 

@@ -42,7 +42,8 @@ class TestPopulationStabilityIndex:
     def test_grows_with_the_shift(self) -> None:
         small = psi([0.25] * 4, [0.2, 0.25, 0.25, 0.3])
         large = psi([0.25] * 4, [0.05, 0.15, 0.3, 0.5])
-        assert 0 < small < 0.1 < 0.2 < large
+        assert 0 < small < 0.1
+        assert large > 0.2
 
     def test_an_empty_bin_costs_a_finite_amount(self) -> None:
         assert np.isfinite(psi([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]))

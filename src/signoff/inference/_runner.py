@@ -68,7 +68,11 @@ def run_batch(
     Raises NotFound (nothing live), ArtifactMismatch (the artifact changed), InvalidInput.
     """
     from signoff.inference._data import read_table, write_table
-    from signoff.inference._metrics import classification_metrics, looks_like_classification, regression_metrics
+    from signoff.inference._metrics import (
+        classification_metrics,
+        looks_like_classification,
+        regression_metrics,
+    )
     from signoff.inference._profile import profile_frame
 
     if batch_size < 1:

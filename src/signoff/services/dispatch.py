@@ -3,13 +3,14 @@
 The same code serves a `signoff worker` process, a worker thread inside a server, and the
 inline dispatcher of embedded use (CLI, SDK, demo), which drains right after a commit.
 
-Three short transactions per batch keep locks brief:
-1. fan-out: claim pending outbox events in order, match them against the enabled rules, insert
-   one delivery per (event, rule, target) — the unique idempotency key makes this repeatable —
-   and mark the events dispatched;
-2. claim: take due deliveries (and ones whose lease ran out) with a lease;
-3. record: store each attempt and move the delivery on (succeeded, retry later, dead).
-Built-in actions instead run inside the transaction that records them, so they happen once.
+Two short transactions per batch keep locks brief:
+1. fan-out and claim: take pending outbox events in order, match them against the enabled
+   rules, insert one delivery per (event, rule, target) — the unique idempotency key makes
+   this repeatable — and mark the events dispatched; then lease due deliveries (and ones whose
+   lease ran out) to this worker;
+2. record: store each attempt and move the delivery on (succeeded, retry later, dead).
+The targets run between the two, outside any transaction. Built-in actions instead run inside
+the transaction that records them, so they take effect once.
 """
 
 from __future__ import annotations
@@ -181,10 +182,16 @@ class Dispatcher:
         deadline = time.monotonic() + budget
         done = 0
         for _ in range(max_rounds):
-            events = self.fan_out()
-            jobs = self.claim(types=TRANSACTIONAL_TYPES)
-            if not jobs and time.monotonic() < deadline:
-                jobs = self.claim(exclude=TRANSACTIONAL_TYPES)
+            uow = self.uow_factory()
+            with uow:
+                now = self.clock.now()
+                events = self._fan_out(uow, self.batch_size, now)
+                jobs, changed = self._claim(uow, self.batch_size, now, TRANSACTIONAL_TYPES, None)
+                if not jobs and time.monotonic() < deadline:
+                    jobs, more = self._claim(uow, self.batch_size, now, None, TRANSACTIONAL_TYPES)
+                    changed = changed or more
+                if events or changed:
+                    uow.commit()
             if not jobs and not events:
                 break
             self.execute(jobs)

@@ -12,7 +12,7 @@ and FastAPI would otherwise send each one through the thread pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -98,27 +98,42 @@ async def context(request: Request) -> Context:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-_known_query: dict[int, frozenset[str]] = {}
+_known_query: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
 
 
 async def known_query_only(request: Request) -> None:
-    """Refuse query parameters the operation does not declare: `?stat=open` is a typo, not a filter."""
+    """Refuse query parameters the operation does not declare (`?stat=open` is a typo, not a
+    filter), and repeats of single-valued ones (which value would win is not the caller's guess)."""
     if not request.scope.get("query_string"):
         return
     route = request.scope.get("route")
     known = _known_query.get(id(route))
     if known is None:
-        known = _known_query[id(route)] = frozenset(_query_names(route.dependant))  # type: ignore[union-attr]
-    unknown = sorted(set(request.query_params.keys()) - known)
+        fields = list(_query_fields(route.dependant))  # type: ignore[union-attr]
+        known = _known_query[id(route)] = (frozenset(f.alias for f in fields),
+                                           frozenset(f.alias for f in fields if _is_sequence(f)))
+    names, repeatable = known
+    keys = [k for k, _ in request.query_params.multi_items()]
+    unknown = sorted(set(keys) - names)
     if unknown:
-        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this operation takes {', '.join(sorted(known)) or 'none'}",
-                           details={"unknown": unknown})
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this operation takes "
+                           f"{', '.join(sorted(names)) or 'none'}", details={"unknown": unknown})
+    repeated = sorted({k for k in keys if keys.count(k) > 1} - repeatable)
+    if repeated:
+        raise InvalidInput(f"query parameter {repeated[0]!r} given more than once", details={"repeated": repeated})
 
 
-def _query_names(dependant: Any) -> Iterator[str]:
-    yield from (f.alias for f in dependant.query_params)
+def _query_fields(dependant: Any) -> Iterator[Any]:
+    yield from dependant.query_params
     for sub in dependant.dependencies:
-        yield from _query_names(sub)
+        yield from _query_fields(sub)
+
+
+def _is_sequence(field: Any) -> bool:
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    candidates = [annotation, *get_args(annotation)]
+    return any(get_origin(a) in (list, tuple, set, frozenset) or a in (list, tuple, set, frozenset)
+               for a in candidates)
 
 
 def int_cursor(cursor: str | None) -> int | None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, err_console, print_json
+from signoff.entrypoints.cli._common import (
+    AS_OPTION,
+    JSON_OPTION,
+    client,
+    console,
+    err_console,
+    print_json,
+)
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -17,12 +22,12 @@ def register_commands(app: typer.Typer) -> None:
         model: str,
         env: str = typer.Option(..., "--env"),
         data: str = typer.Option(..., "--data", help="CSV or Parquet file (path or URL)."),
-        target: Optional[str] = typer.Option(None, "--target", help="Column with the true values: metrics."),
-        output: Optional[str] = typer.Option(None, "--output", help="Write the rows with a prediction column."),
+        target: str | None = typer.Option(None, "--target", help="Column with the true values: metrics."),
+        output: str | None = typer.Option(None, "--output", help="Write the rows with a prediction column."),
         batch_size: int = typer.Option(100_000, "--batch-size", min=1),
-        flavor: Optional[str] = typer.Option(None, "--flavor", help="Override the recorded flavor."),
+        flavor: str | None = typer.Option(None, "--flavor", help="Override the recorded flavor."),
         no_report: bool = typer.Option(False, "--no-report", help="Score only; send no inference report."),
-        actor: Optional[str] = AS_OPTION,
+        actor: str | None = AS_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Score DATA with the version of MODEL live in ENV and report metrics, rows, duration and profile."""

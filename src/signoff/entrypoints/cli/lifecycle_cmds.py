@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
-from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, err_console, print_json
+from signoff.entrypoints.cli._common import (
+    AS_OPTION,
+    JSON_OPTION,
+    client,
+    console,
+    err_console,
+    print_json,
+)
 
 
 def lifecycle_extras(*, reference: str | None, store: bool | None) -> dict[str, Any]:
@@ -40,9 +47,9 @@ def register_commands(app: typer.Typer) -> None:
     def rollback(
         model: str,
         env: str = typer.Option(..., "--env"),
-        to: Optional[int] = typer.Option(None, "--to", help="Version to make live (default: the previous one)."),
+        to: int | None = typer.Option(None, "--to", help="Version to make live (default: the previous one)."),
         reason: str = typer.Option("", "--reason"),
-        actor: Optional[str] = AS_OPTION,
+        actor: str | None = AS_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Make an earlier version that is Approved in ENV live there again (approvers of ENV only)."""
@@ -60,7 +67,7 @@ def register_commands(app: typer.Typer) -> None:
         version: int,
         env: str = typer.Option(..., "--env"),
         reason: str = typer.Option(..., "--reason", help="Why (required)."),
-        actor: Optional[str] = AS_OPTION,
+        actor: str | None = AS_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Mark VERSION Revoked in ENV; if it was live, the previous approved version (or none) is live."""
