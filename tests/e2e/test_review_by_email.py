@@ -246,7 +246,7 @@ class TestAddressesNamedByARule:
         stack.smtp.wait_for(4)
         mail = next(m.message for m in stack.smtp.messages if "ops@example.com" in m.rcpt_tos)
         assert sorted(a for m in stack.smtp.messages if "ops@example.com" in m.rcpt_tos for a in m.rcpt_tos) == \
-            ["ops@example.com", "olga@example.com", "paula@example.com"]
+            ["olga@example.com", "ops@example.com", "paula@example.com"]
         assert mail["Subject"] == f"[signoff] {model} v1 is live in dev"
         assert {p.get_content_type() for p in mail.iter_parts()} == {"text/plain", "text/html"}
         assert f"{stack.url}/models/{model}/versions/1" in text_of(mail)

@@ -7,9 +7,10 @@ keys: a field a service adds is never silently dropped from the API.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -28,7 +29,18 @@ Count = Annotated[int, Field(ge=0, le=2**53)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "5" is not a number and 1 is not true; a body says what it means or is refused (422).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _text_only(value: object) -> object:
+    if isinstance(value, (str, datetime)):
+        return value
+    raise ValueError("expected an RFC 3339 date-time string")
+
+
+# Times in bodies: RFC 3339 strings with an offset (a bare number or a naive time is refused).
+IsoTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_only)]
 
 
 class _Out(BaseModel):
@@ -173,8 +185,8 @@ class InferenceReportCreate(_In):
     env: EnvName
     metrics: Metrics
     rows: Count = 0
-    started_at: AwareDatetime | None = None
-    finished_at: AwareDatetime | None = None
+    started_at: IsoTime | None = None
+    finished_at: IsoTime | None = None
     profile: dict[str, Any] | None = None
 
 

@@ -38,7 +38,7 @@ def list_audit(model: str | None = Query(None, max_length=128), since: str | Non
 
 def _instant(text: str | None) -> datetime | None:
     """An RFC 3339 time with its offset (`2026-11-25T12:00:00Z`); a time without one is ambiguous."""
-    if not text:
+    if text is None:
         return None
     try:
         at = datetime.fromisoformat(text)

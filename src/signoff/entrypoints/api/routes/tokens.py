@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp
+from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In
 from signoff.services import tokens
 from signoff.services.tokens import Principal
 
@@ -20,8 +20,7 @@ router = api_router("tokens")
 Scope = Literal["register", "resolve", "report", "decide", "admin"]
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TokenCreate(_In):
     user: Annotated[str, Field(pattern=MODEL_NAME)]
     scopes: list[Scope] = Field(min_length=1, max_length=5)
     expires_in_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400)] | None = None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import MODEL_NAME, Page
+from signoff.entrypoints.api.schemas import MODEL_NAME, Page, _In
 from signoff.services import accounts
 from signoff.services.tokens import Principal
 
@@ -19,8 +19,7 @@ router = api_router("users")
 AccountName = Annotated[str, Field(pattern=MODEL_NAME)]
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UserCreate(_In):
     name: AccountName
     groups: list[AccountName] = Field(default_factory=list, max_length=100)
     email: Annotated[str, Field(max_length=256)] | None = None
