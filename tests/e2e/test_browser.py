@@ -234,3 +234,40 @@ class TestEveryPage:
             stack.close()
             stack.server.stop()
             stack.ctx.close()
+
+
+class TestTheDemoMailbox:
+    def test_the_mailbox_shows_the_caught_email_and_its_link_leads_to_the_review(
+        self, tmp_path: Path, clock: Any, chromium: Any,
+    ) -> None:
+        from signoff.adapters.mailbox import Mailbox
+        from signoff.entrypoints.web import set_mail_catcher
+        from tests.fixtures.web import build_stack
+
+        catcher = Mailbox(tmp_path / "mailbox")
+        catcher.start()
+        stack = build_stack(tmp_path, catcher, clock)  # type: ignore[arg-type]  # the demo's catcher is the SMTP server
+        set_mail_catcher(stack.server.app, catcher)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            model = unique("churn")
+            register(stack, model)
+            page = context.new_page()
+            page.goto(f"{stack.url}/mailbox")
+            assert page.get_by_role("link", name=f"[signoff] approval needed for {model} v1 in dev").count() == 2
+            shot(page, "mailbox.png")
+            ritas = page.locator("li.mail", has_text="To rita@example.com")
+            ritas.get_by_role("link", name=f"[signoff] approval needed for {model} v1 in dev").click()
+            assert page.get_by_text("Message-ID").is_visible()
+            shot(page, "mailbox-message.png")
+            page.go_back()
+            ritas.get_by_role("link", name="Open review link").click()
+            sign_in_through_the_form(page, "rita")
+            page.wait_for_url("**/review/1?t=*")
+            assert page.get_by_role("button", name="Approve v1 for dev").is_visible()
+        finally:
+            context.close()
+            stack.close()
+            stack.server.stop()
+            stack.ctx.close()
+            catcher.stop()

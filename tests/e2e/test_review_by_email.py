@@ -219,6 +219,32 @@ class TestRemindersAndExpiry:
             stack.ctx.close()
 
 
+    def test_a_reminder_skips_whoever_decided_already(self, tmp_path: object, smtp_server: object,
+                                                      clock: object) -> None:
+        from signoff.services.sweeps import sweep_requests
+
+        envs = {"order": ["dev", "prod"], "dev": {"approvers": ["ml-reviewers"]},
+                "prod": {"approvers": ["ml-leads", "risk-office"], "quorum": "each-group", "remind_every": "1h"}}
+        stack = build_stack(tmp_path, smtp_server, clock, environments=envs)  # type: ignore[arg-type]
+        try:
+            model = unique()
+            register(stack, model)
+            as_(stack, "rita").approve(model, 1, "dev")
+            prod = as_(stack, "dana").request_promotion(model, 1, "prod")
+            as_(stack, "paula").decide(prod.id, "approve", "fine by ML")
+            stack.smtp.clear()
+            stack.clock.advance(minutes=61)
+            assert sweep_requests(uow=stack.ctx.uow(), workflow=stack.ctx.workflow)["reminded"] == [prod.id]
+            mails = stack.smtp.wait_for(2)
+            assert sorted(a for m in mails for a in m.rcpt_tos) == ["olga@example.com", "pete@example.com"]
+            text = text_of(mails[0].message)
+            assert "REMINDER: promotion to prod" in text and "one approval from each of risk-office" in text
+        finally:
+            stack.close()
+            stack.server.stop()
+            stack.ctx.close()
+
+
 class TestRedelivery:
     def test_a_replayed_delivery_sends_mail_with_the_same_message_id(self, stack: Stack) -> None:
         register(stack, unique())

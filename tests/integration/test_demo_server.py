@@ -69,9 +69,10 @@ class DemoProcess:
             return self.proc.wait(10)
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[DemoProcess]:
-    process = DemoProcess(tmp_path).start()
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProcess]:
+    """One demo server for the module (it trains a model at first start); tests run in order."""
+    process = DemoProcess(tmp_path_factory.mktemp("demo")).start()
     yield process
     if process.proc is not None and process.proc.poll() is None:
         process.stop()
@@ -126,6 +127,8 @@ class TestTheDemoServer:
         rita = Visitor(demo.url)
         try:
             rita.sign_in("rita", passwords["rita"])
-            assert "cancer-classifier v1" in rita.get("/queue").text
+            board = rita.get("/models/cancer-classifier").text  # approved by the test before
+            assert re.search(r'<td class="cell is-live">\s*<span class="badge ok">Approved</span>', board)
         finally:
             rita.close()
+        assert any("Nothing is waiting for a decision" in line for line in demo.lines)

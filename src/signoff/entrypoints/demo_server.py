@@ -49,8 +49,10 @@ def _private_file(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def _passwords(home: Path, names: list[str]) -> dict[str, str]:
-    """Demo passwords: random per installation, kept in .signoff/demo-users.json, printed at start."""
+def _passwords(home: Path, names: list[str]) -> tuple[dict[str, str], set[str]]:
+    """Demo passwords: random per installation, kept in .signoff/demo-users.json, printed at start.
+
+    Returns them and the names whose password is new (their hash must be written)."""
     path = home / "demo-users.json"
     known: dict[str, str] = {}
     if path.exists():
@@ -58,7 +60,7 @@ def _passwords(home: Path, names: list[str]) -> dict[str, str]:
     out = {name: known.get(name) or f"{name}-{secrets.token_hex(3)}" for name in names}
     if out != known:
         _private_file(path, json.dumps(out, indent=2) + "\n")
-    return out
+    return out, {name for name in names if name not in known}
 
 
 def _secret_key(home: Path) -> str:
@@ -118,15 +120,15 @@ def demo_config(home: Path, url: str, smtp_port: int, secret: str) -> dict[str, 
     }
 
 
-def _set_passwords(ctx: Any, passwords: dict[str, str]) -> None:
-    """Make each demo account's password the printed one (idempotent across restarts)."""
-    from signoff.adapters.passwords import hash_password, verify_password
+def _set_passwords(ctx: Any, passwords: dict[str, str], new: set[str]) -> None:
+    """Give each demo account its printed password: new ones, and accounts without any (a fresh database)."""
+    from signoff.adapters.passwords import hash_password
 
     with ctx.uow() as uow:
         for name, password in passwords.items():
             row = uow.users.find(name)
-            if row is not None and not verify_password(row.password_hash, password):
-                row.password_hash = hash_password(password)
+            if row is not None and (name in new or not row.password_hash):
+                row.password_hash = hash_password(password)  # argon2: slow on purpose, so only when needed
         uow.commit()
 
 
@@ -175,8 +177,8 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
     write_config(config_path, config)
     settings: Settings = load_settings(config_path)
     ctx = bootstrap(settings)
-    passwords = _passwords(home, list(DEMO_USERS))
-    _set_passwords(ctx, passwords)
+    passwords, new = _passwords(home, list(DEMO_USERS))
+    _set_passwords(ctx, passwords, new)
     worker = Worker(ctx).start()  # with its request sweeper (expiry, reminders)
     app = create_app(ctx)
     set_mail_catcher(app, mailbox)

@@ -86,11 +86,15 @@ class MailComposer:
             lineage = {"run_id": version_row.run_id, "code_commit": version_row.code_commit,
                        "dataset_hash": version_row.dataset_hash, "digest": version_row.digest}
             registered_at, registered_by = version_row.registered_at, version_row.registered_by
+            # Whoever decided already has nothing left to do (a reminder of a half-approved prod request).
+            skip = {u.email.strip().lower() for d in request.decisions
+                    if (u := uow.users.find(d.actor)) is not None and u.email}
         if registrant_email and not request.policy.registrant_may_approve:
             # The registrant may not approve their own version: asking them would only confuse.
-            to = [a for a in to if a.strip().lower() != registrant_email.strip().lower()]
+            skip.add(registrant_email.strip().lower())
+        to = [a for a in to if a.strip().lower() not in skip]
         if not to:
-            return [], "no approver with an email address (the registrant may not approve)"
+            return [], "no approver left to ask (the registrant may not approve; the others decided)"
         reminder = event.get("type") == events.APPROVAL_REMINDER
         name = "promotion_request" if request.kind == "promotion" else "approval_request"
         live_version = data.get("live_version")

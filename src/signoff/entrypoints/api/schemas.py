@@ -25,7 +25,12 @@ Metrics = Annotated[dict[MetricName, float], Field(json_schema_extra={"additiona
 EnvName = Annotated[str, Field(min_length=1, max_length=64)]
 ShortText = Annotated[str, Field(max_length=256)]
 LongText = Annotated[str, Field(max_length=10_000)]
-Count = Annotated[int, Field(ge=0, le=2**53)]
+def _whole(value: object) -> object:
+    # JSON has one number type: 3.0 is the integer 3 (JSON Schema agrees); 3.5 and "3" are not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Count = Annotated[int, Field(ge=0, le=2**53), BeforeValidator(_whole)]
 
 
 class _In(BaseModel):

@@ -162,7 +162,8 @@ def error_page(request: Request, status: int, title: str, message: str, **contex
     return render(request, "error.html", status_code=status, title=title, message=message, **context)
 
 
-def _status(exc: SignoffError) -> int:
+def status_of(exc: SignoffError) -> int:
+    """The API's one table from error class to HTTP status (imported late: the API package imports us)."""
     from signoff.entrypoints.api.errors import status_for
 
     return status_for(exc)
@@ -187,7 +188,7 @@ class WebRoute(APIRoute):
             except AuthenticationFailed as exc:
                 return error_page(request, 401, TITLES[401], exc.message)
             except SignoffError as exc:
-                status = _status(exc)
+                status = status_of(exc)
                 return error_page(request, status, TITLES.get(status, "Something went wrong"), exc.message)
 
         return route

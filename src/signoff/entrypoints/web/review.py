@@ -17,6 +17,7 @@ from signoff.entrypoints.web.common import (
     error_page,
     render,
     signed_in,
+    status_of,
     viewer,
     web_state,
 )
@@ -81,9 +82,7 @@ def decide(request: Request, request_id: int = RequestId, csrf_token: str = Form
                          verdict=decision, comment=comment.strip(),
                          groups=decision_groups(ctx, user.name))  # directory users: groups checked now
     except PermissionDenied:
-        raise
-    except SignoffError as exc:
-        from signoff.entrypoints.api.errors import status_for
-
-        return _review_page(request, request_id, status_code=status_for(exc), error=exc.message, comment=comment)
+        raise  # a 403 page of its own: this person may not decide here at all
+    except SignoffError as exc:  # gate failed, frozen, already decided, no comment…: show it on the page
+        return _review_page(request, request_id, status_code=status_of(exc), error=exc.message, comment=comment)
     return RedirectResponse(f"/requests/{request_id}?decided={decision}", status_code=303)

@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In
+from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In, _whole
 from signoff.services import tokens
 from signoff.services.tokens import Principal
 
@@ -23,7 +23,7 @@ Scope = Literal["register", "resolve", "report", "decide", "admin"]
 class TokenCreate(_In):
     user: Annotated[str, Field(pattern=MODEL_NAME)]
     scopes: list[Scope] = Field(min_length=1, max_length=5)
-    expires_in_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400)] | None = None
+    expires_in_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400), BeforeValidator(_whole)] | None = None
     name: Annotated[str, Field(max_length=128)] = ""
 
 
