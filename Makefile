@@ -21,17 +21,26 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The demo server: web UI on http://127.0.0.1:8080, demo users with printed passwords, a model
-# waiting for approval, and the emails it sends at /mailbox (state in ./.signoff/).
+# The main job: first the scripted dev -> prod story in the terminal (it completes, ending with
+# the version live in prod), then the demo server: web UI on http://127.0.0.1:8080, demo users
+# with printed passwords, a model waiting for approval, and its emails at /mailbox (./.signoff/).
 run: $(STAMP)
+	$(BIN)/signoff demo
 	$(BIN)/signoff server --demo
 
 # The scripted dev -> prod story in the terminal (a temporary database).
 demo: $(STAMP)
 	$(BIN)/signoff demo
 
+# Database suites run twice: on SQLite (the whole suite) and on a real PostgreSQL server.
+PG_SUITES := tests/integration/test_registry.py tests/integration/test_promotion_policies.py \
+	tests/integration/test_lifecycle.py tests/integration/test_event_rules.py \
+	tests/integration/test_tokens.py tests/e2e/test_api_endpoints.py tests/e2e/test_api_auth.py \
+	tests/e2e/test_sdk_contract.py
+
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	SIGNOFF_TEST_DB=postgres $(BIN)/python -m pytest $(PG_SUITES)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
