@@ -96,7 +96,7 @@ def build_workflow(order: list[str], raw: dict[str, dict[str, object]]) -> Workf
             gates = tuple(parse_gate(str(g)) for g in cfg.get("gates", []) or [])  # type: ignore[union-attr]
             freeze = tuple(parse_freeze_window(str(w)) for w in cfg.get("freeze", []) or [])  # type: ignore[union-attr]
             min_soak = _duration(cfg.get("min_soak"))
-            expiry = _duration(cfg.get("request_expiry"))
+            expiry = _duration(cfg.get("request_expiry", "7d"))
             remind = _duration(cfg.get("remind_every"))
         except InvalidInput as exc:
             raise InvalidInput(f"config key {key}: {exc.message}", details={"key": key}) from None

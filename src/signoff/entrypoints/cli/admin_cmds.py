@@ -33,9 +33,8 @@ def users_add(
 ) -> None:
     """Add a local user with groups."""
     from signoff.adapters.passwords import hash_password
-    from signoff.services import accounts
-
     from signoff.entrypoints.cli.tokens_cmds import remote_admin
+    from signoff.services import accounts
 
     remote = remote_admin()
     if remote is not None:
@@ -58,9 +57,8 @@ def users_add(
 @users_app.command("list")
 def users_list(as_json: bool = JSON_OPTION) -> None:
     """Users and their groups."""
-    from signoff.services import accounts
-
     from signoff.entrypoints.cli.tokens_cmds import remote_admin
+    from signoff.services import accounts
 
     remote = remote_admin()
     if remote is not None:

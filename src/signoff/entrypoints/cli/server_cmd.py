@@ -57,6 +57,6 @@ def register_commands(app: typer.Typer) -> None:
         if demo:
             from signoff.entrypoints.demo_server import serve_demo
 
-            serve_demo(host, port, log_level=log_level, say=lambda line: _common.console.print(line, markup=False))
+            serve_demo(host, port, log_level=log_level, say=lambda line: print(line, flush=True))  # no wrapping
             return
         serve(host, port, workers, log_level, access_log)
