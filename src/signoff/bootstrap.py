@@ -113,7 +113,9 @@ def bootstrap(
         reader=LiveReader(engine),
     )
     if sync_users and settings.users:
-        sync_config_users(uow=ctx.uow(), users=_config_users(settings))
+        from signoff.adapters.passwords import hash_password
+
+        sync_config_users(uow=ctx.uow(), users=_config_users(settings), hash_password=hash_password)
     if sync_rules:
         _sync_rules(uow=ctx.plain_uow(), configured=settings.rules)
     ctx.dispatch_inline = settings.events.inline
@@ -154,12 +156,10 @@ def mail_composer(ctx: Context) -> Any:
 
 
 def _config_users(settings: Settings) -> dict[str, dict[str, Any]]:
-    from signoff.adapters.passwords import hash_password
-
     out: dict[str, dict[str, Any]] = {}
     for name, spec in settings.users.items():
         entry: dict[str, Any] = {"groups": spec.groups, "email": spec.email, "admin": spec.admin}
         if spec.password is not None:
-            entry["password_hash"] = hash_password(spec.password.get_secret_value())
+            entry["password"] = spec.password.get_secret_value()
         out[name] = entry
     return out

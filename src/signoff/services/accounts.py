@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from signoff.adapters.db.accounts import user_to_dict
@@ -51,8 +52,14 @@ def list_users(*, uow: UnitOfWork) -> list[dict[str, Any]]:
         return [user_to_dict(u, g) for u, g in uow.users.list()]
 
 
-def sync_config_users(*, uow: UnitOfWork, users: dict[str, dict[str, Any]]) -> None:
-    """Make config-declared users exist with exactly the configured groups (idempotent)."""
+def sync_config_users(
+    *, uow: UnitOfWork, users: dict[str, dict[str, Any]], hash_password: Callable[[str], str]
+) -> None:
+    """Make config-declared users exist with exactly the configured groups (idempotent).
+
+    A `password` is hashed only when the user is created: hashing is deliberately slow, and
+    this runs at every start-up.
+    """
     if not users:
         return
     with uow:
@@ -61,7 +68,9 @@ def sync_config_users(*, uow: UnitOfWork, users: dict[str, dict[str, Any]]) -> N
             row = uow.users.find(name)
             groups = sorted(spec.get("groups", []))
             if row is None:
-                row = uow.users.add(UserRow(name=name, email=spec.get("email"), password_hash=spec.get("password_hash"),
+                password = spec.get("password")
+                row = uow.users.add(UserRow(name=name, email=spec.get("email"),
+                                            password_hash=hash_password(password) if password else None,
                                             is_admin=bool(spec.get("admin")), disabled=False, source="config",
                                             created_at=uow.clock.now()))
                 uow.users.set_groups(row, groups)

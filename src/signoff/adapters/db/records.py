@@ -84,30 +84,6 @@ class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, entry: AuditEntry) -> AuditEntry:
-        """Seal the entry onto the chain; callers hold the chain lock until commit."""
-        if self.session.bind is not None and self.session.get_bind().dialect.name == "postgresql":
-            # One chain, many writers: serialise appends for the rest of this transaction.
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-        last = self.session.scalar(_CHAIN_TAIL)
-        entry.before, entry.after = _plain(entry.before), _plain(entry.after)
-        seal(entry, last or GENESIS)
-        row = AuditRow(
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            subject=entry.subject,
-            model=entry.model,
-            before=entry.before,
-            after=entry.after,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
-        self.session.add(row)
-        self.session.flush()
-        entry.id = row.id
-        return entry
-
     def append_many(self, entries: list[AuditEntry]) -> None:
         """Seal several entries in order with one read of the chain's tail and one INSERT."""
         if not entries:
@@ -174,18 +150,6 @@ def audit_from_row(row: AuditRow) -> AuditEntry:
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def add(self, event: Event, at: datetime) -> OutboxRow:
-        row = OutboxRow(
-            event_id=event.id,
-            type=event.type,
-            subject=event.subject,
-            time=at,
-            payload=_plain(event.envelope(at)),
-            dispatched_at=None,
-        )
-        self.session.add(row)
-        return row
 
     def add_many(self, events: list[Event], at: datetime) -> None:
         if events:
