@@ -300,9 +300,11 @@ class TestLeases:
     def test_a_live_worker_keeps_its_lease_while_a_slow_target_runs(
         self, bus_factory: Callable[..., Context], webhook_receiver: WebhookReceiver
     ) -> None:
-        ctx = bus_factory(events={"lease_seconds": 1.0})
-        webhook_receiver.respond_with([], then=200, delay=2.5)
-        rule = add_rule(ctx, {"type": "webhook", "url": webhook_receiver.url, "timeout": 5})
+        # The target outlasts two lease periods, so only renewal keeps the second worker off it;
+        # a 2 s lease leaves room for a renewal delayed by a busy machine.
+        ctx = bus_factory(events={"lease_seconds": 2.0})
+        webhook_receiver.respond_with([], then=200, delay=4.5)
+        rule = add_rule(ctx, {"type": "webhook", "url": webhook_receiver.url, "timeout": 8})
         publish(ctx)
         first, second = Worker(ctx).start(), Worker(ctx).start()
         try:
