@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench bench-compare demo server clean install
+.PHONY: run test soak bench bench-compare demo server clean install
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,12 +42,22 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	SIGNOFF_TEST_DB=postgres $(BIN)/python -m pytest $(PG_SUITES)
 
+# The multi-process soak on PostgreSQL (issue 9), longer than in `make test` (30 s there).
+SOAK_SECONDS ?= 300
+soak: $(TEST_STAMP)
+	SIGNOFF_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -m soak -s -p no:cacheprovider \
+		-o timeout=$$(( $(SOAK_SECONDS) + 600 )) tests/integration/test_soak_postgres.py
+
+# Benchmarks print JSON, one key per database: SQLite, then a PostgreSQL server the run starts
+# from the Debian binaries (or SIGNOFF_BENCH_POSTGRES_URL). DB=sqlite or DB=postgres runs one.
+DB ?= all
+
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/run.py
 
 # The HTTP workloads against signoff and an MLflow server (installed on demand under .bench/).
 bench-compare: $(STAMP)
-	$(BIN)/python bench/compare_mlflow.py
+	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/compare_mlflow.py
 
 clean:
 	rm -rf $(VENV) .signoff build *.egg-info

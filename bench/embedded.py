@@ -1,4 +1,4 @@
-"""Embedded (in-process, SQLite) figures: registrations/s, approvals/s, resolves/s, resolve latency."""
+"""Embedded (in-process, SQLite or PostgreSQL) figures: registrations/s, approvals/s, resolves/s, resolve latency."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from databases import Database
+
 from signoff.bootstrap import bootstrap
 from signoff.config import Settings
-from signoff.services import lookups
 from signoff.sdk._embedded import EmbeddedClient
+from signoff.services import lookups
 
 
-def _settings(home: Path) -> Settings:
+def _settings(home: Path, url: str) -> Settings:
     s = Settings(home=home, users={"dana": {"groups": ["ds"]}, "rita": {"groups": ["ml-reviewers"]}})
-    s.database_url = f"sqlite:///{home / 'bench.db'}"
+    s.database_url = url
     return s
 
 
@@ -26,9 +28,11 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_embedded_bench(registrations: int = 500, resolves: int = 50_000) -> dict[str, Any]:
+def run_embedded_bench(database: Database | None = None, registrations: int = 300,
+                       resolves: int = 50_000) -> dict[str, Any]:
+    database = database or Database("sqlite")
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = bootstrap(_settings(Path(tmp)))
+        ctx = bootstrap(_settings(Path(tmp), database.fresh_url(Path(tmp), "embedded")), migrate_schema=True)
         dana, rita = EmbeddedClient(actor="dana", context=ctx), EmbeddedClient(actor="rita", context=ctx)
         t0 = time.perf_counter()
         for i in range(registrations):

@@ -1,7 +1,7 @@
 """Event-bus figures: commit → webhook delivery latency with an idle worker, and deliveries/s
 through one worker to a loopback receiver (targets: p50 < 100 ms, p99 < 500 ms, ≥ 500/s).
 
-Everything is real: a temporary SQLite file, `signoff worker` processes (and a worker thread
+Everything is real: a temporary SQLite file or PostgreSQL database, `signoff worker` processes (and a worker thread
 in the benchmark's own process, which commits wake at once), an HTTP receiver on loopback
 that answers 200 with keep-alive. Latency is measured from the moment the committing unit of
 work returns to the moment the receiver has the request, one event at a time with a random
@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from databases import Database
 
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
@@ -79,9 +81,9 @@ class Receiver:
         self.server.server_close()
 
 
-def _settings(home: Path) -> Settings:
+def _settings(home: Path, url: str) -> Settings:
     settings = Settings(home=home, events={"inline": False})
-    settings.database_url = f"sqlite:///{home / 'signoff.db'}"
+    settings.database_url = url
     return settings
 
 
@@ -114,9 +116,9 @@ def _latency(ctx: Context, receiver: Receiver, n: int) -> dict[str, float]:
 
 
 @contextmanager
-def _worker_process(home: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+def _worker_process(home: Path, url: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
-    env.update(SIGNOFF_DATABASE_URL=f"sqlite:///{home / 'signoff.db'}", SIGNOFF_HOME=str(home),
+    env.update(SIGNOFF_DATABASE_URL=url, SIGNOFF_HOME=str(home),
                SIGNOFF_EVENTS__INLINE="false")
     proc = subprocess.Popen([sys.executable, "-m", "signoff.entrypoints.cli", "worker", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=home)
@@ -144,7 +146,7 @@ def _throughput(ctx: Context, home: Path, receiver: Receiver, n: int, concurrenc
     """A backlog of n events, then one worker process; rate between the first and the last arrival."""
     ids, _ = _publish(ctx, n)
     before = receiver.count
-    with _worker_process(home, "--concurrency", str(concurrency)) as proc:
+    with _worker_process(home, ctx.settings.resolved_database_url(), "--concurrency", str(concurrency)) as proc:
         with receiver.cond:
             receiver.cond.wait_for(lambda: receiver.count > before, timeout=120)
         cpu_start = _cpu_seconds(proc.pid)
@@ -161,11 +163,13 @@ def _throughput(ctx: Context, home: Path, receiver: Receiver, n: int, concurrenc
     return out
 
 
-def run_event_bench() -> dict[str, Any]:
+def run_event_bench(database: Database | None = None) -> dict[str, Any]:
+    database = database or Database("sqlite")
     with tempfile.TemporaryDirectory(prefix="signoff-events-bench-") as tmp:
         home = Path(tmp)
         receiver = Receiver()
-        ctx = bootstrap(_settings(home))
+        url = database.fresh_url(home, "events")
+        ctx = bootstrap(_settings(home, url), migrate_schema=True)
         try:
             rules.add_rule(uow=ctx.uow(), actor="bench", spec={
                 "name": "bench-hook", "pattern": {"type": ["bench.ping"]},
@@ -177,7 +181,7 @@ def run_event_bench() -> dict[str, Any]:
                 out["latency_thread_worker_notified"] = _latency(ctx, receiver, LATENCY_EVENTS)
             finally:
                 worker.stop()
-            with _worker_process(home):
+            with _worker_process(home, url):
                 _latency(ctx, receiver, 10)
                 out["latency_process_worker_polling"] = _latency(ctx, receiver, LATENCY_EVENTS)
             out["throughput_one_worker"] = _throughput(ctx, home, receiver, THROUGHPUT_EVENTS, 1)

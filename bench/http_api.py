@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from databases import Database
 
 CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
 CONFIG = """
@@ -30,6 +31,7 @@ groups = ["data-science"]
 [users.rita]
 groups = ["ml-reviewers"]
 """
+SEARCH_MODEL, SEARCH_PAGE = "search", 100  # bench-compare: a page of the versions of a big model
 TARGETS = {"resolve_rps_c8": 2000, "resolve_p99_ms_c8": 10, "register_rps": 400, "start_to_readyz_s": 2,
            "rss_mb": 150}
 
@@ -52,11 +54,13 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, **env: str) -> None:
+    def __init__(self, home: Path, database_url: str | None = None, **env: str) -> None:
         (home / "signoff.toml").write_text(CONFIG)
+        self.config = home / "signoff.toml"
+        self.database_url = database_url or f"sqlite:///{home / 'b.db'}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(env)
-        self.env.update(SIGNOFF_CONFIG=str(home / "signoff.toml"), SIGNOFF_DATABASE_URL=f"sqlite:///{home / 'b.db'}")
+        self.env.update(SIGNOFF_CONFIG=str(self.config), SIGNOFF_DATABASE_URL=self.database_url)
         self.home, self.port = home, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -123,15 +127,56 @@ def _seed(server: Server, admin: str, approver: str) -> None:
                   headers={"Authorization": f"Bearer {approver}"}).raise_for_status()
 
 
-def run_http_bench(seconds: int = 5) -> dict[str, Any]:
+def seed_search_model(server: Server, versions: int) -> dict[str, Any]:
+    """`versions` versions of model SEARCH_MODEL, bulk-inserted (bench/seed.py) before the server starts."""
+    from seed import seed_versions, settle
+
+    from signoff.adapters.db.engine import build_engine
+    from signoff.bootstrap import workflow_from
+    from signoff.config import load_settings
+
+    order = workflow_from(load_settings(server.config)).order
+    engine = build_engine(server.database_url)
+    try:
+        seeded = seed_versions(engine, models=[SEARCH_MODEL], versions=versions, envs=order)
+        settle(engine)
+        return seeded
+    finally:
+        engine.dispose()
+
+
+def _register_deferred(database: Database, home: Path, register: str, seconds: int) -> dict[str, float]:
+    """The same registrations with `[events] inline = false`: the request returns after its commit
+    and the server's worker thread dispatches the events (opens the approval request) behind it."""
+    async_home = home / "async"
+    async_home.mkdir()
+    deferred = Server(async_home, database.fresh_url(async_home, "http_async"), SIGNOFF_EVENTS__INLINE="false")
+    deferred.cli("db", "upgrade")
+    token = deferred.cli("tokens", "create", "--user", "dana", "--scope", "admin")
+    deferred.start()
+    try:
+        return _wrk(f"{deferred.url}/api/v1/models/bench-register/versions", _header_script(
+            token, register.split("\n", 1)[1]), 8, 2, seconds, async_home)
+    finally:
+        deferred.stop()
+
+
+def run_http_bench(database: Database | None = None, seconds: int = 5, search_versions: int = 0,
+                   deferred_events: bool = True) -> dict[str, Any]:
+    """With `search_versions`, also GET a page of SEARCH_PAGE versions of a model that has that many;
+    `deferred_events`: also register with `[events] inline = false`."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
+    database = database or Database("sqlite")
+    search: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        server = Server(home)
+        server = Server(home, database.fresh_url(home, "http"))
         server.cli("db", "upgrade")
         admin = server.cli("tokens", "create", "--user", "dana", "--scope", "admin")
         approver = server.cli("tokens", "create", "--user", "rita", "--scope", "decide")
+        if search_versions:
+            seeded = seed_search_model(server, search_versions)
         start_s = server.start()
         try:
             _seed(server, admin, approver)
@@ -144,26 +189,28 @@ def run_http_bench(seconds: int = 5) -> dict[str, Any]:
             register = _header_script(admin, f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
                                              'wrk.headers["Content-Type"] = "application/json"')
             reg = _wrk(f"{server.url}/api/v1/models/bench-register/versions", register, 8, 2, seconds, home)
+            if search_versions:
+                page = f"{server.url}/api/v1/models/{SEARCH_MODEL}/versions?limit={SEARCH_PAGE}"
+                with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {admin}"}) as http:
+                    got = http.get(page)
+                    got.raise_for_status()
+                    assert len(got.json()["items"]) == SEARCH_PAGE, got.text[:300]
+                _wrk(page, resolve, 2, 1, 1, home)  # warm-up
+                search = {"versions_present": search_versions, "page_size": SEARCH_PAGE,
+                          "request": f"GET /api/v1/models/{SEARCH_MODEL}/versions?limit={SEARCH_PAGE}",
+                          "seeded": {"how": "bulk INSERT/COPY of rows as registry.register writes them "
+                                            "(bench/seed.py): versions, stages, outbox, audit chain", **seeded},
+                          "c1": _wrk(page, resolve, 1, 1, seconds, home),
+                          "c8": _wrk(page, resolve, 8, 2, seconds, home)}
             memory = server.rss_mb()
         finally:
             server.stop()
-        # The same registrations with `[events] inline = false`: the request returns after its commit
-        # and the server's worker thread dispatches the events (opens the approval request) behind it.
-        async_home = home / "async"
-        async_home.mkdir()
-        deferred = Server(async_home, SIGNOFF_EVENTS__INLINE="false")
-        deferred.cli("db", "upgrade")
-        token = deferred.cli("tokens", "create", "--user", "dana", "--scope", "admin")
-        deferred.start()
-        try:
-            reg_async = _wrk(f"{deferred.url}/api/v1/models/bench-register/versions", _header_script(
-                token, register.split("\n", 1)[1]), 8, 2, seconds, async_home)
-        finally:
-            deferred.stop()
-    out: dict[str, Any] = {
-        "resolve_c1": c1, "resolve_c8": c8, "register_c8": reg, "register_c8_events_by_worker": reg_async,
-        "start_to_readyz_s": round(start_s, 2), **memory,
-    }
+        out: dict[str, Any] = {"resolve_c1": c1, "resolve_c8": c8, "register_c8": reg,
+                               "start_to_readyz_s": round(start_s, 2), **memory}
+        if deferred_events:
+            out["register_c8_events_by_worker"] = _register_deferred(database, home, register, seconds)
+    if search:
+        out["search_versions"] = search
     out["targets"] = {
         "resolve_rps_c8": [c8["rps"], ">=", TARGETS["resolve_rps_c8"], c8["rps"] >= TARGETS["resolve_rps_c8"]],
         "resolve_p99_ms_c8": [c8["p99_ms"], "<", TARGETS["resolve_p99_ms_c8"],

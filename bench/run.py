@@ -1,42 +1,74 @@
-"""`make bench`: every benchmark in one JSON document (compare ratios within one run)."""
+"""`make bench`: every benchmark in one JSON document (compare ratios within one run).
+
+The database suites run once per database: SQLite, then a PostgreSQL server started for the
+run (`SIGNOFF_BENCH_DB` = all | sqlite | postgres, `make bench DB=postgres`; see
+bench/databases.py), each under its own key: {"sqlite": {...}, "postgresql": {...}}. The
+inference suite does not touch the database much and runs once, on SQLite. Arguments name the
+suites to run (`python bench/run.py http scale`). JSON on stdout, progress on stderr; a suite
+that fails is reported under its key with the error, and the exit status is 1.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SUITES = [
+from databases import Database, Unavailable, open_database, selected
+
+DATABASE_SUITES = [
     ("embedded", "embedded", "run_embedded_bench"),
     ("http", "http_api", "run_http_bench"),  # not `http`: that would shadow the standard library
     ("events", "events", "run_event_bench"),
-    ("inference", "inference", "run_inference_bench"),
     ("scale", "scale", "run_scale_bench"),
 ]
+SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
+
+
+def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
+    started = time.perf_counter()
+    label = f"{key} ({args[0].kind})" if args else key
+    print(f"bench {label} ...", file=sys.stderr)
+    try:
+        result: dict[str, Any] = getattr(importlib.import_module(module), func)(*args)
+    except Exception as exc:  # noqa: BLE001 - one broken suite must not lose the others' figures
+        traceback.print_exc()
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"bench {label} done in {result['bench_seconds']} s", file=sys.stderr)
+    return result
 
 
 def main() -> None:
     only = set(sys.argv[1:])
-    out: dict[str, object] = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()}}
-    for key, module, func in SUITES:
-        if only and key not in only:
-            continue
+    out: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                       "load_average_1m_at_start": round(os.getloadavg()[0], 2)}}
+    suites = [s for s in DATABASE_SUITES if not only or s[0] in only]
+    for kind in selected() if suites else []:
         try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        started = time.perf_counter()
-        out[key] = getattr(mod, func)()
-        out[key]["bench_seconds"] = round(time.perf_counter() - started, 1)  # type: ignore[index]
-        print(f"bench {key} done", file=sys.stderr)
+            with open_database(kind) as database:
+                out[kind] = {"database": database.describe()}
+                for key, module, func in suites:
+                    out[kind][key] = _run(key, module, func, database)
+        except Unavailable as exc:
+            out[kind] = {"skipped": str(exc)}
+    for key, module, func in SHARED_SUITES:
+        if not only or key in only:
+            out[key] = _run(key, module, func)
+    out["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out, indent=2))
+    failed = [k for k, v in out.items() if isinstance(v, dict) and ("error" in v or any(
+        isinstance(s, dict) and "error" in s for s in v.values()))]
+    if failed:
+        sys.exit(f"bench: suites failed in {', '.join(failed)} (see above)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,11 @@
-"""Shared fixtures: a fresh SQLite database per test, a fixed clock, and the real-server plugins."""
+"""Shared fixtures: a fresh database per test, a fixed clock, and the real-server plugins.
+
+The database is SQLite by default and PostgreSQL with `SIGNOFF_TEST_DB=postgres`: then every
+test that asks for one (the `ctx`/`settings` fixtures, `make_settings`, `database_url_for`, and
+the fixtures that start `signoff` processes) gets a copy of a migrated template database on a
+real server (tests/fixtures/servers.py). Tests marked `sqlite_only` exercise SQLite itself (its
+file, its WAL) and are deselected on PostgreSQL; each has a PostgreSQL counterpart.
+"""
 
 from __future__ import annotations
 
@@ -44,11 +51,28 @@ def unique(prefix: str = "m") -> str:
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     data: dict[str, object] = {"home": tmp_path / ".signoff", "users": USERS, "environments": ENVIRONMENTS}
     data.update(overrides)
-    db = str(data.pop("database_url", f"sqlite:///{tmp_path / 'signoff.db'}"))
+    db = str(data.pop("database_url", None) or database_url_for(tmp_path / "signoff.db"))
     settings = Settings(**data)  # type: ignore[arg-type]
     # Assigned after construction so a developer's $SIGNOFF_DATABASE_URL never leaks into tests.
     settings.database_url = db
     return settings
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL's pass, leave out what that pass cannot vary: tests/unit (pure, and
+    `database_url_for` refuses them a database), tests marked `sqlite_only`, and tests that ask
+    for `postgres_server` themselves (they ran on PostgreSQL in the default pass already)."""
+    if not on_postgres():
+        return
+    unit = Path(__file__).parent / "unit"
+    keep, dropped = [], []
+    for item in items:
+        same_on_both = (item.path.is_relative_to(unit) or item.get_closest_marker("sqlite_only")
+                        or "postgres_server" in getattr(item, "fixturenames", ()))
+        (dropped if same_on_both else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture
@@ -76,20 +100,48 @@ def postgres_template(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if not on_postgres():
-        yield f"sqlite:///{tmp_path / 'signoff.db'}"
-        return
-    import psycopg
+# The running test's request: `database_url_for` creates PostgreSQL databases through it, so
+# that plain helpers (make_settings, the process fixtures) need no fixture argument.
+_current: list[pytest.FixtureRequest] = []
 
-    server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("postgres_template")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
-    yield server._url_for(name)
-    server.drop_database(name)
+
+@pytest.fixture(autouse=True)
+def _test_request(request: pytest.FixtureRequest) -> Iterator[None]:
+    _current.append(request)
+    yield
+    _current.remove(request)
+
+
+def database_url_for(sqlite_file: Path, request: pytest.FixtureRequest | None = None) -> str:
+    """The database of a test that would keep it in `sqlite_file`: that file on SQLite; on
+    PostgreSQL a fresh copy of the migrated template, one per path, dropped when `request`'s
+    scope ends (by default the running test's). A class- or module-scoped fixture passes its own
+    `request` so the database lives as long as the fixture does."""
+    if not on_postgres():
+        return f"sqlite:///{sqlite_file}"
+    request = request or _current[-1]
+    if request.node.path.is_relative_to(Path(__file__).parent / "unit"):
+        raise AssertionError("tests/unit is pure (it runs once, on SQLite's pass): no database here")
+    cache = request.node.stash.setdefault(_DATABASES, {})
+    if sqlite_file not in cache:
+        import psycopg
+
+        server = request.getfixturevalue("postgres_server")
+        template = request.getfixturevalue("postgres_template")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
+        request.addfinalizer(lambda: server.drop_database(name))
+        cache[sqlite_file] = server._url_for(name)
+    return cache[sqlite_file]
+
+
+_DATABASES = pytest.StashKey[dict[Path, str]]()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return database_url_for(tmp_path / "signoff.db")
 
 
 @pytest.fixture

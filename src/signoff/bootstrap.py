@@ -50,13 +50,17 @@ class Context:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
-        uow = SqlAlchemyUnitOfWork(self.session_factory, self.clock)
+        uow = self.plain_uow()
         uow.after_commit.append(lambda: self.events_committed() if uow.events else None)
         return uow
 
     def plain_uow(self) -> SqlAlchemyUnitOfWork:
         """A unit of work without the after-commit dispatch (the dispatcher's own transactions)."""
-        return SqlAlchemyUnitOfWork(self.session_factory, self.clock)
+        uow = SqlAlchemyUnitOfWork(self.session_factory, self.clock)
+        # Read-your-writes: this process's resolve cache drops a moved pointer at once rather
+        # than when its own NOTIFY comes back.
+        uow.after_commit.append(lambda: self.reader.invalidate(uow.moved_live) if uow.moved_live else None)
+        return uow
 
     def events_committed(self) -> None:
         """New events are in the outbox: wake in-process workers, and dispatch inline if on."""
@@ -78,6 +82,9 @@ class Context:
     def close(self) -> None:
         if self._inline is not None:
             self._inline.close()
+        directory = self.extras.pop("directory", None)  # LDAP connections, OIDC HTTP client
+        if directory is not None:
+            directory.close()
         self.reader.close()
         self.engine.dispose()
 
@@ -110,7 +117,7 @@ def bootstrap(
         workflow=workflow,
         clock=clock or SystemClock(),
         session_factory=sessionmaker(engine, expire_on_commit=False),
-        reader=LiveReader(engine),
+        reader=_live_reader(settings, engine),
     )
     if sync_users and settings.users:
         from signoff.adapters.passwords import hash_password
@@ -120,6 +127,16 @@ def bootstrap(
         _sync_rules(uow=ctx.plain_uow(), configured=settings.rules)
     ctx.dispatch_inline = settings.events.inline
     return ctx
+
+
+def _live_reader(settings: Settings, engine: Engine) -> LiveReader:
+    """Resolve's reader: cached per process on PostgreSQL with LISTEN on (see live_cache)."""
+    ttl = settings.server.resolve_cache_seconds
+    if is_sqlite(engine) or ttl <= 0 or not settings.events.listen:
+        return LiveReader(engine)
+    from signoff.adapters.db.live_cache import CachedLiveReader
+
+    return CachedLiveReader(engine, ttl=ttl, name=f"signoff-resolve:{os.getpid()}")
 
 
 def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_connections: int = 32) -> Dispatcher:

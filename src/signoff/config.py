@@ -90,6 +90,10 @@ class ServerSettings(_Strict):
     max_body_bytes: int = 1_048_576
     # How long a verified API token is trusted without a database read (revocation delay bound).
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # PostgreSQL: how long a process may answer resolve from its own cache. Moves of a live
+    # pointer are pushed to every process by LISTEN/NOTIFY at once; this bounds the staleness
+    # when a notification is lost. 0 turns the cache off. SQLite is never cached.
+    resolve_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # An event worker thread inside each `signoff server` process. Unset: only when `[events]
     # inline = false` (then requests return right after their commit and the thread dispatches);
     # with inline dispatch on, a second dispatcher in the same process would race it.
@@ -122,6 +126,12 @@ class EventsSettings(_Strict):
     backoff_cap: float = Field(default=600.0, ge=0)
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=0.05, gt=0, le=60)
+    # PostgreSQL: workers wake on LISTEN/NOTIFY and poll only as a fallback, this often, while
+    # their LISTEN connection is up (while it is down they poll every `poll_interval`). Turn
+    # `listen` off behind a pooler that cannot hold a session (PgBouncer transaction mode);
+    # resolve is then not cached either (nothing could invalidate the cache).
+    listen: bool = True
+    listen_poll_interval: float = Field(default=1.0, gt=0, le=300)
     batch_size: int = Field(default=100, ge=1, le=10_000)
 
 

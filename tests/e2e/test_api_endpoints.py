@@ -105,6 +105,20 @@ class TestModelsAndVersions:
         huge_version = api.http.get(f"{V1}/models/x/versions/99999999999999999999", headers=h)
         assert huge_version.status_code == 422
 
+    def test_ids_and_cursors_past_a_32_bit_column_are_answered_not_a_database_error(self, api: Api) -> None:
+        # PostgreSQL refuses to compare an INTEGER column with 2**31; SQLite's integers are 64-bit.
+        model, h = unique(), api.auth("olga", "admin")
+        register(api, model)
+        for path in ("/approval-requests/2147483648", "/tokens/2147483648"):
+            r = api.http.request("DELETE" if "tokens" in path else "GET", V1 + path, headers=h)
+            assert r.status_code == 422 and error_of(r)["code"] == "invalid_input", (path, r.text)
+        after_all = {"cursor": "99999999999"}
+        versions = api.http.get(f"{V1}/models/{model}/versions", params=after_all, headers=h)
+        assert [v["version"] for v in versions.json()["items"]] == [1]  # newest first: "before" the cursor
+        for path in ("/approval-requests", f"/parameters/signoff/models/{model}/dev/history", "/audit", "/events"):
+            r = api.http.get(V1 + path, params=after_all, headers=h)
+            assert r.status_code == 200 and r.json()["items"] == [], (path, r.text)
+
     def test_unknown_or_repeated_query_parameters_are_refused(self, api: Api) -> None:
         h = api.auth("rita")
         typo = api.http.get(f"{V1}/approval-requests", params={"stat": "open"}, headers=h)

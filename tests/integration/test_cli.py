@@ -1,4 +1,4 @@
-"""The `signoff` command as users run it: a real process, a real SQLite file, exit codes."""
+"""The `signoff` command as users run it: a real process, a real database, exit codes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import database_url_for, on_postgres
 
 CONFIG = """
 [environments]
@@ -28,10 +31,11 @@ groups = ["ml-reviewers"]
 
 
 class Cli:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, request: pytest.FixtureRequest | None = None) -> None:
         (tmp / "signoff.toml").write_text(CONFIG)
+        self.db = database_url_for(tmp / "db.sqlite", request)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
-        self.env.update(SIGNOFF_CONFIG=str(tmp / "signoff.toml"), SIGNOFF_DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite'}")
+        self.env.update(SIGNOFF_CONFIG=str(tmp / "signoff.toml"), SIGNOFF_DATABASE_URL=self.db)
         self.cwd = tmp
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -50,19 +54,25 @@ def cli(tmp_path: Path) -> Cli:
 
 
 @pytest.fixture(scope="class")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def registered(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Cli:
     """One database with churn v1 registered, shared by the error cases (they must not write)."""
-    c = Cli(tmp_path_factory.mktemp("cli"))
+    c = Cli(tmp_path_factory.mktemp("cli"), request)
     assert c("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana").returncode == 0
     return c
 
 
-def audit_rows(cli: Cli) -> int:
-    import sqlite3
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    """Read the CLI's database from outside, as an operator would."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
 
-    with sqlite3.connect(cli.cwd / "db.sqlite") as conn:
-        return int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] + conn.execute(
-            "SELECT count(*) FROM outbox").fetchone()[0])
+
+def audit_rows(cli: Cli) -> int:
+    return int(query(cli.db, "SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM outbox)")[0][0])
 
 
 class TestCliWorkflow:
@@ -129,14 +139,24 @@ class TestCliErrors:
 
 class TestAuditTamper:
     def test_verify_names_the_edited_row(self, cli: Cli, tmp_path: Path) -> None:
-        import sqlite3
-
         cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana")
         cli("approve", "churn", "1", "--env", "dev", "--as", "rita")
         entries = cli.json("audit")
         victim = entries[1]["id"]  # type: ignore[index]
-        with sqlite3.connect(tmp_path / "db.sqlite") as conn:
-            conn.execute("UPDATE audit_log SET after = json_set(after, '$.artifact_uri', 's3://evil') WHERE id = ?", (victim,))
+        # Someone with write access edits the row behind signoff's back, with the database's own client.
+        if on_postgres():
+            import psycopg
+
+            dsn = cli.db.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(dsn) as conn:
+                conn.execute("UPDATE audit_log SET after = jsonb_set(after::jsonb, '{artifact_uri}', "
+                             "'\"s3://evil\"')::json WHERE id = %s", (victim,))
+        else:
+            import sqlite3
+
+            with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+                conn.execute("UPDATE audit_log SET after = json_set(after, '$.artifact_uri', 's3://evil') WHERE id = ?",
+                             (victim,))
         out = cli("audit", "verify")
         assert out.returncode == 1
         assert f"entry {victim}" in out.stderr
@@ -144,23 +164,21 @@ class TestAuditTamper:
 
 class TestConcurrentRegistration:
     def test_two_processes_register_fifty_each_without_gaps(self, tmp_path: Path) -> None:
+        url = database_url_for(tmp_path / "db.sqlite")
         script = (
             "import sys\n"
             "from signoff.bootstrap import bootstrap\n"
             "from signoff.config import Settings\n"
             "from signoff.sdk._embedded import EmbeddedClient\n"
-            "s = Settings(home=sys.argv[1]); s.database_url = 'sqlite:///' + sys.argv[1] + '/db.sqlite'\n"
+            "s = Settings(home=sys.argv[1]); s.database_url = sys.argv[3]\n"
             "c = EmbeddedClient(actor=sys.argv[2], context=bootstrap(s))\n"
             "for i in range(50):\n"
             "    c.register('race', f's3://b/{sys.argv[2]}/{i}')\n"
         )
-        procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), who]) for who in ("p1", "p2")]
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), who, url]) for who in ("p1", "p2")]
         assert [p.wait(timeout=120) for p in procs] == [0, 0]
-        import sqlite3
-
-        with sqlite3.connect(tmp_path / "db.sqlite") as conn:
-            numbers = [r[0] for r in conn.execute(
-                "SELECT number FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name='race' ORDER BY number")]
-            by = dict(conn.execute("SELECT registered_by, count(*) FROM model_versions GROUP BY registered_by").fetchall())
+        numbers = [r[0] for r in query(url, "SELECT number FROM model_versions v JOIN models m ON m.id = v.model_id "
+                                            "WHERE m.name='race' ORDER BY number")]
+        by = dict(query(url, "SELECT registered_by, count(*) FROM model_versions GROUP BY registered_by"))
         assert numbers == list(range(1, 101))
         assert by == {"p1": 50, "p2": 50}

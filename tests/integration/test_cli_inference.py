@@ -1,5 +1,5 @@
 """`signoff register --artifact --reference`, `infer`, `rollback`, `revoke`, `promote --break-glass`,
-and `signoff demo`, as real processes on a real SQLite file."""
+and `signoff demo`, as real processes on a real database."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import database_url_for
 from tests.fixtures.models import FEATURES, classification_data, fit_classifier, save_joblib
 
 CONFIG = """
@@ -36,11 +37,11 @@ groups = ["on-call"]
 
 
 class Cli:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, request: pytest.FixtureRequest | None = None) -> None:
         (tmp / "signoff.toml").write_text(CONFIG)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(SIGNOFF_CONFIG=str(tmp / "signoff.toml"), SIGNOFF_HOME=str(tmp / ".signoff"),
-                        SIGNOFF_DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite'}", COLUMNS="200")
+                        SIGNOFF_DATABASE_URL=database_url_for(tmp / "db.sqlite", request), COLUMNS="200")
         self.cwd = tmp
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +55,7 @@ class Cli:
 
 
 @pytest.fixture(scope="class")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def cli(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Cli:
     """One database through the class: each test goes one step further along the story."""
     tmp = tmp_path_factory.mktemp("cli-inference")
     training = classification_data(n=2000, seed=0)
@@ -64,7 +65,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     shifted = classification_data(n=1500, seed=2)
     shifted["f0"] = shifted["f0"] + 2
     shifted.to_csv(tmp / "shifted.csv", index=False)
-    return Cli(tmp)
+    return Cli(tmp, request)
 
 
 class TestTheCommandLineLoop:
@@ -129,6 +130,7 @@ class TestTheCommandLineLoop:
         assert cli.json("audit", "verify")["ok"]
 
 
+@pytest.mark.sqlite_only  # `signoff demo` always uses a temporary SQLite file: nothing to vary
 class TestTheDemo:
     def test_signoff_demo_runs_the_whole_story_in_under_a_minute(self, tmp_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}

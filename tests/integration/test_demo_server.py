@@ -17,7 +17,9 @@ import pytest
 from tests.fixtures.servers import free_port
 from tests.fixtures.web import Visitor
 
-pytestmark = pytest.mark.slow
+# The demo server always keeps its state in ./.signoff/signoff.db (SQLite): nothing to vary.
+# `signoff server` on PostgreSQL is tests/integration/test_server_process.py.
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 SIGNOFF = str(Path(sys.executable).with_name("signoff"))
 USER_LINE = re.compile(r"^\s+(\w+)\s+(\1-[0-9a-f]{6})\s+(.+)$")

@@ -1,4 +1,4 @@
-"""`signoff worker` and the rules/deliveries commands as real processes on one SQLite file.
+"""`signoff worker` and the rules/deliveries commands as real processes on one database.
 
 The crash test: 500 events wait in the outbox, a worker is SIGKILLed in the middle of
 delivering them, a second one is started; the receiver ends up with every event, and each
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import make_settings
+from tests.conftest import database_url_for, make_settings
 from tests.fixtures.servers import WebhookReceiver
 
 from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow
@@ -48,7 +48,7 @@ class Box:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         (tmp / "signoff.toml").write_text(CONFIG)
-        self.db = f"sqlite:///{tmp / 'db.sqlite'}"
+        self.db = database_url_for(tmp / "db.sqlite")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(SIGNOFF_CONFIG=str(tmp / "signoff.toml"), SIGNOFF_DATABASE_URL=self.db,
                         PYTHONPATH=os.pathsep.join(sys.path))

@@ -21,8 +21,8 @@ WORKFLOW = ("register", "resolve", "report", "decide")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignoffProcess]:
-    process = SignoffProcess(tmp_path_factory.mktemp("server")).start()
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[SignoffProcess]:
+    process = SignoffProcess(tmp_path_factory.mktemp("server"), request).start()
     yield process
     process.stop()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from signoff.adapters.ldap import LdapDirectory, normalize_dn
 from signoff.config import LdapSettings
 from signoff.domain.identity import Identity, account_name, group_map, mapped_groups
 from signoff.domain.timespec import parse_duration
@@ -26,6 +25,11 @@ class LdapProvider:
     name = "ldap"
 
     def __init__(self, settings: LdapSettings) -> None:
+        from signoff.adapters.ldap import (  # ldap3 only where LDAP is configured
+            LdapDirectory,
+            normalize_dn,
+        )
+
         self.directory = LdapDirectory(settings)
         # Keys are compared as normalised DNs; targets are checked as signoff group names.
         targets = group_map(settings.group_map, key="auth.ldap.group_map")

@@ -1,8 +1,12 @@
 """The event worker: a plain loop that dispatches events to rules' targets until stopped.
 
 `signoff worker` runs one in the foreground; `signoff server --demo` runs one in-process,
-where commits wake it at once (``Context.listeners``). Elsewhere it polls with a short sleep:
-a read-only probe when idle, so idle workers cost the database almost nothing.
+where commits wake it at once (``Context.listeners``). On PostgreSQL every commit that writes
+events sends ``NOTIFY signoff_outbox`` and the worker LISTENs on a connection of its own
+(adapters/db/notify.py), so other processes' commits wake it too; it then polls only as a
+fallback, every ``[events] listen_poll_interval`` (1 s), and fast again (``poll_interval``)
+while that connection is down. On SQLite it polls every ``poll_interval`` (50 ms): a
+read-only probe when idle, so idle workers cost the database almost nothing.
 
 Concurrency is threads sharing one Dispatcher (one owner name, one lease renewer): each
 thread claims its own batch, so N threads run up to N deliveries at once.
@@ -18,6 +22,7 @@ import threading
 import uuid
 from types import FrameType
 
+from signoff.adapters.db.notify import OUTBOX_CHANNEL, Listener, supported
 from signoff.bootstrap import Context, build_dispatcher
 
 log = logging.getLogger("signoff.worker")
@@ -34,6 +39,13 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         events = ctx.settings.events
         self.poll_interval = poll_interval if poll_interval is not None else events.poll_interval
+        # Listening never makes a worker look less often than it would without.
+        self.listen_poll_interval = max(self.poll_interval, events.listen_poll_interval)
+        self.listener: Listener | None = None
+        if events.listen and supported(ctx.engine):
+            self.listener = Listener(ctx.engine, [OUTBOX_CHANNEL], lambda channel, payload: self._wake.set(),
+                                     on_connect=self.notify, on_disconnect=self.notify,
+                                     name=f"signoff-worker:{self.name}")
         self.batch_size = batch_size or max(1, min(events.batch_size, 50))
         self.dispatcher = build_dispatcher(ctx, owner=self.name, max_connections=max(8, concurrency * 2))
         self._stop = threading.Event()
@@ -53,6 +65,8 @@ class Worker:
             return self
         self._stop.clear()
         self.ctx.listeners.append(self.notify)
+        if self.listener is not None:
+            self.listener.start()  # (re)connects wake the loop: notifications may have been missed
         for i in range(self.concurrency):
             self._spawn(self._loop, f"signoff-worker-{i}")
         self._spawn(self._renew_leases, "signoff-worker-leases")
@@ -72,6 +86,8 @@ class Worker:
         self._wake.set()
         if self.notify in self.ctx.listeners:
             self.ctx.listeners.remove(self.notify)
+        if self.listener is not None:
+            self.listener.stop()
         if self.sweeper is not None:
             self.sweeper.stop(timeout)
         for thread in self._threads:
@@ -112,8 +128,14 @@ class Worker:
                 busy = 0
             idle, woken = not busy, False
             if not busy:
-                woken = self._wake.wait(self.poll_interval)
+                woken = self._wake.wait(self.idle_wait())
                 self._wake.clear()
+
+    def idle_wait(self) -> float:
+        """How long an idle loop sleeps unless woken: long while notifications can wake it."""
+        if self.listener is not None and self.listener.connected:
+            return self.listen_poll_interval
+        return self.poll_interval
 
     def _renew_leases(self) -> None:
         interval = max(0.05, self.dispatcher.lease.total_seconds() / 3)

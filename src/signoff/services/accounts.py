@@ -63,6 +63,7 @@ def sync_config_users(
     if not users:
         return
     with uow:
+        uow.users.lock()
         for name, spec in users.items():
             _check_name(name, "user")
             row = uow.users.find(name)

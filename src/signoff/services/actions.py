@@ -43,7 +43,10 @@ def _open(uow: UnitOfWork, workflow: Workflow, model_row: Any, version_row: Any,
     if already is not None:
         return {"skipped": "a request is already open", "request_id": already.id, "env": env}
     try:
-        request = _promotion_in_tx(uow, workflow, model_row, version_row, env, actor, reason, evidence)
+        # In a savepoint: when another worker's request wins the unique index, PostgreSQL aborts
+        # the whole transaction, and this delivery could not even record that it had nothing to do.
+        with uow.session.begin_nested():  # type: ignore[attr-defined]
+            request = _promotion_in_tx(uow, workflow, model_row, version_row, env, actor, reason, evidence)
     except Conflict as exc:  # promotion order, a racing request: nothing to do, nothing to retry
         return {"skipped": exc.message, "env": env}
     return {"request_id": request.id, "env": env, "state": request.state.value}

@@ -173,7 +173,8 @@ def decide(
     except ValueError:
         raise InvalidInput(f"decision must be 'approve' or 'reject', not {verdict!r}", details={"field": "decision"}) from None
     with uow:
-        row = uow.requests.row(request_id)
+        # Locked: racing deciders queue here, so a request closes once and each decision counts.
+        row = uow.requests.row(request_id, lock=True)
         model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
         version_row = uow.versions.by_id(row.version_id)
         request = uow.requests.to_entity(row, model_row.name, version_row.number, workflow.policy(row.env))

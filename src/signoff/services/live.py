@@ -4,7 +4,8 @@ Approvals, rollbacks, revocations and break-glass promotions all change which ve
 in an environment. Each move writes, in the caller's transaction, a new parameter version at
 ``/signoff/models/M/ENV`` (the full history stays readable), the ``live_versions`` row that
 resolve reads, and a ``promotions`` history row. Audit entries and events are the caller's:
-they say *why* the pointer moved.
+they say *why* the pointer moved. Every write to ``live_versions`` here also tells the unit of
+work (``uow.live_moved``), which notifies the resolve caches of all API processes at commit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def point_live(
     extra: dict[str, Any] | None = None,
 ) -> tuple[int, LiveRow | None, list[str]]:
     """Make an Approved version live in env; returns (parameter version, replaced row, approved envs)."""
+    uow.live.lock(model_row.name, env)
     now = uow.clock.now()
     stages = uow.versions.stages([version_row.id])[version_row.id]
     approved_envs = [e for e in workflow.order if stages.get(e) is Stage.APPROVED]
@@ -57,6 +59,7 @@ def point_live(
         **(extra or {}),
     }
     param_version = uow.params.put(parameter_name(model_row.name, env), value, actor=actor, at=now)
+    uow.live_moved(model_row.name)
     previous = uow.live.put(LiveRow(
         model_name=model_row.name, env=env, model_id=model_row.id, version_id=version_row.id,
         number=version_row.number, artifact_uri=version_row.artifact_uri, digest=version_row.digest,
@@ -77,6 +80,7 @@ def clear_live(
     extra: dict[str, Any] | None = None,
 ) -> tuple[int, LiveRow | None]:
     """Nothing is live in env any more; the parameter gets a version that says so."""
+    uow.live.lock(model_row.name, env)
     now = uow.clock.now()
     value = {
         "model": model_row.name, "env": env, "version": None, "artifact_uri": None, "digest": None,
@@ -84,6 +88,7 @@ def clear_live(
         "change": kind, **(extra or {}),
     }
     param_version = uow.params.put(parameter_name(model_row.name, env), value, actor=actor, at=now)
+    uow.live_moved(model_row.name)
     previous = uow.live.clear(model_row.name, env)
     uow.live.add_promotion(PromotionRow(
         model_id=model_row.id, env=env, version_id=None,
@@ -95,6 +100,9 @@ def clear_live(
 
 def refresh_approved_envs(uow: UnitOfWork, version_id: int, approved_envs: list[str]) -> None:
     """Every live row of this version carries its approved environments; keep them in step."""
-    uow.session.execute(  # type: ignore[attr-defined]
+    changed = uow.session.execute(  # type: ignore[attr-defined]
         update(LiveRow).where(LiveRow.version_id == version_id).values(approved_envs=approved_envs)
-    )
+        .returning(LiveRow.model_name)
+    ).scalars()
+    for model in set(changed):
+        uow.live_moved(model)

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from signoff.domain import events
-from signoff.domain.models import Lineage, Model, ModelVersion, check_metrics, check_model_name
+from signoff.domain.models import (
+    Lineage,
+    Model,
+    ModelVersion,
+    Stage,
+    check_metrics,
+    check_model_name,
+)
 from signoff.domain.workflow import Workflow
-from signoff.errors import InvalidInput
+from signoff.errors import AlreadyExists, InvalidInput
 from signoff.services.approvals import open_request
 from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
@@ -40,21 +47,25 @@ def register(
         check_profile(reference_profile)
     with uow:
         now = uow.clock.now()
-        model_row = uow.models.find(model)
-        if model_row is None:
-            model_row = uow.models.add(
-                Model(
-                    name=model,
-                    description=description or "",
-                    owner_group=owner_group,
-                    created_at=now,
-                    created_by=actor,
+        model_ref = uow.models.ref(model)
+        if model_ref is None:
+            try:
+                uow.models.add(
+                    Model(
+                        name=model,
+                        description=description or "",
+                        owner_group=owner_group,
+                        created_at=now,
+                        created_by=actor,
+                    )
                 )
-            )
-            uow.session.flush()  # type: ignore[attr-defined]
-            uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
-                       after={"name": model, "owner_group": owner_group})
-        number = uow.models.next_number(model_row.id)
+                uow.session.flush()  # type: ignore[attr-defined]
+                uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
+                           after={"name": model, "owner_group": owner_group})
+            except AlreadyExists:
+                pass  # a concurrent first registration created it (its savepoint is undone): use theirs
+            model_ref = uow.models.ref(model)
+        number = uow.models.next_number(model_ref.id)
         version = ModelVersion(
             model=model,
             number=number,
@@ -66,12 +77,12 @@ def register(
             lineage=lineage or Lineage(),
             registered_by=actor,
             registered_at=now,
+            stages={env: Stage.PENDING for env in workflow.order},
         )
-        row = uow.versions.add(model_row, version, workflow.order)
+        version_id = uow.versions.insert(model_ref.id, version, workflow.order)
         if reference_profile is not None:
             # The training-data profile that inference batches are compared with (drift).
-            uow.profiles.put(row.id, reference_profile, source=reference_source, actor=actor, at=now)
-        version = uow.versions.to_entity(model_row, row, workflow)
+            uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
         uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
                    after=version.to_dict())
         uow.emit(events.Event(events.REGISTERED, version.subject, {
@@ -82,13 +93,14 @@ def register(
             "flavor": flavor,
             "metrics": clean_metrics,
             "registered_by": actor,
-            "owner_group": model_row.owner_group,
+            "owner_group": model_ref.owner_group,
             "first_env": workflow.first,
         }))
         if open_first_request:
             # Normally the rule `default-request-approval` opens it, after the commit (services/
             # actions.py); asking for it here opens it in this transaction, and the rule no-ops.
-            open_request(uow=uow, workflow=workflow, model_row=model_row, version_row=row,
+            open_request(uow=uow, workflow=workflow, model_row=uow.models.row(model),
+                         version_row=uow.versions.by_id(version_id),
                          env=workflow.first, actor=actor, reason="registered", kind="approval")
         uow.commit()
     return version

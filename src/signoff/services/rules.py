@@ -136,6 +136,7 @@ def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]],
         wanted[rule.name] = (rule, "config")
     changed: list[str] = []
     with uow:
+        uow.rules.lock()
         rows = {r.name: r for r in uow.rules.list()}
         for name, (rule, source) in wanted.items():
             actor = CONFIG_ACTOR if source == "config" else DEFAULTS_ACTOR

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,9 +20,26 @@ _GROUPS_OF = (
 )
 
 
+# Built once: every approval email asks for the members of the approver groups.
+_MEMBERS_OF = (
+    select(UserRow)
+    .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+    .join(GroupRow, GroupRow.id == MembershipRow.group_id)
+    .where(GroupRow.name.in_(bindparam("groups", expanding=True)), UserRow.disabled.is_(False))
+    .distinct()
+    .order_by(UserRow.name)
+)
+
+
 class UserRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def lock(self) -> None:
+        """Hold the config users' sync until the transaction ends: processes starting together on
+        PostgreSQL would otherwise all insert the same users (SQLite's writers queue anyway)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(5317, hashtext('users'))"))
 
     def find(self, name: str) -> UserRow | None:
         return self.session.scalar(_USER, {"name": name})
@@ -45,15 +62,7 @@ class UserRepository:
         return set(self.session.scalars(_GROUPS_OF, {"name": name}))
 
     def members_of(self, groups: list[str]) -> list[UserRow]:
-        stmt = (
-            select(UserRow)
-            .join(MembershipRow, MembershipRow.user_id == UserRow.id)
-            .join(GroupRow, GroupRow.id == MembershipRow.group_id)
-            .where(GroupRow.name.in_(groups), UserRow.disabled.is_(False))
-            .distinct()
-            .order_by(UserRow.name)
-        )
-        return list(self.session.scalars(stmt))
+        return list(self.session.scalars(_MEMBERS_OF, {"groups": list(groups)}))
 
     def group(self, name: str) -> GroupRow:
         row = self.session.scalar(select(GroupRow).where(GroupRow.name == name))

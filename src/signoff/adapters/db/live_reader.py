@@ -1,15 +1,18 @@
 """The resolve hot path: one primary-key read on a per-thread DBAPI connection.
 
-Resolve is what every inference pipeline calls, so it skips the ORM, the pool checkout and
+Resolve is what every inference pipeline calls, so it skips the ORM, the engine's pool and
 SQLAlchemy's result processing (together ~50 µs of the ~55 µs a Core query costs here) and
 runs a statement SQLAlchemy compiled once for the dialect. The connection is in autocommit, so
-each read sees the latest committed state: no caching, nothing stale.
+each read sees the latest committed state. On PostgreSQL, ``live_cache.CachedLiveReader`` puts
+a notification-invalidated cache in front of it; ``reads`` counts the round trips either way.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,42 +40,69 @@ class _Compiled:
 
 
 class LiveReader:
+    """Reads on connections of its own, taken from and returned to a small free list.
+
+    The connections are detached from the engine's pool: they are in autocommit mode, and a
+    pooled one would go back to the pool that way (say, when the thread that held it ended)
+    and hand a later unit of work a connection in which BEGIN never happens.
+    """
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._local = threading.local()
+        self._idle: list[Any] = []
+        self._closed = False
+        self._lock = threading.Lock()
         self._live = _Compiled(engine, select(*_COLUMNS).where(_LIVE.model_name == bindparam("m"), _LIVE.env == bindparam("e")))
         models = ModelRow.__table__.c
         self._model = _Compiled(engine, select(models.id).where(models.name == bindparam("m")))
+        self.reads = 0  # database round trips (approximate under threads): how a cache proves itself
 
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.engine.raw_connection()
-            if self.engine.dialect.name != "sqlite":
-                conn.driver_connection.autocommit = True  # type: ignore[union-attr]
-            self._local.conn = conn
+    def _checkout(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        conn = self.engine.raw_connection()
+        if self.engine.dialect.name != "sqlite":
+            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+        conn.detach()
         return conn
 
     def _fetch(self, compiled: _Compiled, values: dict[str, Any]) -> Any:
+        self.reads += 1
         for attempt in (1, 2):
-            conn = self._connection()
+            conn = self._checkout()
             try:
                 cur = conn.cursor()
                 try:
                     cur.execute(compiled.sql, compiled.params(values))
-                    return cur.fetchone()
+                    row = cur.fetchone()
                 finally:
                     cur.close()
             except Exception:
-                # A dropped connection (database restarted): discard it and retry once.
-                self._local.conn = None
-                try:
-                    conn.invalidate()
-                except Exception:  # noqa: BLE001 - already broken
-                    pass
+                # A dropped connection (database restarted): the idle ones are likely dead too.
+                self._discard([conn, *self._drain()])
                 if attempt == 2:
                     raise
+                continue
+            with self._lock:
+                keep = not self._closed
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                self._discard([conn])
+            return row
         return None
+
+    def _drain(self) -> list[Any]:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        return idle
+
+    @staticmethod
+    def _discard(conns: list[Any]) -> None:
+        for conn in conns:
+            with suppress(Exception):  # already broken, or closing anyway
+                conn.close()
 
     def get(self, model: str, env: str) -> LiveVersion | None:
         row = self._fetch(self._live, {"m": model, "e": env})
@@ -87,11 +117,17 @@ class LiveReader:
     def model_exists(self, model: str) -> bool:
         return self._fetch(self._model, {"m": model}) is not None
 
+    def invalidate(self, models: Iterable[str]) -> None:
+        """These models' live pointers moved (nothing is cached here; see live_cache)."""
+
+    def invalidate_all(self) -> None:
+        """Anything may have changed (nothing is cached here; see live_cache)."""
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the idle connections; one in use now is closed when its read ends."""
+        with self._lock:
+            self._closed = True
+        self._discard(self._drain())
 
 
 def _json(value: Any) -> Any:

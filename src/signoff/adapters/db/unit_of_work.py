@@ -1,18 +1,22 @@
 """Unit of work: one use case, one transaction, its audit entries and outbox events included.
 
 Rolls back unless ``commit()`` was called. Events and audit entries collected during the use
-case are written just before the commit, so they exist exactly when the change does.
+case are written just before the commit, so they exist exactly when the change does. So are
+the PostgreSQL notifications (adapters/db/notify.py): new outbox rows wake workers, and a moved
+live pointer (``live_moved``) drops that model from every process's resolve cache, both
+delivered only if the transaction commits.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
+from signoff.adapters.db.notify import LIVE_CHANNEL, announce
 from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
 from signoff.adapters.db.repositories import (
@@ -34,7 +38,7 @@ class SqlAlchemyUnitOfWork:
         self.clock = clock
         self.after_commit: list[Callable[[], None]] = []
 
-    def __enter__(self) -> "SqlAlchemyUnitOfWork":
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self.session_factory()
         self.models = ModelRepository(self.session)
         self.versions = VersionRepository(self.session)
@@ -51,10 +55,11 @@ class SqlAlchemyUnitOfWork:
         self.tokens = TokenRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
+        self._live_moved: set[str] = set()
         self._committed = False
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
             if not self._committed:
                 self.session.rollback()
@@ -72,13 +77,24 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         self._audit.append(AuditEntry(None, self.clock.now(), actor, action, subject, model, before, after))
 
+    def live_moved(self, model: str) -> None:
+        """A live row of `model` changes in this transaction: resolve caches must drop the model."""
+        self._live_moved.add(model)
+
     @property
     def events(self) -> list[Event]:
         return list(self._events)
 
+    @property
+    def moved_live(self) -> frozenset[str]:
+        """Models whose live pointers this unit of work moved (read after the commit)."""
+        return frozenset(self._live_moved)
+
     def commit(self) -> None:
         now = self.clock.now()
         self.outbox.add_many(self._events, now)
+        for model in sorted(self._live_moved):
+            announce(self.session, LIVE_CHANNEL, model)
         # Audit last: on PostgreSQL the chain lock is then held only for the commit itself.
         self.audit.append_many(self._audit)
         self.session.commit()

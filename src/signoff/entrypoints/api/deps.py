@@ -136,13 +136,21 @@ def _is_sequence(field: Any) -> bool:
                for a in candidates)
 
 
-def int_cursor(cursor: str | None) -> int | None:
-    """Numeric cursors (ids, version numbers) as the services take them; raises InvalidInput."""
+# The largest value of a 32-bit INTEGER column (request ids, version numbers) on PostgreSQL.
+INT32_MAX = 2**31 - 1
+
+
+def int_cursor(cursor: str | None, top: int = 2**63 - 1) -> int | None:
+    """Numeric cursors (ids, version numbers) as the services take them; raises InvalidInput.
+
+    A cursor past the column's range (`top`) is clamped: it means "past every row", whereas
+    PostgreSQL would refuse the comparison with an error.
+    """
     if cursor is None or cursor == "":
         return None
     if not cursor.isdigit() or len(cursor) > 18:
         raise InvalidInput(f"invalid cursor {cursor!r}", details={"field": "cursor"})
-    return int(cursor)
+    return min(int(cursor), top)
 
 
 def next_cursor(items: list[dict[str, Any]], limit: int, key: str) -> str | None:

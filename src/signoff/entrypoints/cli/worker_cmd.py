@@ -31,8 +31,9 @@ def register_commands(app: typer.Typer) -> None:
         ctx.dispatch_inline = False  # this process is the dispatcher
         try:
             w = Worker(ctx, concurrency=concurrency, poll_interval=poll_interval)
-            console.print(f"signoff worker {w.name}: {concurrency} thread(s), polling every "
-                          f"{w.poll_interval:g}s; Ctrl-C stops")
+            how = (f"woken by NOTIFY, polling every {w.listen_poll_interval:g}s as a fallback"
+                   if w.listener is not None else f"polling every {w.poll_interval:g}s")
+            console.print(f"signoff worker {w.name}: {concurrency} thread(s), {how}; Ctrl-C stops")
             w.run()
         finally:
             ctx.close()

@@ -26,7 +26,7 @@ from signoff.services import approvals, review
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-RequestId = Path(ge=1, le=2**53)
+RequestId = Path(ge=1, le=2**31 - 1)  # approval_requests.id is a 32-bit INTEGER on PostgreSQL
 
 
 def _review_page(request: Request, request_id: int, *, status_code: int = 200, error: str | None = None,

@@ -8,14 +8,13 @@ SameSite=Lax lets it ride along on the provider's top-level redirect back to us.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature
 
 from signoff.adapters.identity import directory_for
-from signoff.adapters.oidc import LOGIN_MAX_AGE, OidcProvider, PendingLogin
 from signoff.bootstrap import Context
 from signoff.entrypoints.web.common import (
     WebRoute,
@@ -27,6 +26,9 @@ from signoff.entrypoints.web.common import (
 )
 from signoff.errors import AuthenticationFailed, NotFound, SignoffError
 from signoff.services import identity, web_sessions
+
+if TYPE_CHECKING:  # authlib and joserfc load only where OIDC is configured (start-up time)
+    from signoff.adapters.oidc import OidcProvider, PendingLogin
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -55,6 +57,8 @@ def password_sign_in(request: Request, ctx: Context, name: str, password: str) -
 
 
 def _sso(request: Request) -> OidcProvider:
+    from signoff.adapters.oidc import OidcProvider
+
     sso = directory_for(web_state(request).ctx).sso
     if not isinstance(sso, OidcProvider):
         raise NotFound("single sign-on is not configured on this server")
@@ -64,6 +68,8 @@ def _sso(request: Request) -> OidcProvider:
 @router.get(f"{OIDC_PATH}/login")
 def oidc_login(request: Request, next: str = Query("/", max_length=2048)) -> Response:
     """Start single sign-on: redirect to the provider (GET, changes nothing here but a cookie)."""
+    from signoff.adapters.oidc import LOGIN_MAX_AGE
+
     url, pending = _sso(request).begin(safe_next(next))
     state = web_state(request)
     response = RedirectResponse(url, status_code=303)
@@ -103,6 +109,8 @@ def _drop_pending(response: Response, request: Request) -> None:
 
 
 def _pending(request: Request) -> PendingLogin | None:
+    from signoff.adapters.oidc import PendingLogin
+
     raw = request.cookies.get(OIDC_COOKIE)
     if not raw:
         return None

@@ -10,6 +10,7 @@ from signoff.adapters.identity import decision_groups
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
+    INT32_MAX,
     IntCursor,
     context,
     current_principal,
@@ -24,7 +25,8 @@ from signoff.services.tokens import Principal
 
 router = api_router("approval-requests")
 
-RequestId = Annotated[int, Path(ge=1, le=2**53)]
+# approval_requests.id is a 32-bit INTEGER: a larger id would be a PostgreSQL error, not a 404.
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/approval-requests", response_model=Page[ApprovalRequestPublic])
@@ -40,7 +42,8 @@ def list_requests(
 ) -> dict[str, Any]:
     """Approval requests oldest first, filtered by state, environment and model."""
     requests = approvals.list_requests(uow=ctx.uow(), workflow=ctx.workflow, state=state or None, env=env or None,
-                                       model=model or None, version=version, after=int_cursor(cursor), limit=limit)
+                                       model=model or None, version=version, after=int_cursor(cursor, INT32_MAX),
+                                       limit=limit)
     items = [r.to_dict() for r in requests]
     return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
 

@@ -13,6 +13,7 @@ from fastapi import Depends, Query
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
+    INT32_MAX,
     IntCursor,
     context,
     int_cursor,
@@ -37,7 +38,7 @@ def parameter_history(name: str, cursor: IntCursor = None,
                       limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(require("resolve")),
                       ctx: Context = Depends(context)) -> dict[str, Any]:
     """Every version of a parameter, oldest first. Scope: resolve."""
-    items = lookups.parameter_history(uow=ctx.uow(), name=_name(name), after=int_cursor(cursor), limit=limit)
+    items = lookups.parameter_history(uow=ctx.uow(), name=_name(name), after=int_cursor(cursor, INT32_MAX), limit=limit)
     return {"items": items, "next_cursor": next_cursor(items, limit, "version")}
 
 

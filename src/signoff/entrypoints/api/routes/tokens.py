@@ -63,7 +63,7 @@ def list_tokens(user: str | None = Query(None, max_length=128), principal: Princ
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic)
-def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=2**53)],
+def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                  principal: Principal = Depends(require("admin")), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Revoke a token: this server refuses it at once, others within their token cache time. Scope: admin."""
     info = tokens.revoke_token(uow=ctx.uow(), token_id=token_id, actor=principal.name)

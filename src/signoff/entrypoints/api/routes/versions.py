@@ -10,6 +10,7 @@ from signoff.bootstrap import Context
 from signoff.domain.models import Lineage
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
+    INT32_MAX,
     IntCursor,
     context,
     current_principal,
@@ -54,8 +55,8 @@ def list_versions(model: str, cursor: IntCursor = None,
                   limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                   ctx: Context = Depends(context)) -> dict[str, Any]:
     """Versions newest first, with their status in every environment."""
-    versions = registry.list_versions(uow=ctx.uow(), workflow=ctx.workflow, model=model, before=int_cursor(cursor),
-                                      limit=limit)
+    versions = registry.list_versions(uow=ctx.uow(), workflow=ctx.workflow, model=model,
+                                      before=int_cursor(cursor, INT32_MAX), limit=limit)
     items = [v.to_dict() for v in versions]
     return {"items": items, "next_cursor": next_cursor(items, limit, "version")}
 
