@@ -79,7 +79,10 @@ class PostgresServer:
         tmp = Path(tempfile.mkdtemp(prefix="signoff-bench-pg-"))
         as_user: dict[str, object] = {}
         if os.geteuid() == 0:  # initdb refuses to run as root
-            user = pwd.getpwnam("postgres")
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                raise Unavailable("running as root and there is no `postgres` user to run PostgreSQL as") from None
             os.chown(tmp, user.pw_uid, user.pw_gid)
             as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         port = _free_port()
@@ -91,11 +94,11 @@ class PostgresServer:
         with open(log, "wb") as out:
             subprocess.run([bindir / "initdb", "-D", tmp / "data", "-U", "postgres", "-A", "trust", "-E", "UTF8",
                             "--locale=C", "--no-instructions"],
-                           check=True, stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env, **as_user)  # type: ignore[call-overload]
+                           check=True, stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env, **as_user)
             server._proc = subprocess.Popen(
                 [bindir / "postgres", "-D", tmp / "data", "-p", str(port), "-k", tmp,
                  "-c", f"listen_addresses={HOST}", *settings],
-                stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env, start_new_session=True, **as_user)  # type: ignore[call-overload]
+                stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env, start_new_session=True, **as_user)
         deadline = time.monotonic() + 30
         while not server._accepts_queries():
             if server._proc.poll() is not None or time.monotonic() > deadline:
@@ -113,6 +116,11 @@ class PostgresServer:
         except psycopg.OperationalError:
             return False
         return True
+
+    @property
+    def launched(self) -> bool:
+        """Started by us (a throw-away cluster), not reached at SIGNOFF_BENCH_POSTGRES_URL."""
+        return self._proc is not None
 
     def version(self) -> str:
         import psycopg
@@ -171,7 +179,7 @@ class Database:
 
             return {"kind": "sqlite", "version": sqlite3.sqlite_version, "journal_mode": "wal", "synchronous": "normal"}
         return {"kind": "postgresql", "version": self.server.version(),
-                "settings": PG_SETTINGS if self.server._proc is not None else "external (SIGNOFF_BENCH_POSTGRES_URL)"}
+                "settings": PG_SETTINGS if self.server.launched else "external (SIGNOFF_BENCH_POSTGRES_URL)"}
 
 
 @contextlib.contextmanager

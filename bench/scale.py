@@ -57,7 +57,8 @@ def _prepare(database: Database, home: Path, label: str, models: int, versions: 
     cases and approved in dev), tokens, and a started server."""
     home.mkdir()
     # Resolve reads the database every time: the per-process cache (PostgreSQL) would hide its size.
-    server = Server(home, database.fresh_url(home, f"scale_{label}"), SIGNOFF_SERVER__RESOLVE_CACHE_SECONDS="0")
+    server = Server(home, database.fresh_url(home, f"scale_{label}"), SIGNOFF_SERVER__RESOLVE_CACHE_SECONDS="0",
+                    SIGNOFF_EVENTS__INLINE="false", SIGNOFF_SERVER__WORKER="false")  # as register_c8 (http_api.py)
     server.cli("db", "upgrade")
     names = [f"scale-{i:04d}" for i in range(models)]
     target = names[len(names) // 2]
