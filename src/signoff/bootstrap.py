@@ -22,6 +22,7 @@ from signoff.adapters.db.engine import build_engine, is_sqlite
 from signoff.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from signoff.config import Settings, load_settings
 from signoff.domain.workflow import Workflow, build_workflow
+from signoff.errors import ServiceUnavailable
 from signoff.services.accounts import sync_config_users
 from signoff.adapters.db.live_reader import LiveReader
 from signoff.services.ports import Clock, SystemClock
@@ -111,6 +112,13 @@ def bootstrap(
         migrate_schema = is_sqlite(engine)
     if migrate_schema:
         migrate.upgrade(engine)
+    elif (sync_users or sync_rules) and migrate.needs_upgrade(engine):
+        # Elsewhere migrations are an operator's step (docs/deployment.md); say so instead of
+        # failing on a missing table half-way through start-up.
+        url = engine.url.render_as_string(hide_password=True)
+        engine.dispose()
+        raise ServiceUnavailable("the database has migrations to apply: run `signoff db upgrade`",
+                                 details={"database": url})
     ctx = Context(
         settings=settings,
         engine=engine,

@@ -45,6 +45,11 @@ def sweep_requests(*, uow: UnitOfWork, workflow: Workflow) -> dict[str, list[int
         for row in uow.requests.list(state=RequestState.OPEN.value, limit=BATCH):
             subject = None
             if row.expires_at is not None and now >= row.expires_at:
+                # Locked and re-read: a decision committed since the list above wins (FOR UPDATE,
+                # as `decide` takes it), and the request is then left alone.
+                row = uow.requests.row(row.id, lock=True)
+                if row.state != RequestState.OPEN.value:
+                    continue
                 data = _payload(uow, workflow, row)
                 row.state, row.decided_at = RequestState.EXPIRED.value, now
                 subject = f"models/{data['model']}/versions/{data['version']}"

@@ -36,9 +36,14 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-@cache
 def _declared_heads() -> frozenset[str]:
-    """Heads read from the revision files' `revision`/`down_revision` assignments, without Alembic."""
+    return _declared()[1]
+
+
+@cache
+def _declared() -> tuple[frozenset[str], frozenset[str]]:
+    """(all revisions, heads) read from the revision files' `revision`/`down_revision`
+    assignments, without Alembic."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
@@ -51,7 +56,7 @@ def _declared_heads() -> frozenset[str]:
             revisions.add(values["revision"])
             down = values.get("down_revision")
             parents.update([down] if isinstance(down, str) else list(down or ()))
-    return frozenset(revisions - parents)
+    return frozenset(revisions), frozenset(revisions - parents)
 
 
 def current_revisions(engine: Engine) -> set[str]:
@@ -88,3 +93,21 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 def is_current(engine: Engine) -> bool:
     stored = _stored_revisions(engine)
     return stored is not None and stored == set(_declared_heads())
+
+
+def needs_upgrade(engine: Engine) -> bool:
+    """No schema yet, or one this code has migrations for that were not applied. A schema
+    migrated by a newer release (revisions this code does not know) is not refused: that is an
+    older process still running during a rolling upgrade."""
+    stored = _stored_revisions(engine)
+    if not stored:
+        try:  # no version table, or no database to read it from?
+            with engine.connect():
+                pass
+        except Exception as exc:
+            from signoff.errors import ServiceUnavailable
+
+            raise ServiceUnavailable(f"cannot reach the database: {str(exc).splitlines()[0][:200]}") from None
+        return True
+    known, heads = _declared()
+    return stored != set(heads) and stored <= known

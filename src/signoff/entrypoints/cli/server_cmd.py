@@ -14,7 +14,15 @@ def app_from_env():  # type: ignore[no-untyped-def]
     from signoff.config import load_settings
     from signoff.entrypoints.api.app import create_app
 
-    app = create_app(load_settings())
+    from signoff.errors import SignoffError
+
+    try:
+        app = create_app(load_settings())
+    except SignoffError as exc:  # e.g. migrations to apply: one line, not uvicorn's traceback
+        from signoff.entrypoints.cli import _common, exit_code_for
+
+        _common.err_console.print(f"error: {exc.message}", markup=False)
+        raise SystemExit(exit_code_for(exc)) from None
     ctx = app.state.ctx
     wanted = ctx.settings.server.worker
     if wanted or (wanted is None and not ctx.settings.events.inline):
@@ -25,7 +33,7 @@ def app_from_env():  # type: ignore[no-untyped-def]
     return app
 
 
-def serve(host: str, port: int, workers: int, log_level: str, access_log: bool, worker: bool | None = None) -> None:
+def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
     import uvicorn
 
     # Worker processes re-read the configuration; hand them the CLI's choices through the environment.
@@ -33,8 +41,6 @@ def serve(host: str, port: int, workers: int, log_level: str, access_log: bool, 
         os.environ["SIGNOFF_CONFIG"] = _common.state.config
     if _common.state.database_url:
         os.environ["SIGNOFF_DATABASE_URL"] = _common.state.database_url
-    if worker is not None:
-        os.environ["SIGNOFF_SERVER__WORKER"] = "true" if worker else "false"
     _common.err_console.print(f"signoff API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)",
                               markup=False)
     uvicorn.run("signoff.entrypoints.cli.server_cmd:app_from_env", factory=True, host=host, port=port,
