@@ -3,8 +3,9 @@
 The database is SQLite by default and PostgreSQL with `SIGNOFF_TEST_DB=postgres`: then every
 test that asks for one (the `ctx`/`settings` fixtures, `make_settings`, `database_url_for`, and
 the fixtures that start `signoff` processes) gets a copy of a migrated template database on a
-real server (tests/fixtures/servers.py). Tests marked `sqlite_only` exercise SQLite itself (its
-file, its WAL) and are deselected on PostgreSQL; each has a PostgreSQL counterpart.
+real server (tests/fixtures/servers.py). `make test` runs both passes. Tests marked
+`sqlite_only` exercise SQLite itself (the demo's file, the writer gate) and are deselected on
+PostgreSQL; where the behaviour matters there too, a test that runs on both covers it.
 """
 
 from __future__ import annotations
@@ -117,11 +118,11 @@ def database_url_for(sqlite_file: Path, request: pytest.FixtureRequest | None = 
     PostgreSQL a fresh copy of the migrated template, one per path, dropped when `request`'s
     scope ends (by default the running test's). A class- or module-scoped fixture passes its own
     `request` so the database lives as long as the fixture does."""
-    if not on_postgres():
-        return f"sqlite:///{sqlite_file}"
     request = request or _current[-1]
     if request.node.path.is_relative_to(Path(__file__).parent / "unit"):
         raise AssertionError("tests/unit is pure (it runs once, on SQLite's pass): no database here")
+    if not on_postgres():
+        return f"sqlite:///{sqlite_file}"
     cache = request.node.stash.setdefault(_DATABASES, {})
     if sqlite_file not in cache:
         import psycopg

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-
 from tests.conftest import database_url_for, on_postgres
 
 CONFIG = """

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import database_url_for
 from tests.fixtures.models import FEATURES, classification_data, fit_classifier, save_joblib
 

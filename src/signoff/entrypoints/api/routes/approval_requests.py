@@ -9,8 +9,8 @@ from fastapi import Depends, Path, Query
 from signoff.adapters.identity import decision_groups
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import (
-    MAX_PAGE,
     INT32_MAX,
+    MAX_PAGE,
     IntCursor,
     context,
     current_principal,

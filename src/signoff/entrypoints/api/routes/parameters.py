@@ -12,8 +12,8 @@ from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import (
-    MAX_PAGE,
     INT32_MAX,
+    MAX_PAGE,
     IntCursor,
     context,
     int_cursor,
