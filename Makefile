@@ -39,12 +39,15 @@ demo: $(STAMP)
 # The suite runs twice (issue 9): first all of it on SQLite, then with SIGNOFF_TEST_DB=postgres
 # every test that uses a database, on a real PostgreSQL server (processes the tests start get
 # its URL too). tests/conftest.py leaves out of the second pass only what it cannot vary:
-# tests/unit (pure; refused a database), tests marked `sqlite_only` (the demo's own SQLite file)
+# tests/unit (pure; refused a database), tests marked `sqlite_only` (the demo's SQLite file,
+# the SQLite writer gate)
 # and tests that start PostgreSQL themselves (they ran on it in the first pass).
-# Both passes run on TEST_WORKERS pytest-xdist workers (~5.5 + ~6.5 min on 2 cores, against
-# ~8 + ~10 min serially); `--dist loadfile` keeps each file on one worker, in order, so its
-# module- and class-scoped servers and databases are shared as written. Each worker starts
-# its own PostgreSQL cluster. TEST_WORKERS=0 runs serially.
+# Serially the two passes take ~8 + ~7 min on 2 cores, over the 13 min we allow CI; so both run
+# on TEST_WORKERS pytest-xdist workers: ~3.5 + ~3.5 min on a quiet 2-core machine (~4.5 + ~5
+# with other work on it). `--dist loadfile` keeps each file on one worker, in order, so its
+# module- and class-scoped servers and databases are shared as written, and the timing-
+# sensitive tests (leases, killed workers) passed in every run. Each worker starts its own
+# PostgreSQL cluster. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
 XDIST = -n $(TEST_WORKERS) --dist loadfile
 
