@@ -42,7 +42,7 @@ demo: $(STAMP)
 # tests/unit (pure; refused a database), tests marked `sqlite_only` (the demo's SQLite file,
 # the SQLite writer gate)
 # and tests that start PostgreSQL themselves (they ran on it in the first pass).
-# Serially the two passes take ~8 + ~7 min on 2 cores, over the 13 min we allow CI; so both run
+# Serially the two passes take ~8 + ~8 min on 2 cores, over the 13 min we allow CI; so both run
 # on TEST_WORKERS pytest-xdist workers: ~3.5 + ~3.5 min on a quiet 2-core machine (~4.5 + ~5
 # with other work on it). `--dist loadfile` keeps each file on one worker, in order, so its
 # module- and class-scoped servers and databases are shared as written, and the timing-
