@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 from databases import Database
+from events import stop_worker
 
 CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
 CONFIG = """
@@ -145,15 +146,11 @@ def seed_search_model(server: Server, versions: int) -> dict[str, Any]:
         engine.dispose()
 
 
-def _count(url: str, sql: str) -> int:
-    from sqlalchemy import create_engine, text
+def _count(engine: Any, sql: str) -> int:
+    from sqlalchemy import text
 
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(sql)).scalar_one())
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
 
 
 def _worker_process(server: Server) -> subprocess.Popen[bytes]:
@@ -165,11 +162,6 @@ def _worker_process(server: Server) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
 def register_by_workers(database: Database, home: Path, register: str, seconds: int) -> dict[str, Any]:
     """Registrations on the production topology: `[events] inline = false` and no worker thread, so
     a request returns once the version, its audit entry and its event are committed, and
@@ -178,6 +170,8 @@ def register_by_workers(database: Database, home: Path, register: str, seconds: 
     ``alone``: the one server process (the issue's register target). ``backlog``: then one worker
     process drains what piled up (every registration opens an approval request in dev).
     ``with_worker``: a worker process running alongside on the same two cores."""
+    from signoff.adapters.db.engine import build_engine
+
     work = home / "deferred"
     work.mkdir()
     server = Server(work, database.fresh_url(work, "http_deferred"), SIGNOFF_EVENTS__INLINE="false",
@@ -190,18 +184,20 @@ def register_by_workers(database: Database, home: Path, register: str, seconds: 
     try:
         _wrk(url, script, 8, 2, 1, work)  # warm-up
         alone = _wrk(url, script, 8, 2, seconds, work)
-        versions = _count(server.database_url, "SELECT count(*) FROM model_versions")
+        engine = build_engine(server.database_url)
+        versions = _count(engine, "SELECT count(*) FROM model_versions")
         began = time.perf_counter()
         worker = _worker_process(server)
         try:
-            while _count(server.database_url, "SELECT count(*) FROM approval_requests") < versions:
+            while _count(engine, "SELECT count(*) FROM approval_requests") < versions:
                 if time.perf_counter() - began > 600:
                     raise RuntimeError("the worker did not open every approval request in 600 s")
                 time.sleep(0.2)
             drained_s = time.perf_counter() - began
             with_worker = _wrk(url, script, 8, 2, seconds, work)
         finally:
-            _stop(worker)
+            stop_worker(worker)
+            engine.dispose()
     finally:
         server.stop()
     return {"alone": alone,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from databases import Database
-from events import Receiver, _publish, _settings
+from events import Receiver, _publish, _settings, stop_worker
 from http_api import Server, _header_script, _wrk
 from seed import seed_versions, settle
 
@@ -166,22 +165,13 @@ def _start_workers(home: Path, url: str, count: int, stack: ExitStack) -> list[s
     for _ in range(count):
         proc = subprocess.Popen([sys.executable, "-m", "signoff.entrypoints.cli", "worker"], env=env, cwd=home,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        stack.callback(_stop, proc)
+        stack.callback(stop_worker, proc)
         procs.append(proc)
     for proc in procs:
         assert proc.stdout is not None
         if not proc.stdout.readline():
             raise RuntimeError(f"signoff worker exited with {proc.wait()}")
     return procs
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _deliveries(database: Database, home: Path) -> dict[str, Any]:
