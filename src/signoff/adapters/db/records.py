@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.notify import OUTBOX_CHANNEL, announce
+from signoff.adapters.db.prepared import Prepared
 from signoff.adapters.db.tables import AuditRow, OutboxRow, ParameterRow
 from signoff.domain.audit import GENESIS, AuditEntry, seal
 from signoff.domain.events import Event, canonical_json
@@ -19,10 +20,12 @@ from signoff.errors import InvalidInput, NotFound
 # Any constant works; it only has to be the same in every process appending to the chain.
 AUDIT_LOCK_KEY = 0x5160FF
 
-_CHAIN_TAIL = select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-# Core inserts on the session's connection: the ORM's bulk insert costs ~5× more per call.
-_INSERT_AUDIT = insert(AuditRow.__table__)
-_INSERT_OUTBOX = insert(OutboxRow.__table__)
+# Every use case appends here: run on the driver's cursor (adapters/db/prepared.py).
+_CHAIN_TAIL = Prepared(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
+_INSERT_AUDIT = Prepared(insert(AuditRow.__table__), ("at", "actor", "action", "subject", "model", "before",
+                                                      "after", "prev_hash", "hash"))
+_INSERT_OUTBOX = Prepared(insert(OutboxRow.__table__), ("event_id", "type", "subject", "time", "payload",
+                                                        "dispatched_at"))
 _PARAM_MAX = select(func.max(ParameterRow.version)).where(ParameterRow.name == bindparam("name"))
 _PARAM_LATEST = (
     select(ParameterRow).where(ParameterRow.name == bindparam("name")).order_by(ParameterRow.version.desc()).limit(1)
@@ -95,8 +98,7 @@ class AuditRepository:
             return
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-        conn = self.session.connection()
-        prev = conn.execute(_CHAIN_TAIL).scalar() or GENESIS
+        prev = _CHAIN_TAIL.scalar(self.session) or GENESIS
         rows = []
         for entry in entries:
             entry.before, entry.after = _plain(entry.before), _plain(entry.after)
@@ -105,7 +107,7 @@ class AuditRepository:
             rows.append({"at": entry.at, "actor": entry.actor, "action": entry.action, "subject": entry.subject,
                          "model": entry.model, "before": entry.before, "after": entry.after,
                          "prev_hash": entry.prev_hash, "hash": entry.hash})
-        conn.execute(_INSERT_AUDIT, rows)
+        _INSERT_AUDIT.execute_many(self.session, rows)
 
     def list(
         self,
@@ -159,7 +161,7 @@ class OutboxRepository:
 
     def add_many(self, events: list[Event], at: datetime) -> None:
         if events:
-            self.session.connection().execute(_INSERT_OUTBOX, [
+            _INSERT_OUTBOX.execute_many(self.session, [
                 {"event_id": e.id, "type": e.type, "subject": e.subject, "time": at,
                  "payload": _plain(e.envelope(at)), "dispatched_at": None}
                 for e in events

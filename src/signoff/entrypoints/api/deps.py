@@ -58,13 +58,18 @@ def _checked(request: Request, principal: Principal) -> Principal:
     return principal
 
 
-async def current_principal(request: Request,
-                            _: HTTPAuthorizationCredentials | None = Security(BEARER)) -> Principal:
+def authenticated(request: Request) -> Principal:
     """The authenticated caller; raises AuthenticationFailed (401) without valid credentials."""
     principal = authenticate(request)
     if principal is None:
         raise AuthenticationFailed("authentication required: send 'Authorization: Bearer <token>'")
     return _checked(request, principal)
+
+
+async def current_principal(request: Request,
+                            _: HTTPAuthorizationCredentials | None = Security(BEARER)) -> Principal:
+    """The authenticated caller; raises AuthenticationFailed (401) without valid credentials."""
+    return authenticated(request)
 
 
 def principal_for_resolve(request: Request) -> Principal:
@@ -86,12 +91,16 @@ def require(*scopes: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting principals with any one of `scopes` (admin admits all)."""
 
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-        if not principal.allows(*scopes):
-            raise PermissionDenied(f"this token lacks the {' or '.join(scopes)} scope",
-                                   details={"required": list(scopes), "scopes": sorted(principal.scopes)})
-        return principal
+        return require_scope(principal, scopes)
 
     return dependency
+
+
+def require_scope(principal: Principal, scopes: tuple[str, ...]) -> Principal:
+    if not principal.allows(*scopes):
+        raise PermissionDenied(f"this token lacks the {' or '.join(scopes)} scope",
+                               details={"required": list(scopes), "scopes": sorted(principal.scopes)})
+    return principal
 
 
 async def context(request: Request) -> Context:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
 from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
+from signoff.entrypoints.api.routes.versions import REGISTER_PATH, fast_register, fast_register_target
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -57,17 +58,23 @@ class ApiMiddleware:
             await send(message)
 
         target = fast_target(scope)
+        fast_route = RESOLVE_PATH if target is not None else None
         try:
             if target is not None:
                 await fast_resolve(scope, receive, send_with_status, *target)
             elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
                 await _too_large(send_with_status, self.max_body_bytes)
+            elif scope["method"] in BODY_METHODS:
+                receive = _replay(body, receive)
+                if (model := fast_register_target(scope)) is not None:
+                    fast_route = REGISTER_PATH
+                    await fast_register(scope, receive, send_with_status, model, body, self.app)
+                else:
+                    await self.app(scope, receive, send_with_status)
             else:
-                if scope["method"] in BODY_METHODS:
-                    receive = _replay(body, receive)
                 await self.app(scope, receive, send_with_status)
         finally:
-            route = RESOLVE_PATH if target is not None else getattr(scope.get("route"), "path", None) or "unmatched"
+            route = fast_route or getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
