@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -53,6 +54,7 @@ class UnitOfWork(Protocol):
     def record(self, *, actor: str, action: str, subject: str, model: str | None, before: Any = ..., after: Any = ...) -> None: ...
     def commit(self) -> None: ...
     def live_moved(self, model: str) -> None: ...
+    def part(self) -> AbstractContextManager[None]: ...
 
 
 # --- Event bus (issue 5): what targets need from the outside world ------------------------

@@ -20,7 +20,16 @@ from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
 
 
-def register(
+def register(*, uow: UnitOfWork, workflow: Workflow, **details: Any) -> ModelVersion:
+    """Register the next version of a model (creating the model) in its own transaction; the
+    details are `register_in`'s. Raises InvalidInput."""
+    with uow:
+        version = register_in(uow=uow, workflow=workflow, **details)
+        uow.commit()
+    return version
+
+
+def register_in(
     *,
     uow: UnitOfWork,
     workflow: Workflow,
@@ -38,71 +47,70 @@ def register(
     reference_profile: dict[str, Any] | None = None,
     reference_source: str = "",
 ) -> ModelVersion:
-    """Register the next version of a model (creating the model); raises InvalidInput."""
+    """`register` inside a transaction the caller opened and commits (services/batched.py runs
+    several in one); raises InvalidInput before writing anything."""
     check_model_name(model)
     clean_metrics = check_metrics(metrics or {})
     if not artifact_uri or not isinstance(artifact_uri, str):
         raise InvalidInput("an artifact URI is required", details={"field": "artifact_uri"})
     if reference_profile is not None:
         check_profile(reference_profile)
-    with uow:
-        now = uow.clock.now()
-        model_ref = uow.models.ref(model)
-        if model_ref is None:
-            try:
-                uow.models.add(
-                    Model(
-                        name=model,
-                        description=description or "",
-                        owner_group=owner_group,
-                        created_at=now,
-                        created_by=actor,
-                    )
+    now = uow.clock.now()
+    model_ref = uow.models.ref(model)
+    if model_ref is None:
+        try:
+            uow.models.add(
+                Model(
+                    name=model,
+                    description=description or "",
+                    owner_group=owner_group,
+                    created_at=now,
+                    created_by=actor,
                 )
-                uow.session.flush()  # type: ignore[attr-defined]
-                uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
-                           after={"name": model, "owner_group": owner_group})
-            except AlreadyExists:
-                pass  # a concurrent first registration created it (its savepoint is undone): use theirs
-            model_ref = uow.models.ref(model)
-        number = uow.models.next_number(model_ref.id)
-        version = ModelVersion(
-            model=model,
-            number=number,
-            artifact_uri=artifact_uri,
-            flavor=flavor,
-            digest=digest,
-            metadata=dict(metadata or {}),
-            metrics=clean_metrics,
-            lineage=lineage or Lineage(),
-            registered_by=actor,
-            registered_at=now,
-            stages={env: Stage.PENDING for env in workflow.order},
-        )
-        version_id = uow.versions.insert(model_ref.id, version, workflow.order)
-        if reference_profile is not None:
-            # The training-data profile that inference batches are compared with (drift).
-            uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
-        uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
-                   after=version.to_dict())
-        uow.emit(events.Event(events.REGISTERED, version.subject, {
-            "model": model,
-            "version": number,
-            "artifact_uri": artifact_uri,
-            "digest": digest,
-            "flavor": flavor,
-            "metrics": clean_metrics,
-            "registered_by": actor,
-            "owner_group": model_ref.owner_group,
-            "first_env": workflow.first,
-        }))
-        if open_first_request:
-            # Normally the rule `default-request-approval` opens it, after the commit (services/
-            # actions.py); asking for it here opens it in this transaction, and the rule no-ops.
-            open_request(uow=uow, workflow=workflow, model_row=uow.models.row(model),
-                         version_row=uow.versions.by_id(version_id),
-                         env=workflow.first, actor=actor, reason="registered", kind="approval")
-        uow.commit()
+            )
+            uow.session.flush()  # type: ignore[attr-defined]
+            uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
+                       after={"name": model, "owner_group": owner_group})
+        except AlreadyExists:
+            pass  # a concurrent first registration created it (its savepoint is undone): use theirs
+        model_ref = uow.models.ref(model)
+    number = uow.models.next_number(model_ref.id)
+    version = ModelVersion(
+        model=model,
+        number=number,
+        artifact_uri=artifact_uri,
+        flavor=flavor,
+        digest=digest,
+        metadata=dict(metadata or {}),
+        metrics=clean_metrics,
+        lineage=lineage or Lineage(),
+        registered_by=actor,
+        registered_at=now,
+        stages={env: Stage.PENDING for env in workflow.order},
+    )
+    version_id = uow.versions.insert(model_ref.id, version, workflow.order)
+    if reference_profile is not None:
+        # The training-data profile that inference batches are compared with (drift).
+        uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
+    uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
+               after=version.to_dict())
+    uow.emit(events.Event(events.REGISTERED, version.subject, {
+        "model": model,
+        "version": number,
+        "artifact_uri": artifact_uri,
+        "digest": digest,
+        "flavor": flavor,
+        "metrics": clean_metrics,
+        "registered_by": actor,
+        "owner_group": model_ref.owner_group,
+        "first_env": workflow.first,
+    }))
+    if open_first_request:
+        # Normally the rule `default-request-approval` opens it, after the commit (services/
+        # actions.py); asking for it here opens it in this transaction, and the rule no-ops.
+        open_request(uow=uow, workflow=workflow, model_row=uow.models.row(model),
+                     version_row=uow.versions.by_id(version_id),
+                     env=workflow.first, actor=actor, reason="registered", kind="approval")
     return version
 
 

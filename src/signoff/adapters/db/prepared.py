@@ -116,6 +116,13 @@ class Prepared:
             return None
 
 
+def execute_fixed(session: Session, sql: str) -> None:
+    """A statement without parameters (SAVEPOINT …) on the session's current transaction."""
+    connection, _ = _connection(session)
+    with closing(connection.cursor()) as cursor:
+        cursor.execute(sql)
+
+
 def _connection(session: Session) -> tuple[Any, Dialect]:
     """The driver connection of the session's current transaction, begun (as the session would) if none.
 

@@ -9,7 +9,8 @@ delivered only if the transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from signoff.adapters.db.accounts import UserRepository
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
+from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
 from signoff.adapters.db.repositories import (
@@ -76,6 +78,27 @@ class SqlAlchemyUnitOfWork:
         self, *, actor: str, action: str, subject: str, model: str | None, before: Any = None, after: Any = None
     ) -> None:
         self._audit.append(AuditEntry(None, self.clock.now(), actor, action, subject, model, before, after))
+
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """One use case among several sharing this transaction (services/batched.py).
+
+        If it raises, what it wrote is rolled back to a savepoint and its audit entries, events
+        and moved pointers are dropped, so the others commit as if it had never run. The ORM's
+        identity map is emptied too: a rolled-back INSERT may have left a row object in it.
+        """
+        marks = (len(self._events), len(self._audit), set(self._live_moved))
+        execute_fixed(self.session, "SAVEPOINT signoff_part")
+        try:
+            yield
+        except BaseException:
+            execute_fixed(self.session, "ROLLBACK TO SAVEPOINT signoff_part")
+            execute_fixed(self.session, "RELEASE SAVEPOINT signoff_part")
+            del self._events[marks[0]:], self._audit[marks[1]:]
+            self._live_moved = marks[2]
+            self.session.expunge_all()
+            raise
+        execute_fixed(self.session, "RELEASE SAVEPOINT signoff_part")
 
     def live_moved(self, model: str) -> None:
         """A live row of `model` changes in this transaction: resolve caches must drop the model."""

@@ -12,17 +12,20 @@ type, a query string) goes to the FastAPI route, so every error answer comes fro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from functools import partial
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from prometheus_client.core import CounterMetricFamily
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from signoff.adapters.db.engine import is_sqlite
 from signoff.bootstrap import Context
 from signoff.domain.models import Lineage
 from signoff.entrypoints.api.deps import (
@@ -51,6 +54,7 @@ from signoff.entrypoints.api.schemas import (
 )
 from signoff.errors import SignoffError
 from signoff.services import approvals, inference, registry
+from signoff.services.batched_registrations import RegistrationWriter
 from signoff.services.tokens import Principal
 
 router = api_router("versions")
@@ -74,11 +78,14 @@ def register_version(model: NewModelName, body: VersionCreate, principal: Princi
 
 
 def _register(ctx: Context, principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
-    version = registry.register(
-        uow=ctx.uow(), workflow=ctx.workflow, model=model, artifact_uri=body.artifact_uri, actor=principal.name,
-        metrics=body.metrics, metadata=body.metadata, lineage=Lineage(body.run_id, body.code_commit, body.dataset_hash),
-        flavor=body.flavor, digest=body.digest, description=body.description, owner_group=body.owner_group)
-    return version.to_dict()
+    return registry.register(uow=ctx.uow(), workflow=ctx.workflow, **_details(principal, model, body)).to_dict()
+
+
+def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
+    return {"model": model, "artifact_uri": body.artifact_uri, "actor": principal.name, "metrics": body.metrics,
+            "metadata": body.metadata, "lineage": Lineage(body.run_id, body.code_commit, body.dataset_hash),
+            "flavor": body.flavor, "digest": body.digest, "description": body.description,
+            "owner_group": body.owner_group}
 
 
 def fast_register_target(scope: Scope) -> str | None:
@@ -108,16 +115,49 @@ async def fast_register(scope: Scope, receive: Receive, send: Send, model: str, 
     except (ValueError, ValidationError):  # not JSON, or not a valid body: FastAPI words the error
         await fallback(scope, receive, send)
         return
+    ctx: Context = scope["app"].state.ctx
     try:
-        content = await run_in_threadpool(partial(_register_json, scope["app"].state.ctx, principal, model, data))
+        writer = registration_writer(scope["app"])
+        if writer is not None:
+            content = _json((await asyncio.wrap_future(writer.submit(**_details(principal, model, data)))).to_dict())
+        else:
+            content = await run_in_threadpool(lambda: _json(_register(ctx, principal, model, data)))
     except SignoffError as exc:
         await signoff_error_response(exc)(scope, receive, send)
         return
     await Response(content, status_code=201, media_type="application/json")(scope, receive, send)
 
 
-def _register_json(ctx: Context, principal: Principal, model: str, body: VersionCreate) -> bytes:
-    return _VERSION_OUT.dump_json(_VERSION_OUT.validate_python(_register(ctx, principal, model, body)), by_alias=True)
+def registration_writer(app: Any) -> RegistrationWriter | None:
+    """The process's group-commit writer (services/batched_registrations.py) when registrations
+    may share transactions: on SQLite, and without inline dispatch (a request answered from a
+    batch would not wait for its events' rules). Started on first use, stopped with the server."""
+    ctx: Context = app.state.ctx
+    if ctx.dispatch_inline or not is_sqlite(ctx.engine):
+        return None
+    writer: RegistrationWriter | None = getattr(app.state, "registration_writer", None)
+    if writer is None:
+        writer = app.state.registration_writer = RegistrationWriter(ctx.uow, ctx.workflow)
+        app.state.on_shutdown.append(writer.close)  # run in reverse: before in-process workers, the database
+        app.state.metrics_registry.register(_WriterCollector(writer))
+    return writer
+
+
+class _WriterCollector:
+    """/metrics: how much group commit happened (registrations per transaction)."""
+
+    def __init__(self, writer: RegistrationWriter) -> None:
+        self.writer = writer
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily("signoff_registration_batches", "Transactions of the registration writer",
+                                  value=self.writer.batches)
+        yield CounterMetricFamily("signoff_registrations_batched", "Registrations handed to the registration writer",
+                                  value=self.writer.registrations)
+
+
+def _json(version: dict[str, Any]) -> bytes:
+    return _VERSION_OUT.dump_json(_VERSION_OUT.validate_python(version), by_alias=True)
 
 
 @router.get("/models/{model}/versions", response_model=Page[VersionPublic])
