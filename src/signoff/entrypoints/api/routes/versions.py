@@ -8,6 +8,10 @@ about a third of a registration's cost. The fast path authenticates through the 
 functions, validates the body with the same model in the same mode, hops once, and writes the
 body with the route's own response model. Anything else (a bad body, a charset in the media
 type, a query string) goes to the FastAPI route, so every error answer comes from one place.
+
+On SQLite with events left to a worker (`[events] inline = false`), the fast path hands the
+registration to the process's group-commit writer (services/batched_registrations.py) instead
+of the thread pool: registrations that queue while one commits share the next transaction.
 """
 
 from __future__ import annotations
