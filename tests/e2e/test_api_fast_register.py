@@ -69,7 +69,7 @@ def test_a_registration_answers_byte_for_byte_as_the_route_does(api: Api) -> Non
     body = {"artifact_uri": "s3://b/m.pkl", "metrics": {"accuracy": 0.91, "rows": 3}, "metadata": {"k": [1, "x"]},
             "run_id": "r1", "code_commit": "abc", "dataset_hash": "d1", "flavor": "sklearn", "digest": "sha256:00",
             "description": "first", "owner_group": "data-science"}
-    fast, routed = both_ways(api, json.dumps(body).encode(), api.auth("dana", "register"))
+    fast, _ = both_ways(api, json.dumps(body).encode(), api.auth("dana", "register"))
     assert fast.status_code == 201
     writer = registration_writer(api.app)
     if writer is not None:  # deferred events on SQLite: the fast path's registration went through it

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from tests.conftest import on_postgres
 from tests.fixtures.signoff_process import SignoffProcess
 

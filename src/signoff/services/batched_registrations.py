@@ -111,7 +111,7 @@ class RegistrationWriter:
                     except SignoffError as exc:  # refused: rolled back alone, answered now
                         queued.future.set_exception(exc)
                 uow.commit()
-        except Exception:  # noqa: BLE001 - the shared transaction failed; each is retried alone below
+        except Exception:  # the shared transaction failed: each is retried alone below
             log.warning("a batch of %d registrations failed; registering them one by one", len(batch),
                         exc_info=True)
             for queued in batch:
@@ -124,7 +124,7 @@ class RegistrationWriter:
     def _alone(self, queued: _Queued) -> None:
         try:
             version = register(uow=self.new_uow(), workflow=self.workflow, **queued.details)
-        except BaseException as exc:  # noqa: BLE001 - the request answers with it
+        except BaseException as exc:  # the request answers with it; no future is left hanging
             queued.future.set_exception(exc)
         else:
             queued.future.set_result(version)

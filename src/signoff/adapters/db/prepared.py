@@ -28,7 +28,7 @@ _CONNECTION_KEY = "signoff.prepared.connection"
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "keys", "processors", "positional", "fixed")
+    __slots__ = ("fixed", "keys", "names", "positional", "processors", "sql")
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None)
