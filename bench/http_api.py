@@ -167,7 +167,9 @@ def register_by_workers(database: Database, home: Path, register: str, seconds: 
     a request returns once the version, its audit entry and its event are committed, and
     `signoff worker` processes open the approval requests and send the mails behind it.
 
-    ``alone``: the one server process (the issue's register target). ``backlog``: then one worker
+    ``alone``: the one server process (the issue's register target); on SQLite its registrations
+    go through the group-commit writer, and ``group_commit`` says how many shared a transaction.
+    ``backlog``: then one worker
     process drains what piled up (every registration opens an approval request in dev).
     ``with_worker``: a worker process running alongside on the same two cores."""
     from signoff.adapters.db.engine import build_engine
@@ -183,7 +185,13 @@ def register_by_workers(database: Database, home: Path, register: str, seconds: 
     server.start()
     try:
         _wrk(url, script, 8, 2, 1, work)  # warm-up
+        before = _group_commit(server)
         alone = _wrk(url, script, 8, 2, seconds, work)
+        after = _group_commit(server)
+        if after["registrations"] is not None and before["registrations"] is not None:
+            shared = {k: after[k] - before[k] for k in after}  # type: ignore[operator]
+            alone["group_commit"] = {**shared, "per_transaction": round(shared["registrations"]
+                                                                        / max(shared["transactions"], 1), 2)}
         engine = build_engine(server.database_url)
         versions = _count(engine, "SELECT count(*) FROM model_versions")
         began = time.perf_counter()
@@ -204,6 +212,17 @@ def register_by_workers(database: Database, home: Path, register: str, seconds: 
             "backlog": {"registrations": versions, "drained_by_one_worker_s": round(drained_s, 2),
                         "registrations_per_s": round(versions / drained_s, 1)},
             "with_worker_process": with_worker}
+
+
+def _group_commit(server: Server) -> dict[str, float | None]:
+    """The group-commit writer's counters from /metrics (SQLite with deferred events; else None)."""
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    found = {}
+    for key, name in (("registrations", "signoff_registrations_batched_total"),
+                      ("transactions", "signoff_registration_batches_total")):
+        line = next((ln for ln in text.splitlines() if ln.startswith(name + " ")), None)
+        found[key] = float(line.split()[1]) if line else None
+    return found
 
 
 def run_http_bench(database: Database | None = None, seconds: int = 5, search_versions: int = 0,

@@ -240,7 +240,10 @@ def serve_demo(host: str, port: int, *, home: Path = Path(".signoff"), log_level
                say: Callable[[str], None] = print) -> None:
     import uvicorn
 
+    from signoff.entrypoints import startup
+
     demo = build_demo(home, host, port, say=say)
+    startup.ready()
     try:
         for line in banner(demo):
             say(line)

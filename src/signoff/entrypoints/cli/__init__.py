@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
 from signoff.errors import (
     AuthenticationFailed,
@@ -83,6 +84,7 @@ _register_commands()
 
 
 def main() -> None:
+    startup.starting()  # the collector is off until a server or worker is ready (startup.py)
     try:
         app(standalone_mode=True)
     except SignoffError as exc:

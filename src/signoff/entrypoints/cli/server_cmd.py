@@ -6,11 +6,13 @@ import os
 
 import typer
 
+from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
 
 
 def app_from_env():  # type: ignore[no-untyped-def]
     """uvicorn's factory (one call per worker process): settings from the file and $SIGNOFF_*."""
+    startup.starting()  # `--workers N` processes start here, not in the CLI
     from signoff.config import load_settings
     from signoff.entrypoints.api.app import create_app
 
@@ -30,6 +32,7 @@ def app_from_env():  # type: ignore[no-untyped-def]
 
         worker = Worker(ctx).start()
         app.state.on_shutdown.append(worker.stop)
+    startup.ready()
     return app
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
 from signoff.entrypoints.cli._common import console
 
@@ -34,6 +35,7 @@ def register_commands(app: typer.Typer) -> None:
             how = (f"woken by NOTIFY, polling every {w.listen_poll_interval:g}s as a fallback"
                    if w.listener is not None else f"polling every {w.poll_interval:g}s")
             console.print(f"signoff worker {w.name}: {concurrency} thread(s), {how}; Ctrl-C stops")
+            startup.ready()
             w.run()
         finally:
             ctx.close()
