@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 
+from signoff.adapters.db.prepared import Compiled
 from signoff.adapters.db.tables import LiveRow, ModelRow
 from signoff.domain.models import LiveVersion
 
@@ -26,17 +27,6 @@ _COLUMNS = [
     _LIVE.model_name, _LIVE.env, _LIVE.number, _LIVE.artifact_uri, _LIVE.digest, _LIVE.flavor,
     _LIVE.approved_by, _LIVE.approved_at, _LIVE.approved_envs, _LIVE.request_id, _LIVE.parameter_version,
 ]
-
-
-class _Compiled:
-    def __init__(self, engine: Engine, stmt: Any) -> None:
-        compiled = stmt.compile(dialect=engine.dialect)
-        self.sql = compiled.string
-        self.positional = engine.dialect.positional
-        self.order = list(compiled.positiontup or [])
-
-    def params(self, values: dict[str, Any]) -> Any:
-        return tuple(values[k] for k in self.order) if self.positional else values
 
 
 class LiveReader:
@@ -52,9 +42,11 @@ class LiveReader:
         self._idle: list[Any] = []
         self._closed = False
         self._lock = threading.Lock()
-        self._live = _Compiled(engine, select(*_COLUMNS).where(_LIVE.model_name == bindparam("m"), _LIVE.env == bindparam("e")))
+        # JSON and time columns are converted by get() itself (_json, _when), hence raw results.
+        live = select(*_COLUMNS).where(_LIVE.model_name == bindparam("m"), _LIVE.env == bindparam("e"))
+        self._live = Compiled(live, engine.dialect, raw_results=True)
         models = ModelRow.__table__.c
-        self._model = _Compiled(engine, select(models.id).where(models.name == bindparam("m")))
+        self._model = Compiled(select(models.id).where(models.name == bindparam("m")), engine.dialect)
         self.reads = 0  # database round trips (approximate under threads): how a cache proves itself
 
     def _checkout(self) -> Any:
@@ -67,7 +59,7 @@ class LiveReader:
         conn.detach()
         return conn
 
-    def _fetch(self, compiled: _Compiled, values: dict[str, Any]) -> Any:
+    def _fetch(self, compiled: Compiled, values: dict[str, Any]) -> Any:
         self.reads += 1
         for attempt in (1, 2):
             conn = self._checkout()

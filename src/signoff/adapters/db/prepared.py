@@ -27,14 +27,21 @@ from sqlalchemy.sql import ClauseElement
 _CONNECTION_KEY = "signoff.prepared.connection"
 
 
-class _Compiled:
+class Compiled:
+    """A statement compiled for one dialect: its SQL, and its parameters as the driver takes them.
+
+    Results are the driver's own values: a column that SQLAlchemy would convert on the way out
+    is refused unless the caller converts it itself (``raw_results``, the resolve reader).
+    """
+
     __slots__ = ("fixed", "keys", "names", "positional", "processors", "sql")
 
-    def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None) -> None:
+    def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None, *,
+                 raw_results: bool = False) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None)
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             raise ValueError(f"Prepared statements must give every column a value: {compiled.string}")
-        for column in getattr(compiled, "_result_columns", ()):
+        for column in () if raw_results else getattr(compiled, "_result_columns", ()):
             if column[3].dialect_impl(dialect).result_processor(dialect, None) is not None:
                 raise ValueError(f"Prepared statements may only return unconverted columns, not {column[0]!r}")
         self.sql = compiled.string
@@ -72,12 +79,12 @@ class Prepared:
 
     def __init__(self, stmt: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
         self.stmt, self.column_keys = stmt, column_keys
-        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, Compiled] = weakref.WeakKeyDictionary()
 
-    def _for(self, dialect: Dialect) -> _Compiled:
+    def _for(self, dialect: Dialect) -> Compiled:
         compiled = self._by_dialect.get(dialect)
         if compiled is None:
-            compiled = self._by_dialect[dialect] = _Compiled(self.stmt, dialect, self.column_keys)
+            compiled = self._by_dialect[dialect] = Compiled(self.stmt, dialect, self.column_keys)
         return compiled
 
     def execute(self, session: Session, values: dict[str, Any] | None = None) -> None:
