@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import GroupRow, MembershipRow, UserRow
 from signoff.errors import AlreadyExists, NotFound
 
@@ -38,8 +39,7 @@ class UserRepository:
     def lock(self) -> None:
         """Hold the config users' sync until the transaction ends: processes starting together on
         PostgreSQL would otherwise all insert the same users (SQLite's writers queue anyway)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(5317, hashtext('users'))"))
+        pg_locks.hold(self.session, pg_locks.STARTUP_SYNC, "users")
 
     def find(self, name: str) -> UserRow | None:
         return self.session.scalar(_USER, {"name": name})

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import JSON, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import (
     DeliveryAttemptRow,
     DeliveryRow,
@@ -96,8 +97,7 @@ class RuleRepository:
     def lock(self) -> None:
         """Hold the rule set until the transaction ends: processes starting together on
         PostgreSQL would otherwise all insert the default rules (SQLite's writers queue anyway)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(5317, hashtext('rules'))"))
+        pg_locks.hold(self.session, pg_locks.STARTUP_SYNC, "rules")
 
     def list(self) -> list[RuleRow]:
         return list(self.session.scalars(select(RuleRow).order_by(RuleRow.name)))

@@ -7,18 +7,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from signoff.adapters.db import pg_locks
 from signoff.adapters.db.notify import OUTBOX_CHANNEL, announce
 from signoff.adapters.db.prepared import Prepared
 from signoff.adapters.db.tables import AuditRow, OutboxRow, ParameterRow
 from signoff.domain.audit import GENESIS, AuditEntry, seal
 from signoff.domain.events import Event, canonical_json
 from signoff.errors import InvalidInput, NotFound
-
-# Any constant works; it only has to be the same in every process appending to the chain.
-AUDIT_LOCK_KEY = 0x5160FF
 
 # Every use case appends here: run on the driver's cursor (adapters/db/prepared.py).
 _CHAIN_TAIL = Prepared(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
@@ -96,8 +94,7 @@ class AuditRepository:
         """Seal several entries in order with one read of the chain's tail and one INSERT."""
         if not entries:
             return
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+        pg_locks.hold(self.session, pg_locks.AUDIT_CHAIN)
         prev = _CHAIN_TAIL.scalar(self.session) or GENESIS
         rows = []
         for entry in entries:

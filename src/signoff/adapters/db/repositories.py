@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from signoff.adapters.db import pg_locks
 from signoff.adapters.db.prepared import Prepared
 from signoff.adapters.db.tables import (
     DecisionRow,
@@ -66,8 +67,6 @@ _REQUEST_FOR_UPDATE = (
     select(RequestRow).where(RequestRow.id == bindparam("id")).with_for_update()
     .execution_options(populate_existing=True)
 )
-# Moves of one live pointer queue here on PostgreSQL (there may be no row yet to lock).
-_LIVE_LOCK = text("SELECT pg_advisory_xact_lock(5316, hashtext(:key))")
 _APPROVERS_OF = (
     select(DecisionRow.actor)
     .join(RequestRow, RequestRow.id == DecisionRow.request_id)
@@ -262,10 +261,9 @@ class LiveRepository:
 
     def lock(self, model: str, env: str) -> None:
         """Hold the (model, env) pointer until the transaction ends: two approvals in one env
-        would otherwise both read the same parameter version and live row and collide.
-        SQLite needs nothing: its writers are serialised by BEGIN IMMEDIATE (engine.py)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(_LIVE_LOCK, {"key": f"{model}/{env}"})
+        would otherwise both read the same parameter version and live row and collide. An
+        advisory lock, as there may be no row to lock yet (pg_locks.py; nothing on SQLite)."""
+        pg_locks.hold(self.session, pg_locks.LIVE_POINTERS, f"{model}/{env}")
 
     def put(self, row: LiveRow) -> LiveRow | None:
         """Point (model, env) at a new version; returns the row it replaced, detached as values."""
