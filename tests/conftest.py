@@ -133,7 +133,7 @@ def database_url_for(sqlite_file: Path, request: pytest.FixtureRequest | None = 
         with psycopg.connect(server.dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
         request.addfinalizer(lambda: server.drop_database(name))
-        cache[sqlite_file] = server._url_for(name)
+        cache[sqlite_file] = server.url_for(name)
     return cache[sqlite_file]
 
 

@@ -87,7 +87,7 @@ def pg(postgres_server: PostgresServer, postgres_template: str, tmp_path: Path) 
     name = f"n_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')  # type: ignore[arg-type]
-    harness = Pg(postgres_server, postgres_server._url_for(name), tmp_path)
+    harness = Pg(postgres_server, postgres_server.url_for(name), tmp_path)
     yield harness
     harness.close()
     postgres_server.drop_database(name)
