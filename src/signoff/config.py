@@ -37,6 +37,7 @@ class PolicySettings(_Strict):
     request_expiry: str | None = "7d"
     remind_every: str | None = None
     auto_approve: bool = False
+    require_digest: bool = True
     drift_psi_threshold: float = 0.2
     drift_ks_pvalue: float = 0.01
 

@@ -37,6 +37,8 @@ class Decision:
     comment: str
     at: datetime
     groups: list[str] = field(default_factory=list)
+    # What the decider was shown (services/evidence.py), frozen with the decision.
+    evidence: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class Decision:
             "comment": self.comment,
             "at": self.at.isoformat(),
             "groups": self.groups,
+            "evidence": self.evidence,
         }
 
 
@@ -59,6 +62,9 @@ class DecisionContext:
     now: datetime
     live_since_previous: datetime | None = None  # when the version went live in env k-1
     break_glass: bool = False
+    # The version's status in env k-1 now (None in the first environment): a request opened
+    # while it was Approved there stops holding if it is revoked or rejected since.
+    previous_status: str | None = None
 
 
 @dataclass
@@ -72,6 +78,10 @@ class ApprovalRequest:
     reason: str
     policy: Policy
     evidence: dict[str, float] = field(default_factory=dict)
+    # Where `evidence` came from: {"source": "training"} or an inference report's env, rows, time.
+    evidence_source: dict[str, Any] = field(default_factory=lambda: {"source": "training"})
+    # Which check kept an auto-approving environment from approving on its own ({rule, message}).
+    auto_blocked: dict[str, Any] | None = None
     gate_results: list[dict[str, Any]] = field(default_factory=list)
     digest: str | None = None
     created_at: datetime | None = None
@@ -133,12 +143,24 @@ class ApprovalRequest:
                 f"also approve it in {self.env}",
                 details={"rule": "distinct_from_previous_stage"},
             )
+        if ctx.previous_status is not None and ctx.previous_status != "Approved":
+            raise InvalidTransition(
+                f"version {self.version} is {ctx.previous_status} in the previous environment; "
+                f"it can be approved in {self.env} only while it is Approved there",
+                details={"rule": "order", "state": ctx.previous_status},
+            )
+        if policy.require_digest and not self.digest:
+            raise PolicyViolation(
+                f"version {self.version} has no artifact digest, so nobody can check which bytes would be "
+                f"approved; {self.env} requires one (require_digest)",
+                details={"rule": "require_digest"},
+            )
         failed = self.failed_gates()
         if failed:
             names = "; ".join(f"{g['gate']} ({g.get('reason', 'failed')})" for g in failed)
             raise GateFailed(
                 f"gate failed for {self.env}: {names}",
-                details={"gates": failed},
+                details={"rule": "gates", "gates": failed},
             )
         window = frozen_by(policy.freeze, ctx.now)
         if window is not None:
@@ -213,6 +235,8 @@ class ApprovalRequest:
             "requested_by": self.requested_by,
             "reason": self.reason,
             "evidence": self.evidence,
+            "evidence_source": self.evidence_source,
+            "auto_approve_blocked": self.auto_blocked,
             "gate_results": self.gate_results,
             "digest": self.digest,
             "created_at": self.created_at.isoformat() if self.created_at else None,

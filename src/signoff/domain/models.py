@@ -27,6 +27,51 @@ class Stage(StrEnum):
     REVOKED = "Revoked"
 
 
+class BoardState(StrEnum):
+    """What a person should read in one cell of the board: SageMaker's status plus the request."""
+
+    NOT_REQUESTED = "not_requested"
+    WAITING = "waiting_for_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+    BLOCKED = "blocked"
+
+
+BOARD_LABELS = {
+    BoardState.NOT_REQUESTED: "not requested",
+    BoardState.WAITING: "waiting for approval",
+    BoardState.APPROVED: "approved",
+    BoardState.REJECTED: "rejected",
+    BoardState.REVOKED: "revoked",
+    BoardState.BLOCKED: "blocked by an earlier rejection",
+}
+
+
+def board_states(stages: dict[str, Stage], open_envs: set[str] | list[str]) -> dict[str, BoardState]:
+    """One board state per environment, in chain order (`stages` is ordered like the chain).
+
+    PendingManualApproval alone says nothing about whether anyone was asked: it is "waiting"
+    only with an open request, and "blocked" once an earlier environment rejected or revoked
+    the version, since no promotion can reach it any more.
+    """
+    out: dict[str, BoardState] = {}
+    blocked = False
+    for env, stage in stages.items():
+        if stage is Stage.APPROVED:
+            out[env] = BoardState.APPROVED
+        elif stage is Stage.REJECTED:
+            out[env] = BoardState.REJECTED
+        elif stage is Stage.REVOKED:
+            out[env] = BoardState.REVOKED
+        elif env in open_envs:
+            out[env] = BoardState.WAITING
+        else:
+            out[env] = BoardState.BLOCKED if blocked else BoardState.NOT_REQUESTED
+        blocked = blocked or stage in (Stage.REJECTED, Stage.REVOKED)
+    return out
+
+
 def check_model_name(name: str) -> str:
     if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise InvalidInput(
@@ -100,6 +145,8 @@ class ModelVersion:
     registered_at: datetime | None = None
     stages: dict[str, Stage] = field(default_factory=dict)
     live_in: list[str] = field(default_factory=list)
+    # State of the latest approval request per environment (None: never requested there).
+    request_states: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def subject(self) -> str:
@@ -121,8 +168,13 @@ class ModelVersion:
             "registered_by": self.registered_by,
             "registered_at": self.registered_at.isoformat() if self.registered_at else None,
             "stages": {env: stage.value for env, stage in self.stages.items()},
+            "request_states": {env: self.request_states.get(env) for env in self.stages},
+            "board": {env: state.value for env, state in self.board().items()},
             "live_in": self.live_in,
         }
+
+    def board(self) -> dict[str, BoardState]:
+        return board_states(self.stages, {e for e, s in self.request_states.items() if s == "open"})
 
 
 @dataclass

@@ -30,6 +30,7 @@ class Policy:
     request_expiry: timedelta | None = timedelta(days=7)
     remind_every: timedelta | None = None
     auto_approve: bool = False
+    require_digest: bool = True
     drift_psi_threshold: float = 0.2
     drift_ks_pvalue: float = 0.01
 
@@ -49,6 +50,7 @@ class Policy:
             "freeze": [w.text for w in self.freeze],
             "request_expiry_seconds": self.request_expiry.total_seconds() if self.request_expiry else None,
             "auto_approve": self.auto_approve,
+            "require_digest": self.require_digest,
         }
 
 
@@ -117,6 +119,7 @@ def build_workflow(order: list[str], raw: dict[str, dict[str, object]]) -> Workf
             request_expiry=expiry,
             remind_every=remind,
             auto_approve=bool(cfg.get("auto_approve", False)),
+            require_digest=bool(cfg.get("require_digest", True)),
             drift_psi_threshold=float(cfg.get("drift_psi_threshold", 0.2)),  # type: ignore[arg-type]
             drift_ks_pvalue=float(cfg.get("drift_ks_pvalue", 0.01)),  # type: ignore[arg-type]
         )

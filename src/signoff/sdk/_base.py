@@ -112,8 +112,9 @@ class BaseClient(abc.ABC):
         """Make an earlier version Approved in env live again; raises PermissionDenied, InvalidTransition."""
         raise NotImplementedError(f"{type(self).__name__} does not support rollback")
 
-    def revoke(self, model: str, version: int, env: str, *, reason: str) -> Record:
-        """Mark a version Revoked in env (the previous approved one goes live); raises PermissionDenied."""
+    def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
+        """Mark a version Revoked in env and every later environment where it is Approved (`only_env`: env
+        alone); the previous approved one goes live where it was. Raises PermissionDenied, InvalidTransition."""
         raise NotImplementedError(f"{type(self).__name__} does not support revoke")
 
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:

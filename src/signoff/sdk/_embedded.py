@@ -55,7 +55,8 @@ class EmbeddedClient(BaseClient):
         v = registry.register(**self._kw(), model=model, artifact_uri=artifact_uri, actor=self.actor, metrics=metrics,
                               metadata=metadata, lineage=Lineage(run_id, code_commit, dataset_hash), flavor=flavor,
                               digest=digest, description=description, owner_group=owner_group,
-                              reference_profile=profile, reference_source="sdk" if profile else "")
+                              reference_profile=profile, reference_source="sdk" if profile else "",
+                              digest_checked=stored is not None)
         return record({**v.to_dict(), "stored": stored is not None, "reference": profile is not None})
 
     def artifact_store(self) -> ArtifactStore:
@@ -115,9 +116,9 @@ class EmbeddedClient(BaseClient):
         return record(lifecycle.rollback(**self._kw(), model=model, env=env, actor=self.actor, to_version=to_version,
                                          reason=reason))
 
-    def revoke(self, model: str, version: int, env: str, *, reason: str) -> Record:
+    def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
         return record(lifecycle.revoke(**self._kw(), model=model, version=version, env=env, actor=self.actor,
-                                       reason=reason))
+                                       reason=reason, only_env=only_env))
 
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
         return record(lifecycle.break_glass(**self._kw(), model=model, version=version, env=env, actor=self.actor,

@@ -164,9 +164,9 @@ class RemoteClient(BaseClient):
         return self._post(f"/models/{_seg(model)}/environments/{_seg(env)}/rollbacks",  # type: ignore[no-any-return]
                           {"to_version": to_version, "reason": reason})
 
-    def revoke(self, model: str, version: int, env: str, *, reason: str) -> Record:
+    def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
         path = f"/models/{_seg(model)}/versions/{_seg(version)}/environments/{_seg(env)}/revocations"
-        return self._post(path, {"reason": reason})  # type: ignore[no-any-return]
+        return self._post(path, {"reason": reason, "only_env": only_env})  # type: ignore[no-any-return]
 
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
         path = f"/models/{_seg(model)}/versions/{_seg(version)}/environments/{_seg(env)}/break-glass"

@@ -19,6 +19,7 @@ from signoff.domain.notifications import render
 from signoff.domain.workflow import Workflow
 from signoff.errors import Conflict, DeliveryFailed, InvalidInput, SignoffError
 from signoff.services.approvals import _promotion_in_tx
+from signoff.services.evidence import report_source
 from signoff.services.ports import Mailer, MailMessage, UnitOfWork
 
 RULE_ACTOR = "signoff:rules"
@@ -35,7 +36,8 @@ def _subject_of(uow: UnitOfWork, job: Job) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def _open(uow: UnitOfWork, workflow: Workflow, model_row: Any, version_row: Any, env: str, *, actor: str,
-          reason: str, evidence: dict[str, float] | None) -> dict[str, Any]:
+          reason: str, evidence: dict[str, float] | None,
+          evidence_source: dict[str, Any] | None = None) -> dict[str, Any]:
     stage = uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)
     if stage is not Stage.PENDING:
         return {"skipped": f"version {version_row.number} is {stage.value} in {env}", "env": env}
@@ -46,7 +48,8 @@ def _open(uow: UnitOfWork, workflow: Workflow, model_row: Any, version_row: Any,
         # In a savepoint: when another worker's request wins the unique index, PostgreSQL aborts
         # the whole transaction, and this delivery could not even record that it had nothing to do.
         with uow.session.begin_nested():  # type: ignore[attr-defined]
-            request = _promotion_in_tx(uow, workflow, model_row, version_row, env, actor, reason, evidence)
+            request = _promotion_in_tx(uow, workflow, model_row, version_row, env, actor, reason, evidence,
+                                       evidence_source)
     except Conflict as exc:  # promotion order, a racing request: nothing to do, nothing to retry
         return {"skipped": exc.message, "env": env}
     return {"request_id": request.id, "env": env, "state": request.state.value}
@@ -71,14 +74,23 @@ def request_promotion(*, uow: UnitOfWork, workflow: Workflow, job: Job) -> dict[
     if env is None:
         return {"skipped": "no next environment"}
     workflow.check_env(env)
+    source = None
     if job.event.get("type") == events.INFERENCE_COMPLETED:
         reason = f"inference report {data.get('id')} in {data.get('env')}"
         actor = data.get("reported_by") or RULE_ACTOR
+        # The stored report, not the event's copy of it, is the evidence (and says where it came from).
+        report = next((r for r in uow.reports.list(version_row.id) if r.id == data.get("id")), None)
+        if report is not None:
+            metrics, source = dict(report.metrics or {}), report_source(report)
+        else:
+            metrics = data.get("metrics")
     else:
         reason, actor = f"rule {job.rule}", data.get("actor") or data.get("registered_by") or RULE_ACTOR
-    metrics = data.get("metrics")
+        metrics = data.get("metrics")
+        source = {"source": "event", "type": job.event.get("type"), "rule": job.rule}
     evidence = check_metrics(metrics) if isinstance(metrics, dict) and metrics else None
-    return _open(uow, workflow, model_row, version_row, env, actor=actor, reason=reason, evidence=evidence)
+    return _open(uow, workflow, model_row, version_row, env, actor=actor, reason=reason, evidence=evidence,
+                 evidence_source=source if evidence is not None else None)
 
 
 ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {

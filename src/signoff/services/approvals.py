@@ -6,11 +6,12 @@ from typing import Any
 
 from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
 from signoff.domain import events
-from signoff.domain.approvals import ApprovalRequest, DecisionContext, RequestState, Verdict
+from signoff.domain.approvals import ApprovalRequest, Decision, DecisionContext, RequestState, Verdict
 from signoff.domain.gates import evaluate_gates
 from signoff.domain.models import Stage, check_metrics
 from signoff.domain.workflow import Workflow
-from signoff.errors import AuthenticationFailed, InvalidInput, InvalidTransition, PolicyViolation
+from signoff.errors import AuthenticationFailed, InvalidInput, InvalidTransition, PolicyViolation, SignoffError
+from signoff.services.evidence import build_evidence_snapshot, candidate_metrics, live_metrics
 from signoff.services.live import parameter_name, point_live
 from signoff.services.ports import UnitOfWork
 
@@ -19,23 +20,13 @@ AUTO_APPROVER = "signoff:auto-approve"
 
 def _live_metrics(uow: UnitOfWork, model: str, env: str) -> dict[str, float] | None:
     """Metrics of the version live in env now: its latest report there, else its training metrics."""
-    live = uow.live.row(model, env)
-    if live is None:
-        return None
-    report = uow.reports.latest(live.version_id, env)
-    if report is not None and report.metrics:
-        return dict(report.metrics)
-    return dict(uow.versions.by_id(live.version_id).metrics or {})
+    found = live_metrics(uow, model, env)
+    return found[0] if found else None
 
 
 def _evidence(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow, env: str) -> dict[str, float]:
     """The candidate's metrics: its latest report in the previous environment, else training."""
-    previous = workflow.previous(env)
-    if previous is not None:
-        report = uow.reports.latest(version_row.id, previous)
-        if report is not None and report.metrics:
-            return dict(report.metrics)
-    return dict(version_row.metrics or {})
+    return candidate_metrics(uow, workflow, version_row, env)[0]
 
 
 def open_request(
@@ -49,11 +40,18 @@ def open_request(
     reason: str,
     kind: str,
     evidence: dict[str, float] | None = None,
+    evidence_source: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
-    """Open a request inside the caller's transaction (no commit here)."""
+    """Open a request inside the caller's transaction (no commit here).
+
+    `evidence` given without `evidence_source` is labelled as submitted by `actor`.
+    """
     policy = workflow.policy(env)
     now = uow.clock.now()
-    metrics = evidence if evidence is not None else _evidence(uow, workflow, version_row, env)
+    if evidence is not None:
+        metrics, source = evidence, evidence_source or {"source": "submitted", "by": actor}
+    else:
+        metrics, source = candidate_metrics(uow, workflow, version_row, env)
     live = _live_metrics(uow, model_row.name, env)
     gate_results = [r.to_dict() for r in evaluate_gates(policy.gates, metrics, live)]
     request = ApprovalRequest(
@@ -66,15 +64,27 @@ def open_request(
         reason=reason,
         policy=policy,
         evidence=metrics,
+        evidence_source=source,
         gate_results=gate_results,
         digest=version_row.digest,
         created_at=now,
         expires_at=now + policy.request_expiry if policy.request_expiry else None,
     )
+    ctx = None
+    if policy.auto_approve:
+        # The automatic approver passes the checks a person would, or leaves the request to people.
+        ctx = _decision_context(uow, workflow, model_row, version_row, env, AUTO_APPROVER, set(policy.approvers))
+        try:
+            request.check_can_decide(Verdict.APPROVE, ctx)
+        except SignoffError as exc:
+            request.auto_blocked = {"rule": exc.details.get("rule", exc.code), "code": exc.code,
+                                    "message": exc.message}
+            ctx = None
     uow.requests.add(request, model_id=model_row.id, version_id=version_row.id)
     uow.record(actor=actor, action="approval.requested", subject=request.subject, model=model_row.name,
                after={"request_id": request.id, "env": env, "kind": kind, "reason": reason,
-                      "evidence": metrics, "gate_results": gate_results})
+                      "evidence": metrics, "evidence_source": source, "gate_results": gate_results,
+                      "auto_approve_blocked": request.auto_blocked})
     live_row = uow.live.row(model_row.name, env)
     uow.emit(events.Event(events.APPROVAL_REQUESTED, request.subject, {
         "request_id": request.id,
@@ -87,20 +97,51 @@ def open_request(
         "registered_by": version_row.registered_by,
         "approvers": list(policy.approvers),
         "evidence": metrics,
+        "evidence_source": source,
         "live_version": live_row.number if live_row else None,
         "live_metrics": live,
         "gate_results": gate_results,
         "gates_passed": all(g["passed"] for g in gate_results),
+        "digest": version_row.digest,
+        "auto_approve_blocked": request.auto_blocked,
         "expires_at": request.expires_at.isoformat() if request.expires_at else None,
     }))
-    if policy.auto_approve:
-        request.state = RequestState.APPROVED
-        request.decided_at = now
-        row = uow.requests.row(request.id)
-        uow.requests.save_state(row, request)
-        _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
-                   request_id=request.id, approvers=[AUTO_APPROVER], actor=AUTO_APPROVER, kind="auto_approve")
+    if ctx is not None:
+        _auto_approve(uow, workflow, model_row, version_row, request, ctx)
     return request
+
+
+def _auto_approve(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow,
+                  request: ApprovalRequest, ctx: DecisionContext) -> None:
+    """The policy's automatic approval: one recorded decision with its evidence, then live."""
+    snapshot = build_evidence_snapshot(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row,
+                                       request=request)
+    decision = Decision(AUTO_APPROVER, Verdict.APPROVE, "approved automatically: every check of the policy held",
+                        ctx.now, sorted(ctx.groups), snapshot)
+    request.decisions.append(decision)
+    request.state, request.decided_at = RequestState.APPROVED, ctx.now
+    row = uow.requests.row(request.id)
+    uow.requests.save_decision(row, request, decision)
+    _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=request.env,
+               request_id=request.id, approvers=[AUTO_APPROVER], actor=AUTO_APPROVER, kind="auto_approve")
+
+
+def _decision_context(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+                      actor: str, groups: set[str]) -> DecisionContext:
+    """The facts the policy is checked against, loaded the same way for every door and for auto-approval."""
+    previous = workflow.previous(env)
+    previous_status = None
+    if previous is not None:
+        previous_status = uow.versions.stages([version_row.id])[version_row.id].get(previous, Stage.PENDING).value
+    return DecisionContext(
+        actor=actor,
+        groups=groups,
+        registrant=version_row.registered_by,
+        previous_stage_approvers=uow.requests.approvers_of(version_row.id, previous) if previous else set(),
+        now=uow.clock.now(),
+        live_since_previous=_live_since(uow, model_row, version_row, previous),
+        previous_status=previous_status,
+    )
 
 
 def request_promotion(
@@ -127,7 +168,7 @@ def request_promotion(
 
 def _promotion_in_tx(
     uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
-    actor: str, reason: str, evidence: dict[str, float] | None,
+    actor: str, reason: str, evidence: dict[str, float] | None, evidence_source: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
     stages = uow.versions.stages([version_row.id])[version_row.id]
     previous = workflow.previous(env)
@@ -147,7 +188,7 @@ def _promotion_in_tx(
         )
     kind = "approval" if previous is None else "promotion"
     return open_request(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
-                        actor=actor, reason=reason, kind=kind, evidence=evidence)
+                        actor=actor, reason=reason, kind=kind, evidence=evidence, evidence_source=evidence_source)
 
 
 def _user_groups(uow: UnitOfWork, actor: str) -> set[str]:
@@ -179,32 +220,28 @@ def decide(
         version_row = uow.versions.by_id(row.version_id)
         request = uow.requests.to_entity(row, model_row.name, version_row.number, workflow.policy(row.env))
         member_of = _user_groups(uow, actor) if groups is None else groups
-        previous = workflow.previous(row.env)
         if version_row.digest != row.digest:
             raise PolicyViolation(
                 f"the artifact of version {version_row.number} changed since request {row.id} was opened; "
                 "its evidence no longer holds",
                 details={"expected_digest": row.digest, "digest": version_row.digest},
             )
-        ctx = DecisionContext(
-            actor=actor,
-            groups=member_of,
-            registrant=version_row.registered_by,
-            previous_stage_approvers=uow.requests.approvers_of(version_row.id, previous) if previous else set(),
-            now=uow.clock.now(),
-            live_since_previous=_live_since(uow, model_row, version_row, previous),
-        )
+        ctx = _decision_context(uow, workflow, model_row, version_row, row.env, actor, member_of)
+        snapshot = build_evidence_snapshot(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row,
+                                           request=request)
         decision = request.decide(choice, comment, ctx)
+        decision.evidence = snapshot
         uow.requests.save_decision(row, request, decision)
         uow.record(actor=actor, action=f"approval.{choice.value}d" if choice is Verdict.APPROVE else "approval.rejected",
                    subject=request.subject, model=model_row.name,
                    after={"request_id": row.id, "env": row.env, "decision": choice.value, "comment": comment,
                           "digest": row.digest, "evidence": row.evidence, "gate_results": row.gate_results,
-                          "state": request.state.value})
+                          "evidence_snapshot": snapshot, "state": request.state.value})
         uow.emit(events.Event(events.APPROVAL_DECIDED, request.subject, {
             "request_id": row.id, "model": model_row.name, "version": version_row.number, "env": row.env,
             "decision": choice.value, "actor": actor, "comment": comment, "state": request.state.value,
             "registered_by": version_row.registered_by, "missing": request.missing(),
+            "evidence_snapshot": snapshot,
         }))
         if request.state is RequestState.APPROVED:
             _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=row.env,

@@ -51,7 +51,7 @@ class RegistrationWriter:
         self.batches = self.registrations = 0  # for tests and the curious: how much sharing happened
 
     def submit(self, **details: Any) -> Future[ModelVersion]:
-        """Queue one registration (`registry.register_in`'s details); the future holds the new
+        """Queue one registration (`registry.register_in`'s details, digest settled); the future holds the new
         version once it is committed, or the error it was refused with."""
         future: Future[ModelVersion] = Future()
         with self._lock:
@@ -123,7 +123,8 @@ class RegistrationWriter:
 
     def _alone(self, queued: _Queued) -> None:
         try:
-            version = register(uow=self.new_uow(), workflow=self.workflow, **queued.details)
+            # Submitters settle the digest before queueing (it reads the artifact, not the database).
+            version = register(uow=self.new_uow(), workflow=self.workflow, digest_checked=True, **queued.details)
         except BaseException as exc:  # the request answers with it; no future is left hanging
             queued.future.set_exception(exc)
         else:

@@ -13,6 +13,7 @@ from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition
 from signoff.services.approvals import _promotion_in_tx
 from signoff.services.drift import assess_batch, check_profile
+from signoff.services.evidence import report_source
 from signoff.services.ports import UnitOfWork
 
 
@@ -31,12 +32,12 @@ def report_inference(
     profile: dict[str, Any] | None = None,
     open_promotion: bool = False,
 ) -> tuple[dict[str, Any], ApprovalRequest | None]:
-    """Store a report for a version Approved in env; the next environment's request follows.
+    """Store a report for the version live in env; the next environment's request follows.
 
     The rule `default-request-promotion` opens that request after the commit (inline in
     embedded use, else a worker); it is returned when it exists by the time this returns.
 
-    Raises NotFound, InvalidInput, InvalidTransition (the version is not Approved in env).
+    Raises NotFound, InvalidInput, InvalidTransition (the version is not the one live in env).
     """
     workflow.check_env(env)
     clean = check_metrics(metrics)
@@ -49,12 +50,19 @@ def report_inference(
     with uow:
         model_row = uow.models.row(model)
         version_row = uow.versions.row(model_row, version)
-        stage = uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)
-        if stage is not Stage.APPROVED:
+        uow.live.lock(model, env)  # a pointer move racing this report waits, or is waited for
+        live = uow.live.row(model, env)
+        if live is None or live.version_id != version_row.id:
+            # Metrics of a version nobody serves there are not evidence of anything (and would
+            # become the next environment's evidence): only the live version reports.
+            stage = uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)
+            live_number = live.number if live is not None else None
+            where = f"version {live_number} is live there" if live is not None else "nothing is live there"
             raise InvalidTransition(
-                f"version {version} of {model!r} is {stage.value} in {env}; reports are accepted only "
-                "for versions approved there",
-                details={"model": model, "version": version, "env": env, "state": stage.value},
+                f"version {version} of {model!r} is not live in {env} ({where}); reports are accepted only "
+                "for the version live in that environment",
+                details={"model": model, "version": version, "env": env, "state": stage.value,
+                         "live_version": live_number},
             )
         now = uow.clock.now()
         row = uow.reports.add(InferenceReportRow(
@@ -77,7 +85,7 @@ def report_inference(
             already = uow.requests.open_for(version_row.id, next_env)
             if next_stage is Stage.PENDING and already is None:
                 request = _promotion_in_tx(uow, workflow, model_row, version_row, next_env, actor,
-                                           f"inference report {row.id} in {env}", clean)
+                                           f"inference report {row.id} in {env}", clean, report_source(row))
         uow.commit()
     if request is None and next_env is not None and open_promotion is False:
         request = _opened_for_report(uow, workflow, model, version, version_row.id, next_env,

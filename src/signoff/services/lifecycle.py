@@ -7,8 +7,10 @@ only to the people who could have approved (rollback, revoke) or to the emergenc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from signoff.adapters import artifacts
 from signoff.adapters.db.repositories import live_from_row
 from signoff.adapters.db.tables import ModelRow, PromotionRow, VersionRow
 from signoff.domain import events
@@ -16,7 +18,7 @@ from signoff.domain.approvals import RequestState
 from signoff.domain.gates import evaluate_gates
 from signoff.domain.models import Stage
 from signoff.domain.workflow import Workflow
-from signoff.errors import InvalidInput, InvalidTransition, PermissionDenied
+from signoff.errors import ArtifactMismatch, InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signoff.services.approvals import _evidence, _live_metrics, _make_live, _user_groups
 from signoff.services.live import clear_live, parameter_name, point_live, refresh_approved_envs
 from signoff.services.ports import UnitOfWork
@@ -75,12 +77,57 @@ def _live_dict(uow: UnitOfWork, model: str, env: str) -> dict[str, Any] | None:
     return live_from_row(row).to_dict() if row is not None else None
 
 
+def _verify_artifact(version_row: VersionRow, require_digest: bool,
+                     digest_of: Callable[[str], str]) -> dict[str, Any] | None:
+    """None when the artifact's bytes still hash to the approved digest, else what was found instead."""
+    expected = version_row.digest
+    if expected is None:
+        return None if not require_digest else {"expected_digest": None, "digest": None,
+                                                "problem": "no digest was recorded, so the bytes cannot be checked"}
+    try:
+        actual = digest_of(version_row.artifact_uri)
+    except NotFound:
+        return {"expected_digest": expected, "digest": None, "problem": "the artifact is missing"}
+    except (InvalidInput, OSError) as exc:
+        return {"expected_digest": expected, "digest": None,
+                "problem": f"the artifact cannot be read here to check it ({exc})"}
+    if actual != expected:
+        return {"expected_digest": expected, "digest": actual, "problem": f"the artifact now has digest {actual}"}
+    return None
+
+
 def rollback(
     *, uow: UnitOfWork, workflow: Workflow, model: str, env: str, actor: str, to_version: int | None = None,
-    reason: str = "",
+    reason: str = "", digest_of: Callable[[str], str] = artifacts.digest_of,
 ) -> dict[str, Any]:
-    """Make an earlier version Approved in env live again; raises PermissionDenied, InvalidTransition, NotFound."""
+    """Make an earlier version Approved in env live again, after checking its bytes are the approved ones.
+
+    Raises PermissionDenied, InvalidTransition, ArtifactMismatch (audited), NotFound.
+    """
     workflow.check_env(env)
+    mismatch = _rollback_in_tx(uow=uow, workflow=workflow, model=model, env=env, actor=actor, to_version=to_version,
+                               reason=reason, digest_of=digest_of)
+    if "refused" not in mismatch:
+        return mismatch
+    details = mismatch["refused"]
+    # The refusal leaves a trace of its own, since its transaction wrote nothing.
+    subject = f"models/{model}/versions/{details['version']}"
+    with uow:
+        uow.record(actor=actor, action="environment.rollback_refused", subject=subject, model=model,
+                   after={"env": env, "reason": reason, **details})
+        uow.commit()
+    raise ArtifactMismatch(
+        f"version {details['version']} of {model!r} cannot be made live in {env} again: {details['problem']}, "
+        f"but {details['expected_digest']} was approved",
+        details={"model": model, "env": env, "uri": details["uri"], "version": details["version"],
+                 "expected_digest": details["expected_digest"], "digest": details["digest"]},
+    )
+
+
+def _rollback_in_tx(
+    *, uow: UnitOfWork, workflow: Workflow, model: str, env: str, actor: str, to_version: int | None,
+    reason: str, digest_of: Callable[[str], str],
+) -> dict[str, Any]:
     with uow:
         model_row = uow.models.row(model)
         _require_approver(uow, workflow, actor, env, "roll it back")
@@ -104,6 +151,9 @@ def rollback(
             if current is not None and current.version_id == target.id:
                 raise InvalidTransition(f"version {to_version} of {model!r} is already live in {env}",
                                         details={"model": model, "version": to_version, "env": env})
+        problem = _verify_artifact(target, workflow.policy(env).require_digest, digest_of)
+        if problem is not None:
+            return {"refused": {"version": target.number, "uri": target.artifact_uri, **problem}}
         approvers, approved_at, request_id = _original_approval(uow, workflow, model_row, target, env)
         param_version, previous, _ = point_live(
             uow, workflow, model_row, target, env, approvers=approvers, approved_at=approved_at,
@@ -126,8 +176,10 @@ def rollback(
 
 def revoke(
     *, uow: UnitOfWork, workflow: Workflow, model: str, version: int, env: str, actor: str, reason: str,
+    only_env: bool = False,
 ) -> dict[str, Any]:
-    """Mark a version Revoked in env; if it was live, the previous approved one (or none) is live.
+    """Mark a version Revoked in env and every later environment where it is Approved (`only_env`: env
+    alone); wherever it was live, the previous approved version (or none) is live. One transaction.
 
     Raises InvalidInput (no reason), PermissionDenied, InvalidTransition, NotFound.
     """
@@ -137,43 +189,63 @@ def revoke(
     with uow:
         model_row = uow.models.row(model)
         version_row = uow.versions.row(model_row, version)
+        # Approvers of env may take the version out of later environments too: revoking only
+        # removes trust (each pointer falls back to a version approved there), it grants none.
         _require_approver(uow, workflow, actor, env, "revoke a version")
         before = _stage(uow, version_row, env)
         if before in (Stage.REVOKED, Stage.REJECTED):
             raise InvalidTransition(f"version {version} of {model!r} is already {before.value} in {env}",
                                     details={"model": model, "version": version, "env": env, "state": before.value})
-        now = uow.clock.now()
-        uow.versions.set_stage(version_row.id, env, Stage.REVOKED, actor=actor, at=now)
-        # Requests that rest on this environment no longer hold: its own, and the next one's.
-        cancelled = _cancel_open(uow, version_row, [e for e in (env, workflow.next(env)) if e])
+        stages = uow.versions.stages([version_row.id])[version_row.id]
+        later = list(workflow.order[workflow.index(env) + 1:])
+        targets = [env] if only_env else [env] + [e for e in later if stages.get(e) is Stage.APPROVED]
+        # Requests that rest on a revoked environment no longer hold: its own, and the next one's
+        # (with the cascade: every later one, since the version must not be used at all).
+        cancel_in = [e for e in (env, workflow.next(env)) if e] if only_env else [env] + later
+        results = [_revoke_in(uow, workflow, model_row, version_row, e, actor, reason,
+                              _stage(uow, version_row, e)) for e in targets]
+        cancelled = _cancel_open(uow, version_row, cancel_in)
         stages = uow.versions.stages([version_row.id])[version_row.id]
         refresh_approved_envs(uow, version_row.id, [e for e in workflow.order if stages.get(e) is Stage.APPROVED])
-        live = uow.live.row(model, env)
-        was_live = live is not None and live.version_id == version_row.id
-        replacement, param_version = None, None
-        extra = {"changed_by": actor, "reason": reason, "revoked_version": version}
-        if was_live:
-            replacement = _previous_approved(uow, model_row, env, exclude=version_row.id)
-            if replacement is not None:
-                approvers, approved_at, request_id = _original_approval(uow, workflow, model_row, replacement, env)
-                param_version, _, _ = point_live(uow, workflow, model_row, replacement, env, approvers=approvers,
-                                                 approved_at=approved_at, request_id=request_id, actor=actor,
-                                                 kind="revoke", reason=reason, extra=extra)
-            else:
-                param_version, _ = clear_live(uow, model_row, env, actor=actor, kind="revoke", reason=reason,
-                                              extra=extra)
         subject = f"models/{model}/versions/{version}"
-        after = {"env": env, "status": Stage.REVOKED.value, "reason": reason, "was_live": was_live,
-                 "live_version": replacement.number if replacement else (None if was_live else (live.number if live else None)),
-                 "parameter_version": param_version, "cancelled_requests": cancelled}
-        uow.record(actor=actor, action="version.revoked", subject=subject, model=model,
-                   before={"env": env, "status": before.value}, after=after)
-        uow.emit(events.Event(events.VERSION_REVOKED, subject, {
-            "model": model, "version": version, "revoked_by": actor, "owner_group": model_row.owner_group,
-            "registered_by": version_row.registered_by, "approvers": list(workflow.policy(env).approvers), **after,
-        }))
+        for result in results:
+            if result["env"] == env:
+                result["cancelled_requests"] = cancelled
+            before_status = result.pop("before")
+            uow.record(actor=actor, action="version.revoked", subject=subject, model=model,
+                       before={"env": result["env"], "status": before_status}, after=result)
+            uow.emit(events.Event(events.VERSION_REVOKED, subject, {
+                "model": model, "version": version, "revoked_by": actor, "owner_group": model_row.owner_group,
+                "registered_by": version_row.registered_by,
+                "approvers": list(workflow.policy(result["env"]).approvers), "revoked_in": env, **result,
+            }))
         uow.commit()
-    return {"model": model, "version": version, **after}
+    first = results[0]
+    return {"model": model, "version": version, **first, "environments": results}
+
+
+def _revoke_in(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+               actor: str, reason: str, before: Stage) -> dict[str, Any]:
+    """Revoked in one environment; its live pointer falls back to the previous approved version, or none."""
+    uow.versions.set_stage(version_row.id, env, Stage.REVOKED, actor=actor, at=uow.clock.now())
+    live = uow.live.row(model_row.name, env)
+    was_live = live is not None and live.version_id == version_row.id
+    replacement, param_version = None, None
+    extra = {"changed_by": actor, "reason": reason, "revoked_version": version_row.number}
+    if was_live:
+        replacement = _previous_approved(uow, model_row, env, exclude=version_row.id)
+        if replacement is not None:
+            approvers, approved_at, request_id = _original_approval(uow, workflow, model_row, replacement, env)
+            param_version, _, _ = point_live(uow, workflow, model_row, replacement, env, approvers=approvers,
+                                             approved_at=approved_at, request_id=request_id, actor=actor,
+                                             kind="revoke", reason=reason, extra=extra)
+        else:
+            param_version, _ = clear_live(uow, model_row, env, actor=actor, kind="revoke", reason=reason,
+                                          extra=extra)
+    live_version = replacement.number if replacement else (None if was_live else (live.number if live else None))
+    return {"env": env, "status": Stage.REVOKED.value, "reason": reason, "was_live": was_live,
+            "live_version": live_version, "parameter_version": param_version, "cancelled_requests": [],
+            "before": before.value}
 
 
 def _cancel_open(uow: UnitOfWork, version_row: VersionRow, envs: list[str]) -> list[int]:
@@ -205,17 +277,28 @@ def break_glass(
         version_row = uow.versions.row(model_row, version)
         groups = _user_groups(uow, actor)
         member = emergency_group in groups
-        if member:
+        stages = uow.versions.stages([version_row.id])[version_row.id]
+        final = [e for e in workflow.order if stages.get(e) in (Stage.REJECTED, Stage.REVOKED)]
+        if member and not final:
             result = _break_glass_in_tx(uow, workflow, model_row, version_row, env, actor, justification.strip(),
                                         emergency_group, sorted(groups))
             uow.commit()
             return result
     # A refused attempt is worth a trace too: its own transaction, then the refusal.
+    refusal = "not_member" if not member else "decided_against"
     with uow:
         uow.record(actor=actor, action="promotion.break_glass_refused", subject=subject, model=model,
                    after={"env": env, "justification": justification, "groups": sorted(groups),
-                          "emergency_group": emergency_group})
+                          "emergency_group": emergency_group, "refusal": refusal,
+                          "decided_against_in": {e: stages[e].value for e in final}})
         uow.commit()
+    if member:
+        said = ", ".join(f"{stages[e].value} in {e}" for e in final)
+        raise InvalidTransition(
+            f"version {version} of {model!r} is {said}; a rejection or revocation is final, break-glass included",
+            details={"model": model, "version": version, "env": env,
+                     "decided_against_in": {e: stages[e].value for e in final}},
+        )
     raise PermissionDenied(
         f"{actor} is not a member of the emergency group {emergency_group!r}; break-glass refused",
         details={"required_groups": [emergency_group]},

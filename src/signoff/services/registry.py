@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Callable
 from typing import Any
+
+from signoff.adapters import artifacts
 
 from signoff.domain import events
 from signoff.domain.models import (
@@ -14,15 +19,73 @@ from signoff.domain.models import (
     check_model_name,
 )
 from signoff.domain.workflow import Workflow
-from signoff.errors import AlreadyExists, InvalidInput
+from signoff.errors import AlreadyExists, InvalidInput, NotFound
 from signoff.services.approvals import open_request
 from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
 
 
-def register(*, uow: UnitOfWork, workflow: Workflow, **details: Any) -> ModelVersion:
+DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _local_path(uri: str) -> str | None:
+    """The filesystem path of a local artifact URI (a plain path or file://), else None."""
+    if uri.startswith("file://"):
+        return uri[len("file://"):]
+    return None if "://" in uri else uri
+
+
+def check_digest(digest: str | None) -> str | None:
+    """A supplied digest is `sha256:` and 64 lowercase hex digits; raises InvalidInput."""
+    if digest is not None and (not isinstance(digest, str) or not DIGEST_FORMAT.fullmatch(digest)):
+        raise InvalidInput(f"digest must be 'sha256:' followed by 64 lowercase hex digits, got {digest!r}",
+                           details={"field": "digest"})
+    return digest
+
+
+def digest_needs_reading(artifact_uri: str, digest: str | None) -> bool:
+    """Whether `settle_digest` reads the artifact (so a caller on an event loop hands it to a thread)."""
+    return digest is None or _local_path(artifact_uri) is not None
+
+
+def settle_digest(artifact_uri: str, digest: str | None, *,
+                  digest_of: Callable[[str], str] = artifacts.digest_of) -> str | None:
+    """The digest a registration ends with: computed when signoff can read the artifact, else the
+    supplied one. Raises InvalidInput for a path or URL that does not exist (a typo would otherwise
+    register bytes nobody can check) and for a supplied digest the local file contradicts.
+
+    None only for a remote URI this process cannot read (no fsspec driver or credentials) with no
+    digest supplied: such a version can be approved only where `require_digest = false`.
+    """
+    check_digest(digest)
+    path = _local_path(artifact_uri)
+    if path is not None:
+        if not os.path.exists(path):
+            raise InvalidInput(f"artifact path {artifact_uri!r} does not exist here; register an existing file or "
+                               "directory, or a URL signoff and the inference pipelines can read",
+                               details={"field": "artifact_uri", "path": artifact_uri})
+        actual = digest_of(path)
+        if digest is not None and actual != digest:
+            raise InvalidInput(f"digest {digest} does not match the artifact at {artifact_uri!r} ({actual})",
+                               details={"field": "digest", "digest": actual})
+        return actual
+    if digest is not None:
+        return digest  # a remote artifact is not downloaded to confirm what its owner states
+    try:
+        return digest_of(artifact_uri)
+    except NotFound:
+        raise InvalidInput(f"artifact {artifact_uri!r} does not exist",
+                           details={"field": "artifact_uri", "path": artifact_uri}) from None
+    except (InvalidInput, OSError):
+        return None  # unreadable here: recorded without a digest, and approvals say so
+
+
+def register(*, uow: UnitOfWork, workflow: Workflow, digest_checked: bool = False, **details: Any) -> ModelVersion:
     """Register the next version of a model (creating the model) in its own transaction; the
-    details are `register_in`'s. Raises InvalidInput."""
+    details are `register_in`'s, the digest settled first (`digest_checked`: the caller just
+    computed it from the bytes). Raises InvalidInput."""
+    if not digest_checked and isinstance(details.get("artifact_uri"), str) and details["artifact_uri"]:
+        details["digest"] = settle_digest(details["artifact_uri"], details.get("digest"))
     with uow:
         version = register_in(uow=uow, workflow=workflow, **details)
         uow.commit()
@@ -53,6 +116,7 @@ def register_in(
     clean_metrics = check_metrics(metrics or {})
     if not artifact_uri or not isinstance(artifact_uri, str):
         raise InvalidInput("an artifact URI is required", details={"field": "artifact_uri"})
+    check_digest(digest)
     if reference_profile is not None:
         check_profile(reference_profile)
     now = uow.clock.now()

@@ -61,6 +61,10 @@ _PROMOTIONS = (
 _OPEN_REQUEST = select(RequestRow).where(
     RequestRow.version_id == bindparam("version_id"), RequestRow.env == bindparam("env"), RequestRow.state == "open"
 )
+_REQUEST_STATES = (
+    select(RequestRow.version_id, RequestRow.env, RequestRow.state)
+    .where(RequestRow.version_id.in_(bindparam("ids", expanding=True))).order_by(RequestRow.id)
+)
 _DECISIONS = select(DecisionRow).where(DecisionRow.request_id == bindparam("request_id")).order_by(DecisionRow.id)
 # Deciders on one request queue on its row, so each one sees the decisions before it.
 _REQUEST_FOR_UPDATE = (
@@ -205,13 +209,23 @@ class VersionRepository:
             out.setdefault(version_id, []).append(env)
         return out
 
+    def request_states(self, version_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        """The state of the latest approval request per (version, environment)."""
+        out: dict[int, dict[str, str]] = {vid: {} for vid in version_ids}
+        if not version_ids:
+            return out
+        for vid, env, state in self.session.execute(_REQUEST_STATES, {"ids": list(version_ids)}):
+            out[vid][env] = state  # ordered by id: the latest wins
+        return out
+
     def to_entity(self, model: ModelRow, row: VersionRow, workflow: Workflow) -> ModelVersion:
         stages = self.stages([row.id])[row.id]
         live = self.live_map(model.id).get(row.id, [])
-        return self._entity(model, row, stages, live, workflow)
+        return self._entity(model, row, stages, live, workflow, self.request_states([row.id])[row.id])
 
     def _entity(
-        self, model: ModelRow, row: VersionRow, stages: dict[str, Stage], live: list[str], workflow: Workflow
+        self, model: ModelRow, row: VersionRow, stages: dict[str, Stage], live: list[str], workflow: Workflow,
+        requests: dict[str, str] | None = None,
     ) -> ModelVersion:
         ordered = {env: stages.get(env, Stage.PENDING) for env in workflow.order}
         return ModelVersion(
@@ -227,6 +241,7 @@ class VersionRepository:
             registered_at=row.registered_at,
             stages=ordered,
             live_in=[e for e in workflow.order if e in live],
+            request_states={env: (requests or {}).get(env) for env in workflow.order},
         )
 
     def list(
@@ -242,8 +257,9 @@ class VersionRepository:
             stmt = stmt.where(VersionRow.number < before)
         rows = list(self.session.scalars(stmt))
         stages = self.stages([r.id for r in rows])
+        requests = self.request_states([r.id for r in rows])
         live = self.live_map(model.id)
-        return [self._entity(model, r, stages[r.id], live.get(r.id, []), workflow) for r in rows]
+        return [self._entity(model, r, stages[r.id], live.get(r.id, []), workflow, requests[r.id]) for r in rows]
 
     def by_id(self, version_id: int) -> VersionRow:
         row = self.session.get(VersionRow, version_id)
@@ -325,6 +341,8 @@ class RequestRepository:
             created_at=request.created_at,
             expires_at=request.expires_at,
             decided_at=None,
+            evidence_source=request.evidence_source,
+            auto_blocked=request.auto_blocked,
         )
         # No savepoint (they cost a round trip each): the unique index on open requests is the
         # race guard, and a use case that hits it fails as a whole anyway.
@@ -369,8 +387,10 @@ class RequestRepository:
             expires_at=row.expires_at,
             state=RequestState(row.state),
             decided_at=row.decided_at,
+            evidence_source=dict(row.evidence_source or {"source": "training"}),
+            auto_blocked=row.auto_blocked,
             decisions=[
-                Decision(d.actor, Verdict(d.verdict), d.comment, d.at, list(d.groups or []))
+                Decision(d.actor, Verdict(d.verdict), d.comment, d.at, list(d.groups or []), d.evidence)
                 for d in decisions
             ],
         )
@@ -385,6 +405,7 @@ class RequestRepository:
                 groups=decision.groups,
                 digest=request.digest,
                 at=decision.at,
+                evidence=decision.evidence,
             )
         )
         self.save_state(row, request)

@@ -156,6 +156,8 @@ class RequestRow(Base):
     expires_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
+    evidence_source: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    auto_blocked: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class DecisionRow(Base):
@@ -169,6 +171,7 @@ class DecisionRow(Base):
     groups: Mapped[list[Any]] = mapped_column(default=list)
     digest: Mapped[str | None] = mapped_column(String(80))
     at: Mapped[datetime]
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class InferenceReportRow(Base):

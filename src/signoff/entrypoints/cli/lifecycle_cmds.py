@@ -67,16 +67,20 @@ def register_commands(app: typer.Typer) -> None:
         version: int,
         env: str = typer.Option(..., "--env"),
         reason: str = typer.Option(..., "--reason", help="Why (required)."),
+        only_env: bool = typer.Option(
+            False, "--only-env", help="Revoke in ENV only (default: also every later environment where it is Approved)."),
         actor: str | None = AS_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
-        """Mark VERSION Revoked in ENV; if it was live, the previous approved version (or none) is live."""
+        """Mark VERSION Revoked in ENV and every later environment where it is Approved; wherever it was
+        live, the previous approved version (or none) is live."""
         with client(actor) as c:
-            r = c.revoke(model, version, env, reason=reason)
+            r = c.revoke(model, version, env, reason=reason, only_env=only_env)
         if as_json:
             print_json(r)
             return
-        console.print(f"[magenta]revoked[/] {model} v{version} in {env}: {reason}")
-        if r["was_live"]:
-            now = f"version {r['live_version']}" if r["live_version"] is not None else "no version"
-            console.print(f"  it was live there; now {now} is live (parameter version {r['parameter_version']})")
+        for e in r.get("environments") or [r]:
+            console.print(f"[magenta]revoked[/] {model} v{version} in {e['env']}: {reason}")
+            if e["was_live"]:
+                now = f"version {e['live_version']}" if e["live_version"] is not None else "no version"
+                console.print(f"  it was live there; now {now} is live (parameter version {e['parameter_version']})")

@@ -7,7 +7,16 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from signoff.entrypoints.cli._common import AS_OPTION, JSON_OPTION, client, console, fmt_metrics, parse_pairs, print_json
+from signoff.entrypoints.cli._common import (
+    AS_OPTION,
+    JSON_OPTION,
+    client,
+    console,
+    err_console,
+    fmt_metrics,
+    parse_pairs,
+    print_json,
+)
 from signoff.entrypoints.cli.lifecycle_cmds import lifecycle_extras
 
 STAGE_STYLE = {
@@ -48,6 +57,8 @@ def register_commands(app: typer.Typer) -> None:
         code_commit: Optional[str] = typer.Option(None, "--code-commit"),
         dataset_hash: Optional[str] = typer.Option(None, "--dataset-hash"),
         flavor: Optional[str] = typer.Option(None, "--flavor", help="sklearn, onnx or mlflow (default: detected)."),
+        digest: Optional[str] = typer.Option(
+            None, "--digest", help="sha256:<64 hex> of the artifact, when signoff cannot read it to compute it."),
         owner_group: Optional[str] = typer.Option(None, "--owner-group"),
         reference: Optional[str] = typer.Option(
             None, "--reference", help="Training data (CSV/Parquet): the reference profile for drift."),
@@ -64,7 +75,7 @@ def register_commands(app: typer.Typer) -> None:
         with client(actor) as c:
             v = c.register(model, artifact, metrics=metrics, metadata=metadata, run_id=run_id,
                            code_commit=code_commit, dataset_hash=dataset_hash, flavor=flavor, owner_group=owner_group,
-                           **extra)
+                           digest=digest, **extra)
         if as_json:
             print_json(v)
         else:
@@ -73,6 +84,10 @@ def register_commands(app: typer.Typer) -> None:
             if v.get("digest"):
                 console.print(f"  artifact {v['digest']} (flavor {v.get('flavor') or 'unknown'})"
                               + ("; reference profile stored for drift" if reference else ""))
+            else:
+                err_console.print("[yellow]warning[/]: signoff cannot read this artifact and no --digest was given: "
+                                  "nobody can check which bytes get approved, so only environments with "
+                                  "require_digest = false will approve it")
 
     @app.command()
     def versions(model: str, as_json: bool = JSON_OPTION, limit: int = typer.Option(100, "--limit")) -> None:

@@ -31,6 +31,7 @@ class RollbackCreate(_In):
 
 class RevocationCreate(_In):
     reason: Annotated[str, Field(min_length=1, max_length=10_000)]
+    only_env: bool = Field(False, description="Revoke in this environment only, not in the later ones too")
 
 
 class BreakGlassCreate(_In):
@@ -56,10 +57,11 @@ def rollback(model: str, env: str, body: RollbackCreate, principal: Principal = 
 @router.post("/models/{model}/versions/{version}/environments/{env}/revocations", status_code=201)
 def revoke(model: str, version: VersionNumber, env: str, body: RevocationCreate,
            principal: Principal = Depends(require("decide")), ctx: Context = Depends(context)) -> dict[str, Any]:
-    """Mark a version Revoked in env; if it was live, the previous approved version (or none) goes live.
-    Scope: decide, and membership in one of the environment's approver groups."""
+    """Mark a version Revoked in env and every later environment where it is Approved (`only_env`: env
+    alone); wherever it was live, the previous approved version (or none) goes live. One transaction,
+    one event per environment. Scope: decide, and membership in one of env's approver groups."""
     return lifecycle.revoke(uow=ctx.uow(), workflow=ctx.workflow, model=model, version=version, env=env,
-                            actor=principal.name, reason=body.reason)
+                            actor=principal.name, reason=body.reason, only_env=body.only_env)
 
 
 @router.post("/models/{model}/versions/{version}/environments/{env}/break-glass", status_code=201)

@@ -123,7 +123,10 @@ async def fast_register(scope: Scope, receive: Receive, send: Send, model: str, 
     try:
         writer = registration_writer(scope["app"])
         if writer is not None:
-            content = _json((await asyncio.wrap_future(writer.submit(**_details(principal, model, data)))).to_dict())
+            details = _details(principal, model, data)
+            if registry.digest_needs_reading(data.artifact_uri, data.digest):
+                details["digest"] = await run_in_threadpool(registry.settle_digest, data.artifact_uri, data.digest)
+            content = _json((await asyncio.wrap_future(writer.submit(**details))).to_dict())
         else:
             content = await run_in_threadpool(lambda: _json(_register(ctx, principal, model, data)))
     except SignoffError as exc:

@@ -1,0 +1,127 @@
+"""What a decider is shown, labelled by where each number came from, frozen with the decision.
+
+A review page that recomputes its comparison after the fact tells a different story than the
+approver saw (once the candidate is live, "what is live now" is the candidate itself). So every
+decision stores the snapshot built here, and the request page, the API and the emails render
+the stored snapshot of a decided request instead of rebuilding it.
+
+`build_evidence_snapshot` returns plain JSON (str, int, float, bool, None, lists, dicts with
+string keys) and nothing time-dependent except `captured_at`, so it can be canonicalised and
+hashed to bind a signature to exactly this evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signoff.adapters.db.tables import InferenceReportRow, ModelRow, VersionRow
+from signoff.domain.approvals import ApprovalRequest
+from signoff.domain.workflow import Workflow
+from signoff.services.ports import UnitOfWork
+
+SNAPSHOT_FORMAT = 1
+TRAINING = {"source": "training"}
+
+
+def report_source(report: InferenceReportRow) -> dict[str, Any]:
+    """The label of metrics taken from an inference report: which environment, how many rows, when."""
+    return {"source": "inference", "env": report.env, "report_id": report.id, "rows": report.rows,
+            "reported_at": report.reported_at.isoformat(), "reported_by": report.reported_by}
+
+
+def source_label(source: dict[str, Any] | None) -> str:
+    """The same label in words, for pages and mails."""
+    if not source or source.get("source") != "inference":
+        return "training metrics (as registered)"
+    return (f"inference report {source.get('report_id')} in {source.get('env')}: {source.get('rows')} rows, "
+            f"reported {str(source.get('reported_at') or '')[:19].replace('T', ' ')}")
+
+
+def candidate_metrics(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow,
+                      env: str) -> tuple[dict[str, float], dict[str, Any]]:
+    """A candidate's metrics for env and their label: its latest report in the previous environment, else training."""
+    previous = workflow.previous(env)
+    if previous is not None:
+        report = uow.reports.latest(version_row.id, previous)
+        if report is not None and report.metrics:
+            return dict(report.metrics), report_source(report)
+    return dict(version_row.metrics or {}), dict(TRAINING)
+
+
+def live_metrics(uow: UnitOfWork, model: str, env: str) -> tuple[dict[str, float], dict[str, Any]] | None:
+    """Metrics of the version live in env now and their label: its latest report there, else training."""
+    live = uow.live.row(model, env)
+    if live is None:
+        return None
+    report = uow.reports.latest(live.version_id, env)
+    if report is not None and report.metrics:
+        return dict(report.metrics), report_source(report)
+    return dict(uow.versions.by_id(live.version_id).metrics or {}), dict(TRAINING)
+
+
+def metric_rows(candidate: dict[str, float], live: dict[str, float] | None) -> list[dict[str, Any]]:
+    """One row per metric: the candidate's value, the live version's, and the difference."""
+    live = live or {}
+    rows = []
+    for name in sorted(set(candidate) | set(live)):
+        c, lv = candidate.get(name), live.get(name)
+        delta = c - lv if c is not None and lv is not None else None
+        rows.append({"name": name, "candidate": c, "live": lv, "delta": delta})
+    return rows
+
+
+def _live_side(uow: UnitOfWork, model_row: ModelRow, env: str, candidate_id: int) -> dict[str, Any] | None:
+    live = uow.live.row(model_row.name, env)
+    if live is None:
+        return None
+    metrics = live_metrics(uow, model_row.name, env)
+    return {
+        "version": live.number, "digest": live.digest, "artifact_uri": live.artifact_uri,
+        "approved_by": list(live.approved_by or []), "since": live.since.isoformat(),
+        "metrics": metrics[0] if metrics else {}, "metrics_source": metrics[1] if metrics else None,
+        "is_candidate": live.version_id == candidate_id,
+    }
+
+
+def _drift(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow,
+           source: dict[str, Any]) -> dict[str, Any] | None:
+    """Drift of the batch behind the evidence (the report it came from) against the reference profile."""
+    if source.get("source") != "inference":
+        return None
+    report = next((r for r in uow.reports.list(version_row.id) if r.id == source.get("report_id")), None)
+    reference = uow.profiles.get(version_row.id)
+    if report is None or not report.profile or not report.profile.get("features") or reference is None:
+        return None
+    from signoff.domain import drift
+    from signoff.services.drift import ks_pvalue
+
+    policy = workflow.policy(report.env)
+    result = drift.assess(reference, report.profile, psi_threshold=policy.drift_psi_threshold,
+                          ks_pvalue=policy.drift_ks_pvalue, ks=ks_pvalue)
+    return {"env": report.env, "report_id": report.id, "drifted_features": list(result.drifted),
+            "features_compared": len(result.features), "skipped": result.skipped}
+
+
+def build_evidence_snapshot(
+    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow,
+    request: ApprovalRequest,
+) -> dict[str, Any]:
+    """Everything a decider on `request` is shown now, as plain JSON: what a decision is about."""
+    live = _live_side(uow, model_row, request.env, version_row.id)
+    compared_with = live if live is not None and not live["is_candidate"] else None
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "captured_at": uow.clock.now().isoformat(),
+        "model": model_row.name,
+        "version": version_row.number,
+        "env": request.env,
+        "request_id": request.id,
+        "digest": version_row.digest,
+        "digest_required": request.policy.require_digest,
+        "candidate": {"metrics": dict(request.evidence), "metrics_source": dict(request.evidence_source)},
+        "live": live,
+        "metrics": metric_rows(request.evidence, compared_with["metrics"] if compared_with else None),
+        "gate_results": list(request.gate_results),
+        "drift": _drift(uow, workflow, version_row, request.evidence_source),
+        "policy": request.policy.to_dict(),
+    }
