@@ -52,7 +52,8 @@ def open_request(
         metrics, source = evidence, evidence_source or {"source": "submitted", "by": actor}
     else:
         metrics, source = candidate_metrics(uow, workflow, version_row, env)
-    live = _live_metrics(uow, model_row.name, env)
+    live_found = live_metrics(uow, model_row.name, env)
+    live = live_found[0] if live_found else None
     gate_results = [r.to_dict() for r in evaluate_gates(policy.gates, metrics, live)]
     request = ApprovalRequest(
         id=None,
@@ -100,6 +101,7 @@ def open_request(
         "evidence_source": source,
         "live_version": live_row.number if live_row else None,
         "live_metrics": live,
+        "live_metrics_source": live_found[1] if live_found else None,
         "gate_results": gate_results,
         "gates_passed": all(g["passed"] for g in gate_results),
         "digest": version_row.digest,

@@ -18,7 +18,7 @@ from signoff.domain import events
 from signoff.domain.notifications import render as render_plain
 from signoff.services import approvals
 from signoff.services.ports import Clock, MailMessage, UnitOfWork
-from signoff.services.review import metric_rows
+from signoff.services.evidence import metric_rows, source_label
 
 # Event types whose mail asks someone to decide, and so carries a personal review link.
 REQUEST_TYPES = frozenset({events.APPROVAL_REQUESTED, events.APPROVAL_REMINDER})
@@ -106,7 +106,10 @@ class MailComposer:
             "metrics": metric_rows(request.evidence, live_metrics), "live_version": live_version,
             "gate_results": request.gate_results, "lineage_info": lineage, "reminder": reminder,
             "previous_env": self.workflow.previous(request.env), "created_at": request.created_at,
-            "expires_at": request.expires_at,
+            "expires_at": request.expires_at, "digest": request.digest,
+            "digest_required": request.policy.require_digest, "auto_blocked": request.auto_blocked,
+            "evidence_label": source_label(request.evidence_source),
+            "live_label": source_label(data.get("live_metrics_source")) if live_version else None,
         }
         expires = link_expiry(request.expires_at, self.clock.now())
         text_subject = subject or self._subject(name, base, reminder=reminder)
@@ -126,6 +129,16 @@ class MailComposer:
         ctx = dict(data)
         ctx.setdefault("comment", "")
         ctx.setdefault("missing", "")
+        # The evidence frozen with this decision, as the decider saw it; never recomputed here.
+        snapshot = data.get("evidence_snapshot") if isinstance(data.get("evidence_snapshot"), dict) else None
+        ctx["snapshot"] = snapshot
+        if snapshot is not None:
+            live = snapshot.get("live") or None
+            ctx["compared_live"] = bool(live and not live.get("is_candidate"))
+            ctx.update(digest=snapshot.get("digest"), digest_required=snapshot.get("digest_required"),
+                       auto_blocked=None,
+                       evidence_label=source_label((snapshot.get("candidate") or {}).get("metrics_source")),
+                       live_label=source_label(live.get("metrics_source")) if ctx["compared_live"] else None)
         try:
             request = approvals.get_request(uow=self.uow_factory(), workflow=self.workflow,
                                             request_id=data["request_id"])

@@ -76,11 +76,30 @@ def _live_side(uow: UnitOfWork, model_row: ModelRow, env: str, candidate_id: int
         return None
     metrics = live_metrics(uow, model_row.name, env)
     return {
-        "version": live.number, "digest": live.digest, "artifact_uri": live.artifact_uri,
-        "approved_by": list(live.approved_by or []), "since": live.since.isoformat(),
+        "version": live.number, "artifact_uri": live.artifact_uri, "approved_by": list(live.approved_by or []),
+        "since": live.since.isoformat(), "is_candidate": live.version_id == candidate_id,
         "metrics": metrics[0] if metrics else {}, "metrics_source": metrics[1] if metrics else None,
-        "is_candidate": live.version_id == candidate_id,
+        **_facts(uow.versions.by_id(live.version_id)),
     }
+
+
+LINEAGE_FIELDS = ("run_id", "code_commit", "dataset_hash")
+
+
+def _facts(row: VersionRow) -> dict[str, Any]:
+    return {"digest": row.digest, "flavor": row.flavor, "lineage": {f: getattr(row, f) for f in LINEAGE_FIELDS},
+            "metadata": dict(row.meta or {})}
+
+
+def changes(candidate: dict[str, Any], live: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Field by field, the candidate against the live version (digest, flavor, lineage, metadata)."""
+    if live is None:
+        return []
+    pairs = [("artifact digest", candidate["digest"], live["digest"]), ("flavor", candidate["flavor"], live["flavor"])]
+    pairs += [(f.replace("_", " "), candidate["lineage"].get(f), live["lineage"].get(f)) for f in LINEAGE_FIELDS]
+    meta, live_meta = candidate["metadata"], live["metadata"]
+    pairs += [(f"metadata.{k}", meta.get(k), live_meta.get(k)) for k in sorted(set(meta) | set(live_meta))]
+    return [{"field": f, "candidate": c, "live": lv, "same": c == lv} for f, c, lv in pairs]
 
 
 def _drift(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow,
@@ -118,9 +137,11 @@ def build_evidence_snapshot(
         "request_id": request.id,
         "digest": version_row.digest,
         "digest_required": request.policy.require_digest,
-        "candidate": {"metrics": dict(request.evidence), "metrics_source": dict(request.evidence_source)},
+        "candidate": {"metrics": dict(request.evidence), "metrics_source": dict(request.evidence_source),
+                      **_facts(version_row)},
         "live": live,
         "metrics": metric_rows(request.evidence, compared_with["metrics"] if compared_with else None),
+        "changes": changes(_facts(version_row), compared_with),
         "gate_results": list(request.gate_results),
         "drift": _drift(uow, workflow, version_row, request.evidence_source),
         "policy": request.policy.to_dict(),

@@ -11,24 +11,19 @@ from typing import Any
 
 from signoff.adapters.db.repositories import report_to_dict
 from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
-from signoff.domain.approvals import ApprovalRequest, DecisionContext, RequestState, Verdict
+from signoff.domain.approvals import ApprovalRequest, RequestState, Verdict
 from signoff.domain.workflow import Workflow
 from signoff.errors import SignoffError
-from signoff.services.approvals import _entity, _live_metrics, _live_since
+from signoff.services.approvals import _decision_context, _entity
+from signoff.services.evidence import build_evidence_snapshot, metric_rows, source_label
 from signoff.services.ports import UnitOfWork
 
-LINEAGE_FIELDS = ("run_id", "code_commit", "dataset_hash")
 
 
 def _why_not(uow: UnitOfWork, workflow: Workflow, request: ApprovalRequest, version_row: VersionRow,
              model_row: ModelRow, viewer: str, groups: set[str], verdict: Verdict) -> str | None:
     """None when `viewer` may record `verdict` now, else the reason in words."""
-    previous = workflow.previous(request.env)
-    ctx = DecisionContext(
-        actor=viewer, groups=groups, registrant=version_row.registered_by,
-        previous_stage_approvers=uow.requests.approvers_of(version_row.id, previous) if previous else set(),
-        now=uow.clock.now(), live_since_previous=_live_since(uow, model_row, version_row, previous),
-    )
+    ctx = _decision_context(uow, workflow, model_row, version_row, request.env, viewer, groups)
     if version_row.digest != request.digest:
         return "the artifact changed since this request was opened; its evidence no longer holds"
     try:
@@ -38,55 +33,42 @@ def _why_not(uow: UnitOfWork, workflow: Workflow, request: ApprovalRequest, vers
     return None
 
 
-def _live_side(uow: UnitOfWork, model_row: ModelRow, env: str) -> dict[str, Any] | None:
-    live = uow.live.row(model_row.name, env)
-    if live is None:
-        return None
-    row = uow.versions.by_id(live.version_id)
-    return {
-        "version": live.number, "digest": live.digest, "flavor": live.flavor, "artifact_uri": live.artifact_uri,
-        "approved_by": list(live.approved_by or []), "since": live.since, "metrics": _live_metrics(uow, model_row.name, env) or {},
-        "lineage": {f: getattr(row, f) for f in LINEAGE_FIELDS}, "metadata": dict(row.meta or {}),
-    }
-
-
-def metric_rows(candidate: dict[str, float], live: dict[str, float] | None) -> list[dict[str, Any]]:
-    """One row per metric: the candidate's value, the live version's, and the difference."""
-    live = live or {}
-    rows = []
-    for name in sorted(set(candidate) | set(live)):
-        c, lv = candidate.get(name), live.get(name)
-        delta = c - lv if c is not None and lv is not None else None
-        rows.append({"name": name, "candidate": c, "live": lv, "delta": delta})
-    return rows
-
-
-def _changes(version_row: VersionRow, live: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if live is None:
-        return []
-    pairs = [("artifact digest", version_row.digest, live["digest"]), ("flavor", version_row.flavor, live["flavor"])]
-    pairs += [(f.replace("_", " "), getattr(version_row, f), live["lineage"][f]) for f in LINEAGE_FIELDS]
-    meta, live_meta = dict(version_row.meta or {}), live["metadata"]
-    pairs += [(f"metadata.{k}", meta.get(k), live_meta.get(k)) for k in sorted(set(meta) | set(live_meta))]
-    return [{"field": f, "candidate": c, "live": lv, "same": c == lv} for f, c, lv in pairs]
+def frozen_evidence(request: ApprovalRequest) -> dict[str, Any] | None:
+    """The snapshot stored with the decision that closed the request (else with its latest decision)."""
+    for decision in reversed(request.decisions):
+        if decision.evidence:
+            return decision.evidence
+    return None
 
 
 def review(*, uow: UnitOfWork, workflow: Workflow, request_id: int, viewer: str | None = None) -> dict[str, Any]:
-    """Everything the review page shows, and what `viewer` may do; raises NotFound."""
+    """Everything the review page shows, and what `viewer` may do; raises NotFound.
+
+    An open request shows the evidence as it stands now (what a decision would freeze); a
+    closed one shows the snapshot frozen with its deciding decision, never a recomputation.
+    """
     with uow:
         row = uow.requests.row(request_id)
         model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
         version_row = uow.versions.by_id(row.version_id)
         request = _entity(uow, workflow, row)
         version = uow.versions.to_entity(model_row, version_row, workflow)
-        live = _live_side(uow, model_row, row.env)
-        if live is not None and live["version"] == version_row.number:
-            live = None  # the candidate itself (a decided request): nothing to compare with
+        if request.state is RequestState.OPEN:
+            snapshot, frozen = build_evidence_snapshot(uow=uow, workflow=workflow, model_row=model_row,
+                                                       version_row=version_row, request=request), False
+        else:
+            snapshot, frozen = frozen_evidence(request), True
+        live = None
+        if snapshot is not None and snapshot.get("live") and not snapshot["live"].get("is_candidate"):
+            live = snapshot["live"]
         out: dict[str, Any] = {
             "request": request.to_dict(), "version": version.to_dict(), "live": live,
-            "metrics": metric_rows(request.evidence, live["metrics"] if live else None),
+            "evidence": snapshot, "evidence_frozen": frozen and snapshot is not None,
+            "evidence_label": source_label(request.evidence_source),
+            "live_label": source_label(live.get("metrics_source")) if live else None,
+            "metrics": snapshot["metrics"] if snapshot else metric_rows(request.evidence, None),
             "training_metrics": dict(version_row.metrics or {}),
-            "changes": _changes(version_row, live),
+            "changes": snapshot.get("changes", []) if snapshot else [],
             "reports": [report_to_dict(r) for r in uow.reports.list(version_row.id)],
             "viewer": None,
         }

@@ -123,6 +123,12 @@ class VersionPublic(_Out):
     registered_by: str
     registered_at: Timestamp | None
     stages: dict[str, str] = Field(description="Status per environment: PendingManualApproval, Approved…")
+    request_states: dict[str, str | None] = Field(
+        description="State of the latest approval request per environment (open, approved, rejected, expired, "
+                    "cancelled), null where none was ever opened")
+    board: dict[str, str] = Field(
+        description="What the board shows per environment: not_requested, waiting_for_approval, approved, "
+                    "rejected, revoked, blocked (by an earlier rejection or revocation)")
     live_in: list[str]
 
 
@@ -161,6 +167,8 @@ class DecisionPublic(_Out):
     comment: str
     at: Timestamp
     groups: list[str]
+    evidence: dict[str, Any] | None = Field(
+        description="The evidence snapshot the decider was shown, frozen with the decision")
 
 
 class ApprovalRequestPublic(_Out):
@@ -173,6 +181,10 @@ class ApprovalRequestPublic(_Out):
     requested_by: str
     reason: str
     evidence: dict[str, float]
+    evidence_source: dict[str, Any] = Field(
+        description="Where `evidence` came from: training metrics, or an inference report (env, rows, when)")
+    auto_approve_blocked: dict[str, Any] | None = Field(
+        description="In an auto-approving environment: the check that left this request to people")
     gate_results: list[dict[str, Any]]
     digest: str | None
     created_at: Timestamp | None

@@ -19,11 +19,14 @@ from signoff.entrypoints.cli._common import (
 )
 from signoff.entrypoints.cli.lifecycle_cmds import lifecycle_extras
 
-STAGE_STYLE = {
-    "PendingManualApproval": "[yellow]pending[/]",
-    "Approved": "[green]approved[/]",
-    "Rejected": "[red]rejected[/]",
-    "Revoked": "[magenta]revoked[/]",
+# The board's one vocabulary (BoardState in domain/models.py), as every door words it.
+BOARD_STYLE = {
+    "not_requested": "[dim]not requested[/]",
+    "waiting_for_approval": "[yellow]waiting for approval[/]",
+    "approved": "[green]approved[/]",
+    "rejected": "[red]rejected[/]",
+    "revoked": "[magenta]revoked[/]",
+    "blocked": "[red]blocked by an earlier rejection[/]",
 }
 
 
@@ -38,7 +41,8 @@ def board_table(model: str, versions: list[dict[str, Any]]) -> Table:
     for v in versions:
         cells = []
         for env in envs:
-            cell = STAGE_STYLE.get(v["stages"][env], v["stages"][env])
+            state = v["board"][env]
+            cell = BOARD_STYLE.get(state, state)
             if env in v["live_in"]:
                 cell += " [bold cyan]● live[/]"
             cells.append(cell)
