@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.e2e.conftest import Api, error_of
 
 V1 = "/api/v1"
 
 
 def register(api: Api, model: str, user: str = "dana", **body: Any) -> dict[str, Any]:
-    r = api.http.post(f"{V1}/models/{model}/versions", json={"artifact_uri": f"s3://b/{model}.pkl", **body},
+    r = api.http.post(f"{V1}/models/{model}/versions", json={"artifact_uri": f"s3://b/{model}.pkl", "digest": DIGEST, **body},
                       headers=api.auth(user))
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -49,7 +49,12 @@ class TestModelsAndVersions:
         assert created["version"] == 1 and created["registered_by"] == "dana"
         assert created["stages"] == {env: "PendingManualApproval" for env in ("dev", "test", "uat", "prod")}
         h = api.auth("eve", "resolve")
-        assert api.http.get(f"{V1}/models/{model}/versions/1", headers=h).json() == created
+        # The registration rule opened the dev request after the answer was written: only that differs.
+        assert created["board"]["dev"] == "not_requested" and created["request_states"]["dev"] is None
+        read = api.http.get(f"{V1}/models/{model}/versions/1", headers=h).json()
+        assert (read["board"]["dev"], read["request_states"]["dev"]) == ("waiting_for_approval", "open")
+        created.update(board=read["board"], request_states=read["request_states"])
+        assert read == created
         assert api.http.get(f"{V1}/models/{model}/versions", headers=h).json() == {"items": [created], "next_cursor": None}
         assert api.http.get(f"{V1}/models/{model}", headers=h).json()["latest_version"] == 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.servers import WebhookReceiver
 
@@ -20,7 +20,7 @@ def new_rule(api: Api, name: str, targets: list[dict[str, Any]], pattern: Any = 
 
 def register(api: Api) -> str:
     model = unique()
-    r = api.http.post(f"{V1}/models/{model}/versions", json={"artifact_uri": "s3://b/m.pkl"}, headers=api.auth("dana"))
+    r = api.http.post(f"{V1}/models/{model}/versions", json={"artifact_uri": "s3://b/m.pkl", "digest": DIGEST}, headers=api.auth("dana"))
     assert r.status_code == 201, r.text
     return model
 

@@ -10,7 +10,7 @@ from signoff.domain import events
 from signoff.errors import ArtifactMismatch, PermissionDenied
 from signoff.inference import run_batch
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import unique
+from tests.conftest import artifact_file, DIGEST, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.models import FEATURES, classification_data, fit_classifier, save_joblib
 
@@ -19,7 +19,7 @@ def two_versions_in_dev(api: Api) -> str:
     name = unique()
     dana, rita = api.client("dana"), api.client("rita")
     for n in (1, 2):
-        dana.register(name, f"s3://b/{n}.pkl")
+        dana.register(name, artifact_file(api.ctx.settings.home, f"{name}-{n}.pkl"))
         rita.approve(name, n, "dev")
     return name
 

@@ -17,7 +17,7 @@ import pytest
 from signoff.errors import NotFound
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import lookups
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.servers import unavailable
 from tests.fixtures.web import PASSWORDS, Stack, review_links
 
@@ -60,7 +60,7 @@ def shot(page: Any, name: str) -> Path:
 
 def register(stack: Stack, model: str, **metrics: float) -> None:
     EmbeddedClient(actor="dana", context=stack.ctx).register(
-        model, f"file:///models/{model}.joblib", metrics=metrics or {"accuracy": 0.953, "f1": 0.962},
+        model, f"s3://models/{model}.joblib", digest=DIGEST, metrics=metrics or {"accuracy": 0.953, "f1": 0.962},
         run_id="run-2026-11-25", code_commit="9f8e7d6", dataset_hash="sklearn:breast_cancer", flavor="sklearn",
         owner_group="data-science", metadata={"algorithm": "LogisticRegression"})
 

@@ -19,7 +19,7 @@ from signoff.bootstrap import Context, bootstrap
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import accounts
 from signoff.services.ports import FixedClock
-from tests.conftest import make_settings, unique
+from tests.conftest import DIGEST, make_settings, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.directory import DirectoryAdmin, frozen, ldap_config, stopped
 from tests.fixtures.servers import SlapdServer
@@ -64,7 +64,7 @@ def prod_request(ctx: Context) -> tuple[str, int]:
     """A version approved in dev, test and uat by config users, with its prod request open."""
     model = unique("churn")
     with EmbeddedClient(actor="dana", context=ctx) as dana:
-        dana.register(model, f"s3://b/{model}.pkl", metrics={"accuracy": 0.95})
+        dana.register(model, f"s3://b/{model}.pkl", digest=DIGEST, metrics={"accuracy": 0.95})
         for env, approver in (("dev", "rita"), ("test", "ron"), ("uat", "uma")):
             if env != "dev":
                 dana.request_promotion(model, 1, env)

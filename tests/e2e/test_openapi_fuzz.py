@@ -25,7 +25,7 @@ from signoff.services import tokens
 
 def seeded_schema(ctx: Context) -> tuple[Any, dict[str, str]]:
     with EmbeddedClient(actor="dana", context=ctx) as dana, EmbeddedClient(actor="rita", context=ctx) as rita:
-        dana.register("churn", "s3://b/churn.pkl", metrics={"accuracy": 0.95})
+        dana.register("churn", "s3://b/churn.pkl", digest=DIGEST, metrics={"accuracy": 0.95})
         rita.approve("churn", 1, "dev")
     token, _ = tokens.create_token(uow=ctx.uow(), user="olga", scopes=["admin"], actor="test")
     # Schema-valid data may still break a rule no JSON schema states (a rejection needs a comment;

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import dispatch, lookups
 from signoff.services.emails import message_id
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.web import Stack, all_links, build_stack, review_links
 
 GOOD = {"accuracy": 0.95, "f1": 0.91}
@@ -37,7 +37,7 @@ def as_(stack: Stack, user: str) -> EmbeddedClient:
 
 
 def register(stack: Stack, model: str, metrics: dict[str, float] = GOOD, **kw: object) -> None:
-    as_(stack, "dana").register(model, f"file:///models/{model}.pkl", metrics=metrics, run_id="run-42",
+    as_(stack, "dana").register(model, f"s3://models/{model}.pkl", digest=DIGEST, metrics=metrics, run_id="run-42",
                                 code_commit="c0ffee1", dataset_hash="sha256:data", **kw)  # type: ignore[arg-type]
 
 
@@ -106,7 +106,7 @@ class TestAnApproverFollowsTheEmailedLink:
         board = rita.get(f"/models/{model}")
         assert board.status_code == 200
         dev_cell = re.search(r'<td class="cell is-live">(.*?)</td>', board.text, re.DOTALL)
-        assert dev_cell and "Approved" in dev_cell.group(1) and "live" in dev_cell.group(1)
+        assert dev_cell and "approved" in dev_cell.group(1) and "live" in dev_cell.group(1)
         param = lookups.get_parameter(uow=stack.ctx.uow(), name=f"/signoff/models/{model}/dev")
         assert param["version"] == 1
         assert param["value"]["version"] == 1 and param["value"]["approved_by"] == ["rita"]

@@ -17,7 +17,7 @@ from signoff import BaseClient, SignoffError
 from signoff.bootstrap import Context, bootstrap
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.ports import FixedClock
-from tests.conftest import make_settings
+from tests.conftest import DIGEST, make_settings
 from tests.e2e.conftest import Api
 
 Factory = Callable[[str], BaseClient]
@@ -35,10 +35,10 @@ def scenario(client: Factory) -> list[Any]:
     dana, rita, ron, eve, uma = (client(u) for u in ("dana", "rita", "ron", "eve", "uma"))
     steps: list[Any] = []
     add = steps.append
-    add(attempt(lambda: dana.register("churn", "s3://b/churn-1.pkl", metrics={"accuracy": 0.91, "f1": 0.8},
+    add(attempt(lambda: dana.register("churn", "s3://b/churn-1.pkl", digest=DIGEST, metrics={"accuracy": 0.91, "f1": 0.8},
                                       metadata={"features": ["a", "b"]}, run_id="run-1", flavor="sklearn")))
-    add(attempt(lambda: dana.register("Bad Name", "s3://x")))
-    add(attempt(lambda: dana.register("churn", "s3://x", metrics={"acc": "high"})))
+    add(attempt(lambda: dana.register("Bad Name", "s3://x", digest=DIGEST)))
+    add(attempt(lambda: dana.register("churn", "s3://x", digest=DIGEST, metrics={"acc": "high"})))
     add(attempt(lambda: eve.approve("churn", 1, "dev")))
     add(attempt(lambda: dana.approve("churn", 1, "dev")))
     add(attempt(lambda: rita.resolve("churn", "dev")))
@@ -57,7 +57,7 @@ def scenario(client: Factory) -> list[Any]:
     add(attempt(lambda: uma.decide(999, "approve")))
     add(attempt(lambda: uma.decide(1, "perhaps")))
     add(attempt(lambda: uma.reject("churn", 1, "uat", "not yet")))
-    add(attempt(lambda: dana.register("churn", "s3://b/churn-2.pkl", metrics={"accuracy": 0.95})))
+    add(attempt(lambda: dana.register("churn", "s3://b/churn-2.pkl", digest=DIGEST, metrics={"accuracy": 0.95})))
     add(attempt(lambda: eve.versions("churn")))
     add(attempt(lambda: eve.versions("churn", cursor=2, limit=1)))
     add(attempt(lambda: eve.version("churn", 7)))
@@ -119,11 +119,11 @@ class TestEmbeddedAndRemoteClientsAgree:
 
     def test_the_http_client_revalidates_resolve_with_its_etag(self, api: Api) -> None:
         dana, rita, eve = api.client("dana"), api.client("rita"), api.client("eve", "resolve")
-        dana.register("churn", "s3://b/1.pkl")
+        dana.register("churn", "s3://b/1.pkl", digest=DIGEST)
         rita.approve("churn", 1, "dev")
         first = eve.resolve("churn", "dev")
         assert eve.resolve("churn", "dev") == first
-        dana.register("churn", "s3://b/2.pkl")
+        dana.register("churn", "s3://b/2.pkl", digest=DIGEST)
         rita.approve("churn", 2, "dev")
         assert eve.resolve("churn", "dev")["version"] == 2
         text = api.http.get("/metrics").text

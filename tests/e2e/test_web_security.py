@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.web import PASSWORDS, Stack, Visitor, review_links
 
 
@@ -22,7 +22,7 @@ def path_of(url: str) -> str:
 
 def open_request(stack: Stack) -> str:
     """Register a version (request 1 opens in dev) and return rita's review link as a path."""
-    EmbeddedClient(actor="dana", context=stack.ctx).register(unique(), "file:///m.pkl", metrics={"accuracy": 0.95})
+    EmbeddedClient(actor="dana", context=stack.ctx).register(unique(), "s3://b/m.pkl", digest=DIGEST, metrics={"accuracy": 0.95})
     stack.smtp.wait_for(2)
     return path_of(review_links(stack.mails_to("rita@example.com")[0])[0])
 

@@ -172,14 +172,25 @@ class TestLoadingAnApprovedVersion:
         with pytest.raises(ArtifactMismatch, match="is missing"):
             live.load()
 
-    def test_an_unstored_uri_is_registered_as_is_and_cannot_be_loaded(self, ctx: Context) -> None:
-        dana, rita = EmbeddedClient(actor="dana", context=ctx), EmbeddedClient(actor="rita", context=ctx)
-        name = unique("art")
-        v = dana.register(name, "s3://bucket/elsewhere.pkl")
-        assert (v.artifact_uri, v.digest, v.stored) == ("s3://bucket/elsewhere.pkl", None, False)
-        rita.approve(name, 1, "dev")
-        with pytest.raises(ArtifactMismatch, match="no recorded digest"):
-            dana.resolve(name, "dev").load()
+    def test_an_unreadable_uri_is_registered_without_digest_and_cannot_be_loaded(
+        self, tmp_path: Path, clock: object,
+    ) -> None:
+        from signoff.bootstrap import bootstrap
+        from tests.conftest import ENVIRONMENTS, make_settings
+
+        # Only where the policy says so can a version whose bytes nobody can check be approved.
+        envs = {**ENVIRONMENTS, "dev": {"approvers": ["ml-reviewers"], "require_digest": False}}
+        ctx = bootstrap(make_settings(tmp_path, environments=envs), clock=clock)  # type: ignore[arg-type]
+        try:
+            dana, rita = EmbeddedClient(actor="dana", context=ctx), EmbeddedClient(actor="rita", context=ctx)
+            name = unique("art")
+            v = dana.register(name, "s3://bucket/elsewhere.pkl")
+            assert (v.artifact_uri, v.digest, v.stored) == ("s3://bucket/elsewhere.pkl", None, False)
+            rita.approve(name, 1, "dev")
+            with pytest.raises(ArtifactMismatch, match="no recorded digest"):
+                dana.resolve(name, "dev").load()
+        finally:
+            ctx.close()
 
     def test_store_true_with_a_missing_artifact_is_not_found(self, ctx: Context, tmp_path: Path) -> None:
         with pytest.raises(NotFound):

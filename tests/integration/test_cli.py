@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from tests.conftest import database_url_for, on_postgres
+from tests.conftest import DIGEST, database_url_for, on_postgres
 
 CONFIG = """
 [environments]
@@ -56,7 +56,7 @@ def cli(tmp_path: Path) -> Cli:
 def registered(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Cli:
     """One database with churn v1 registered, shared by the error cases (they must not write)."""
     c = Cli(tmp_path_factory.mktemp("cli"), request)
-    assert c("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana").returncode == 0
+    assert c("register", "churn", "--artifact", "s3://b/churn.pkl", "--digest", DIGEST, "--as", "dana").returncode == 0
     return c
 
 
@@ -76,7 +76,7 @@ def audit_rows(cli: Cli) -> int:
 
 class TestCliWorkflow:
     def test_register_approve_promote_resolve(self, cli: Cli) -> None:
-        out = cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--metric", "accuracy=0.93",
+        out = cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--digest", DIGEST, "--metric", "accuracy=0.93",
                   "--meta", "team=growth", "--as", "dana")
         assert out.returncode == 0, out.stderr
         assert "version 1" in out.stdout
@@ -99,7 +99,7 @@ class TestCliWorkflow:
         assert len(events) == 2  # type: ignore[arg-type]
 
     def test_rejection_needs_a_comment(self, cli: Cli) -> None:
-        cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana")
+        cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--digest", DIGEST, "--as", "dana")
         missing = cli("reject", "churn", "1", "--env", "dev", "--as", "rita")
         assert missing.returncode == 2
         done = cli("reject", "churn", "1", "--env", "dev", "--as", "rita", "--comment", "label leak")
@@ -138,7 +138,7 @@ class TestCliErrors:
 
 class TestAuditTamper:
     def test_verify_names_the_edited_row(self, cli: Cli, tmp_path: Path) -> None:
-        cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana")
+        cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--digest", DIGEST, "--as", "dana")
         cli("approve", "churn", "1", "--env", "dev", "--as", "rita")
         entries = cli.json("audit")
         victim = entries[1]["id"]  # type: ignore[index]

@@ -13,7 +13,7 @@ from signoff.bootstrap import bootstrap
 from signoff.domain.events import Event
 from signoff.entrypoints.worker import Worker
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import make_settings, unique
+from tests.conftest import DIGEST, make_settings, unique
 from tests.fixtures.servers import WebhookReceiver
 
 
@@ -34,7 +34,7 @@ class TestWorkersShareOneQueueOnPostgres:
                     uow.emit(e)
                 uow.commit()
             name = unique()
-            EmbeddedClient(actor="dana", context=ctx).register(name, "s3://b/m.pkl")
+            EmbeddedClient(actor="dana", context=ctx).register(name, "s3://b/m.pkl", digest=DIGEST)
             workers = [Worker(ctx, concurrency=2, name=f"pg-worker-{i}").start() for i in range(3)]
             webhook_receiver.wait_for(300, timeout=60)
             deadline = time.monotonic() + 20

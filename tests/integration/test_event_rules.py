@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from tests.conftest import make_settings, unique
+from tests.conftest import DIGEST, make_settings, unique
 
 from signoff.adapters.db.tables import DeliveryRow, OutboxRow, RequestRow
 from signoff.bootstrap import Context, bootstrap
@@ -25,7 +25,7 @@ def requests_for(ctx: Context, model: str, env: str) -> list[dict[str, Any]]:
 
 
 def to_dev_and_report(ctx: Context, name: str) -> dict[str, Any]:
-    as_(ctx, "dana").register(name, "s3://b/m.pkl", metrics={"accuracy": 0.95})
+    as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST, metrics={"accuracy": 0.95})
     as_(ctx, "rita").approve(name, 1, "dev")
     return as_(ctx, "dana").report_inference(name, 1, "dev", metrics={"accuracy": 0.97}, rows=100)
 
@@ -33,7 +33,7 @@ def to_dev_and_report(ctx: Context, name: str) -> dict[str, Any]:
 class TestTheDefaultRulesRunTheWorkflow:
     def test_registering_opens_the_first_request_through_the_registration_rule(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         request = as_(ctx, "dana").open_request(name, 1, "dev")
         assert (request.reason, request.requested_by, request.kind) == ("registered", "dana", "approval")
         [delivery] = as_(ctx, "eve").deliveries(rule="default-request-approval")
@@ -51,7 +51,7 @@ class TestTheDefaultRulesRunTheWorkflow:
 
     def test_audit_and_events_keep_their_order(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         actions = [e.action for e in as_(ctx, "dana").audit(model=name)]
         assert actions == ["model.created", "version.registered", "approval.requested"]
         types = [e.event["type"] for e in as_(ctx, "dana").events() if e.event["data"].get("model") == name]
@@ -61,7 +61,7 @@ class TestTheDefaultRulesRunTheWorkflow:
         ctx = bootstrap(make_settings(tmp_path, events={"inline": False}))
         try:
             name = unique()
-            as_(ctx, "dana").register(name, "s3://b/m.pkl")
+            as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
             assert requests_for(ctx, name, "dev") == []
             ctx.inline_dispatcher().drain()
             assert [r["reason"] for r in requests_for(ctx, name, "dev")] == ["registered"]
@@ -71,7 +71,7 @@ class TestTheDefaultRulesRunTheWorkflow:
     def test_a_disabled_registration_rule_opens_nothing(self, ctx: Context) -> None:
         as_(ctx, "olga").set_rule_enabled("default-request-approval", False)
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         assert requests_for(ctx, name, "dev") == []
         as_(ctx, "dana").request_promotion(name, 1, "dev", reason="by hand")
         assert [r["reason"] for r in requests_for(ctx, name, "dev")] == ["by hand"]
@@ -80,7 +80,7 @@ class TestTheDefaultRulesRunTheWorkflow:
 class TestBuiltInActionsAreIdempotent:
     def test_an_event_fanned_out_twice_makes_no_second_delivery_or_request(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         with ctx.engine.begin() as conn:
             before = conn.execute(select(func.count()).select_from(DeliveryRow)).scalar_one()
             conn.execute(update(OutboxRow).values(dispatched_at=None))  # as if every event came back
@@ -91,7 +91,7 @@ class TestBuiltInActionsAreIdempotent:
 
     def test_replaying_the_action_finds_the_request_open_and_does_nothing(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         [delivery] = as_(ctx, "eve").deliveries(rule="default-request-approval")
         replayed = as_(ctx, "olga").replay_delivery(delivery.id)
         assert replayed.state == "succeeded" and replayed.result["skipped"] == "a request is already open"
@@ -101,7 +101,7 @@ class TestBuiltInActionsAreIdempotent:
         as_(ctx, "olga").add_rule("also-approve", {"type": ["signoff.version.registered"]},
                                   [{"type": "request_approval"}])
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         assert len(requests_for(ctx, name, "dev")) == 1
         results = [d.result for d in as_(ctx, "eve").deliveries(state="succeeded")
                    if d.rule in ("also-approve", "default-request-approval")]
@@ -109,7 +109,7 @@ class TestBuiltInActionsAreIdempotent:
 
     def test_a_decided_request_is_never_reopened(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://b/m.pkl")
+        as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
         as_(ctx, "rita").reject(name, 1, "dev", "label leak")
         [delivery] = as_(ctx, "eve").deliveries(rule="default-request-approval")
         assert "Rejected in dev" in as_(ctx, "olga").replay_delivery(delivery.id).result["skipped"]
@@ -161,7 +161,7 @@ class TestRulesFromConfig:
         ctx = bootstrap(make_settings(tmp_path, rules=[off]))
         try:
             name = unique()
-            as_(ctx, "dana").register(name, "s3://b/m.pkl")
+            as_(ctx, "dana").register(name, "s3://b/m.pkl", digest=DIGEST)
             assert requests_for(ctx, name, "dev") == []
         finally:
             ctx.close()

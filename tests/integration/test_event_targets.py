@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import make_settings, unique
+from tests.conftest import DIGEST, make_settings, unique
 from tests.fixtures import handlers
 from tests.fixtures.servers import Certificate, SmtpServer, WebhookReceiver
 
@@ -221,7 +221,7 @@ class TestEmail:
         ctx = bootstrap(make_settings(tmp_path, users=users, smtp={"host": smtp_server.host, "port": smtp_server.port}))
         try:
             name = unique()
-            EmbeddedClient(actor="dana", context=ctx).register(name, "s3://b/m.pkl")
+            EmbeddedClient(actor="dana", context=ctx).register(name, "s3://b/m.pkl", digest=DIGEST)
             EmbeddedClient(actor="rita", context=ctx).approve(name, 1, "dev", comment="ship it")
             [mail] = smtp_server.wait_for(1)
         finally:

@@ -13,7 +13,7 @@ from signoff.domain import events
 from signoff.errors import InvalidInput, NotFound
 from signoff.inference import read_table, run_batch
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.models import (
     FEATURES,
     classification_data,
@@ -101,7 +101,7 @@ class TestRegressionBatches:
 class TestRefusals:
     def test_nothing_live_is_not_found(self, team: Team) -> None:
         name = unique("infer")
-        team.dana.register(name, "s3://b/never-approved.pkl")
+        team.dana.register(name, "s3://b/never-approved.pkl", digest=DIGEST)
         with pytest.raises(NotFound, match="no version"):
             run_batch(team.dana, name, "dev", classification_data(n=10))
 

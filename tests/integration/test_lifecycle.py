@@ -16,17 +16,18 @@ from signoff.errors import (
     PermissionDenied,
 )
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import unique
+from tests.conftest import artifact_file, DIGEST, unique
 
 
 class People:
     def __init__(self, ctx: Context) -> None:
+        self.home = ctx.settings.home
         for user in ("dana", "rita", "ron", "uma", "eve", "erin", "paula", "pete"):
             setattr(self, user, EmbeddedClient(actor=user, context=ctx))
 
     def approved_in_dev(self, name: str, versions: int) -> None:
         for n in range(1, versions + 1):
-            self.dana.register(name, f"s3://b/{name}-{n}.pkl")  # type: ignore[attr-defined]
+            self.dana.register(name, artifact_file(self.home, f"{name}-{n}.pkl"))  # type: ignore[attr-defined]
             self.rita.approve(name, n, "dev")  # type: ignore[attr-defined]
 
     def param(self, name: str, env: str) -> Any:
@@ -75,7 +76,7 @@ class TestRollback:
     def test_only_versions_approved_there_qualify(self, people: Any) -> None:
         name = unique()
         people.approved_in_dev(name, 1)
-        people.dana.register(name, "s3://b/pending.pkl")
+        people.dana.register(name, "s3://b/pending.pkl", digest=DIGEST)
         with pytest.raises(InvalidTransition, match="PendingManualApproval in dev"):
             people.rita.rollback(name, "dev", to_version=2)
         with pytest.raises(InvalidTransition, match="already live"):
@@ -133,7 +134,7 @@ class TestRevoke:
 
     def test_revoking_a_pending_version_cancels_its_open_request(self, people: Any) -> None:
         name = unique()
-        people.dana.register(name, "s3://b/x.pkl")
+        people.dana.register(name, "s3://b/x.pkl", digest=DIGEST)
         r = people.rita.revoke(name, 1, "dev", reason="registered by mistake")
         assert r.was_live is False and len(r.cancelled_requests) == 1
         assert people.dana.request(r.cancelled_requests[0]).state == "cancelled"
@@ -164,7 +165,7 @@ class TestBreakGlass:
 
     def test_it_is_loudly_audited_and_announced(self, people: Any) -> None:
         name = unique()
-        people.dana.register(name, "s3://b/hotfix.pkl", owner_group="data-science")
+        people.dana.register(name, "s3://b/hotfix.pkl", digest=DIGEST, owner_group="data-science")
         people.erin.break_glass(name, 1, "prod", justification=self.JUSTIFICATION)
         [entry] = [e for e in people.dana.audit(model=name) if e.action == "promotion.break_glass"]
         assert entry.actor == "erin" and entry.after["justification"] == self.JUSTIFICATION
@@ -195,14 +196,14 @@ class TestBreakGlass:
 
     def test_it_does_not_overturn_a_decision(self, people: Any) -> None:
         name = unique()
-        people.dana.register(name, "s3://b/x.pkl")
+        people.dana.register(name, "s3://b/x.pkl", digest=DIGEST)
         people.rita.reject(name, 1, "dev", "no")
-        with pytest.raises(InvalidTransition, match="does not overturn"):
+        with pytest.raises(InvalidTransition, match="Rejected in dev; a rejection or revocation is final"):
             people.erin.break_glass(name, 1, "dev", justification=self.JUSTIFICATION)
 
     def test_an_open_request_for_the_environment_is_closed(self, people: Any) -> None:
         name = unique()
-        people.dana.register(name, "s3://b/x.pkl")
+        people.dana.register(name, "s3://b/x.pkl", digest=DIGEST)
         people.erin.break_glass(name, 1, "dev", justification=self.JUSTIFICATION)
         assert people.dana.requests(model=name, env="dev")[0].state == "cancelled"
         with pytest.raises(InvalidTransition):

@@ -13,7 +13,7 @@ from signoff.bootstrap import Context, bootstrap
 from signoff.errors import GateFailed, PolicyViolation
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.ports import FixedClock
-from tests.conftest import ENVIRONMENTS, make_settings, unique
+from tests.conftest import DIGEST, ENVIRONMENTS, make_settings, unique
 
 POLICIES: dict[str, Any] = {
     **ENVIRONMENTS,
@@ -35,7 +35,7 @@ def clients(ctx: Context) -> dict[str, EmbeddedClient]:
 
 
 def live_in_dev(c: dict[str, EmbeddedClient], name: str, version: int = 1) -> None:
-    c["dana"].register(name, f"s3://b/{name}-{version}.pkl")
+    c["dana"].register(name, f"s3://b/{name}-{version}.pkl", digest=DIGEST)
     c["rita"].approve(name, version, "dev")
 
 

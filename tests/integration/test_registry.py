@@ -11,7 +11,7 @@ from signoff.adapters.db.tables import AuditRow, OutboxRow, ParameterRow, Reques
 from signoff.bootstrap import Context
 from signoff.errors import AlreadyExists, AuthenticationFailed, InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 
 
 def as_(ctx: Context, who: str) -> EmbeddedClient:
@@ -25,7 +25,7 @@ def counts(ctx: Context) -> dict[str, int]:
 
 
 def live_in_dev(ctx: Context, model: str, metrics: dict[str, Any] | None = None) -> None:
-    as_(ctx, "dana").register(model, "s3://bucket/m.pkl", metrics=metrics or {"accuracy": 0.95})
+    as_(ctx, "dana").register(model, "s3://bucket/m.pkl", digest=DIGEST, metrics=metrics or {"accuracy": 0.95})
     as_(ctx, "rita").approve(model, 1, "dev")
 
 
@@ -33,8 +33,8 @@ class TestRegister:
     def test_versions_count_from_one_per_model(self, ctx: Context) -> None:
         a, b = unique(), unique()
         dana = as_(ctx, "dana")
-        assert [dana.register(a, "s3://x/1").version, dana.register(a, "s3://x/2").version,
-                dana.register(b, "s3://x/3").version] == [1, 2, 1]
+        assert [dana.register(a, "s3://x/1", digest=DIGEST).version, dana.register(a, "s3://x/2", digest=DIGEST).version,
+                dana.register(b, "s3://x/3", digest=DIGEST).version] == [1, 2, 1]
 
     def test_every_environment_starts_pending(self, ctx: Context) -> None:
         v = as_(ctx, "dana").register(unique(), "s3://x/1", metrics={"accuracy": 0.9})
@@ -42,13 +42,13 @@ class TestRegister:
 
     def test_registration_opens_the_first_environments_request(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         open_ = as_(ctx, "dana").requests(state="open", model=name)
         assert [(r.env, r.version, r.kind) for r in open_] == [("dev", 1, "approval")]
 
     def test_registration_writes_its_event_and_audit_entry(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         types = [e["event"]["type"] for e in as_(ctx, "dana").events() if name in e["event"]["subject"]]
         assert types == ["signoff.version.registered", "signoff.approval.requested"]
         event = as_(ctx, "dana").events(type="signoff.version.registered")[-1]["event"]
@@ -60,7 +60,7 @@ class TestRegister:
     def test_a_malformed_model_name_is_refused_and_writes_nothing(self, ctx: Context, bad: str) -> None:
         before = counts(ctx)
         with pytest.raises(InvalidInput) as err:
-            as_(ctx, "dana").register(bad, "s3://x/1")
+            as_(ctx, "dana").register(bad, "s3://x/1", digest=DIGEST)
         assert err.value.code == "invalid_input"
         assert counts(ctx) == before
 
@@ -84,7 +84,7 @@ class TestApprove:
 
     def test_the_registrant_may_not_approve_and_nothing_is_written(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         before = counts(ctx)
         with pytest.raises(PermissionDenied):
             as_(ctx, "dana").approve(name, 1, "dev")
@@ -92,19 +92,19 @@ class TestApprove:
 
     def test_a_non_member_may_not_approve(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         with pytest.raises(PermissionDenied, match="ml-reviewers"):
             as_(ctx, "eve").approve(name, 1, "dev")
 
     def test_an_unknown_user_may_not_decide(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         with pytest.raises(AuthenticationFailed):
             as_(ctx, "nobody").approve(name, 1, "dev")
 
     def test_rejection_marks_the_version_rejected_there(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         r = as_(ctx, "rita").reject(name, 1, "dev", "leaks the label")
         assert r.state == "rejected" and r.decisions[0]["comment"] == "leaks the label"
         assert as_(ctx, "rita").version(name, 1).stages["dev"] == "Rejected"
@@ -114,7 +114,7 @@ class TestApprove:
     def test_a_newer_approval_replaces_the_live_version_and_history_keeps_both(self, ctx: Context) -> None:
         name = unique()
         live_in_dev(ctx, name)
-        as_(ctx, "dana").register(name, "s3://x/2")
+        as_(ctx, "dana").register(name, "s3://x/2", digest=DIGEST)
         as_(ctx, "ron").approve(name, 2, "dev")
         v1, v2 = as_(ctx, "eve").version(name, 1), as_(ctx, "eve").version(name, 2)
         assert v1.stages["dev"] == v2.stages["dev"] == "Approved"
@@ -127,7 +127,7 @@ class TestApprove:
 class TestPromote:
     def test_promotion_is_refused_before_approval_in_the_previous_environment(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         before = counts(ctx)
         with pytest.raises(InvalidTransition, match="not Approved; it can be promoted to test only after approval in dev"):
             as_(ctx, "dana").request_promotion(name, 1, "test")
@@ -180,7 +180,7 @@ class TestInferenceReports:
 
     def test_a_report_for_an_unapproved_environment_is_refused(self, ctx: Context) -> None:
         name = unique()
-        as_(ctx, "dana").register(name, "s3://x/1")
+        as_(ctx, "dana").register(name, "s3://x/1", digest=DIGEST)
         with pytest.raises(InvalidTransition):
             as_(ctx, "dana").report_inference(name, 1, "dev", metrics={"accuracy": 0.9})
 

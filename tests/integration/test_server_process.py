@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.signoff_process import SignoffProcess
 
 import signoff
@@ -43,7 +43,7 @@ class TestTheServerProcess:
                                                                     tokens: dict[str, str]) -> None:
         model = unique("churn")
         dana, rita, ron, uma, eve = (signoff.Client(server.url, tokens[u]) for u in ("dana", "rita", "ron", "uma", "eve"))
-        v = dana.register(model, f"s3://b/{model}.pkl", metrics={"accuracy": 0.94}, run_id="run-7")
+        v = dana.register(model, f"s3://b/{model}.pkl", digest=DIGEST, metrics={"accuracy": 0.94}, run_id="run-7")
         assert (v.version, v.registered_by) == (1, "dana")
         with pytest.raises(PermissionDenied) as refused:
             dana.approve(model, 1, "dev")

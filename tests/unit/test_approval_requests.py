@@ -18,7 +18,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 def request(policy: Policy, **kw: object) -> ApprovalRequest:
     base: dict[str, object] = dict(id=1, model="churn", version=3, env=policy.env, kind="approval",
                                    requested_by="dana", reason="", policy=policy, created_at=NOW,
-                                   expires_at=NOW + timedelta(days=7))
+                                   expires_at=NOW + timedelta(days=7), digest="sha256:" + "ab" * 32)
     base.update(kw)
     return ApprovalRequest(**base)  # type: ignore[arg-type]
 

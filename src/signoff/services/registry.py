@@ -84,6 +84,9 @@ def register(*, uow: UnitOfWork, workflow: Workflow, digest_checked: bool = Fals
     """Register the next version of a model (creating the model) in its own transaction; the
     details are `register_in`'s, the digest settled first (`digest_checked`: the caller just
     computed it from the bytes). Raises InvalidInput."""
+    # Cheap refusals first: a bad name should not cost reading the artifact.
+    check_model_name(details.get("model"))  # type: ignore[arg-type]
+    check_metrics(details.get("metrics") or {})
     if not digest_checked and isinstance(details.get("artifact_uri"), str) and details["artifact_uri"]:
         details["digest"] = settle_digest(details["artifact_uri"], details.get("digest"))
     with uow:
