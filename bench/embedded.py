@@ -36,7 +36,7 @@ def run_embedded_bench(database: Database | None = None, registrations: int = 30
         dana, rita = EmbeddedClient(actor="dana", context=ctx), EmbeddedClient(actor="rita", context=ctx)
         t0 = time.perf_counter()
         for i in range(registrations):
-            dana.register(f"m{i % 50}", f"s3://bucket/{i}.pkl", metrics={"accuracy": 0.9})
+            dana.register(f"m{i % 50}", f"s3://bucket/{i}.pkl", digest="sha256:" + "b" * 64, metrics={"accuracy": 0.9})
         reg_s = time.perf_counter() - t0
         open_ids = [r["id"] for r in rita.requests(state="open", limit=500)][:registrations]
         t0 = time.perf_counter()

@@ -119,6 +119,7 @@ def _header_script(token: str, extra: str = "") -> str:
 def _seed(server: Server, admin: str, approver: str) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as http:
         r = http.post("/api/v1/models/churn/versions", json={"artifact_uri": "s3://bench/churn-1.pkl",
+                                                              "digest": "sha256:" + "b" * 64,
                                                               "metrics": {"accuracy": 0.93}},
                       headers={"Authorization": f"Bearer {admin}"})
         r.raise_for_status()

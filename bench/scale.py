@@ -71,7 +71,7 @@ def _prepare(database: Database, home: Path, label: str, models: int, versions: 
         ctx = bootstrap(settings, migrate_schema=False)
         try:
             v = EmbeddedClient(actor="dana", context=ctx).register(target, f"s3://bench/{target}/live.pkl",
-                                                                    metrics={"accuracy": 0.95})
+                                                                    digest="sha256:" + "b" * 64, metrics={"accuracy": 0.95})
             EmbeddedClient(actor="rita", context=ctx).approve(target, v["version"], "dev")
         finally:
             ctx.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -48,6 +49,19 @@ def digest_needs_reading(artifact_uri: str, digest: str | None) -> bool:
     return digest is None or _local_path(artifact_uri) is not None
 
 
+@functools.cache
+def _driver_installed(protocol: str) -> bool:
+    """Whether fsspec can open this protocol here; asked once per process (a failed import is not
+    cached by Python, and registrations of s3:// URIs without s3fs would retry it every time)."""
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def settle_digest(artifact_uri: str, digest: str | None, *,
                   digest_of: Callable[[str], str] = artifacts.digest_of) -> str | None:
     """The digest a registration ends with: computed when signoff can read the artifact, else the
@@ -71,6 +85,8 @@ def settle_digest(artifact_uri: str, digest: str | None, *,
         return actual
     if digest is not None:
         return digest  # a remote artifact is not downloaded to confirm what its owner states
+    if not _driver_installed(artifact_uri.partition("://")[0]):
+        return None
     try:
         return digest_of(artifact_uri)
     except NotFound:
