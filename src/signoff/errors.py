@@ -6,7 +6,8 @@ these classes in exactly one place each (``entrypoints/api/errors.py``, ``entryp
 
     SignoffError
      ├── InvalidInput          bad input: malformed name, non-numeric metric, bad config
-     │    └── PatternInvalid   an event pattern that EventBridge would refuse
+     │    ├── PatternInvalid   an event pattern that EventBridge would refuse
+     │    └── InvalidArtifact  an artifact path or URL that does not exist, a digest its bytes contradict
      ├── NotFound              unknown model, version, environment, request, parameter…
      ├── Conflict              the world is not in a state that allows this
      │    ├── AlreadyExists    unique name or key taken
@@ -28,6 +29,7 @@ __all__ = [
     "SignoffError",
     "InvalidInput",
     "PatternInvalid",
+    "InvalidArtifact",
     "NotFound",
     "Conflict",
     "AlreadyExists",
@@ -63,6 +65,12 @@ class InvalidInput(SignoffError):
 
 class PatternInvalid(InvalidInput):
     code = "invalid_pattern"
+
+
+class InvalidArtifact(InvalidInput):
+    """A registration whose bytes cannot be pinned down: answered 422, naming the path."""
+
+    code = "invalid_artifact"
 
 
 class NotFound(SignoffError):

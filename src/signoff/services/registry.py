@@ -20,7 +20,7 @@ from signoff.domain.models import (
     check_model_name,
 )
 from signoff.domain.workflow import Workflow
-from signoff.errors import AlreadyExists, InvalidInput, NotFound
+from signoff.errors import AlreadyExists, InvalidArtifact, InvalidInput, NotFound
 from signoff.services.approvals import open_request
 from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
@@ -75,12 +75,12 @@ def settle_digest(artifact_uri: str, digest: str | None, *,
     path = _local_path(artifact_uri)
     if path is not None:
         if not os.path.exists(path):
-            raise InvalidInput(f"artifact path {artifact_uri!r} does not exist here; register an existing file or "
+            raise InvalidArtifact(f"artifact path {artifact_uri!r} does not exist here; register an existing file or "
                                "directory, or a URL signoff and the inference pipelines can read",
                                details={"field": "artifact_uri", "path": artifact_uri})
         actual = digest_of(path)
         if digest is not None and actual != digest:
-            raise InvalidInput(f"digest {digest} does not match the artifact at {artifact_uri!r} ({actual})",
+            raise InvalidArtifact(f"digest {digest} does not match the artifact at {artifact_uri!r} ({actual})",
                                details={"field": "digest", "digest": actual})
         return actual
     if digest is not None:
@@ -90,7 +90,7 @@ def settle_digest(artifact_uri: str, digest: str | None, *,
     try:
         return digest_of(artifact_uri)
     except NotFound:
-        raise InvalidInput(f"artifact {artifact_uri!r} does not exist",
+        raise InvalidArtifact(f"artifact {artifact_uri!r} does not exist",
                            details={"field": "artifact_uri", "path": artifact_uri}) from None
     except (InvalidInput, OSError):
         return None  # unreadable here: recorded without a digest, and approvals say so

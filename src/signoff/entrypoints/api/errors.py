@@ -18,6 +18,7 @@ from signoff.errors import (
     AuthenticationFailed,
     Conflict,
     DeliveryFailed,
+    InvalidArtifact,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -29,6 +30,7 @@ log = logging.getLogger("signoff.api")
 
 # Most specific first: the first class the error is an instance of decides its status.
 STATUS: list[tuple[type[SignoffError], int]] = [
+    (InvalidArtifact, 422),
     (InvalidInput, 400),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),

@@ -100,7 +100,8 @@ class VersionCreate(_In):
     code_commit: ShortText | None = None
     dataset_hash: ShortText | None = None
     flavor: Annotated[str, Field(max_length=32)] | None = None
-    digest: Annotated[str, Field(max_length=80)] | None = None
+    digest: Annotated[str, Field(max_length=80, pattern=r"^sha256:[0-9a-f]{64}$",
+                                 description="sha256:<64 hex> of the artifact, when signoff cannot read it")] | None = None
     description: LongText | None = None
     owner_group: Name | None = None
 
