@@ -21,6 +21,7 @@ from signoff.bootstrap import Context
 from signoff.entrypoints.api import create_app
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import tokens
+from tests.conftest import DIGEST
 
 
 def seeded_schema(ctx: Context) -> tuple[Any, dict[str, str]]:

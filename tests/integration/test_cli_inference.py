@@ -114,11 +114,14 @@ class TestTheCommandLineLoop:
         refused = cli("promote", "churn", "1", "--env", "prod", "--break-glass", "--justification",
                       "INC-1: prod is down", "--as", "dana")
         assert refused.returncode == 5 and "emergency group 'on-call'" in refused.stderr
-        out = cli("promote", "churn", "1", "--env", "prod", "--break-glass", "--justification",
+        revoked = cli("promote", "churn", "1", "--env", "prod", "--break-glass", "--justification",
+                      "INC-1: prod is down", "--as", "erin")
+        assert revoked.returncode == 4 and "revocation is final" in revoked.stderr  # v1 was revoked in dev and test
+        out = cli("promote", "churn", "2", "--env", "prod", "--break-glass", "--justification",
                   "INC-1: prod is down", "--as", "erin")
         assert out.returncode == 0, out.stderr
-        assert "BREAK-GLASS" in out.stderr and "skipped approvals in: dev, prod" in out.stderr  # v1 was revoked in dev
-        assert cli.json("resolve", "churn", "--env", "prod")["version"] == 1
+        assert "BREAK-GLASS" in out.stderr and "skipped approvals in: test, prod" in out.stderr
+        assert cli.json("resolve", "churn", "--env", "prod")["version"] == 2
 
     def test_a_tampered_artifact_is_refused_by_infer(self, cli: Cli) -> None:
         uri = cli.json("resolve", "churn", "--env", "prod")["artifact_uri"]

@@ -115,7 +115,7 @@ class TestTheDemoServer:
             assert "Approve v1 for dev" in review.text
             assert rita.decide(1, "approve", "looks right").status_code == 303
             board = rita.get("/models/cancer-classifier").text
-            assert re.search(r'<td class="cell is-live">\s*<span class="badge ok">Approved</span>', board)
+            assert re.search(r'<td class="cell is-live">\s*<span class="badge ok">approved</span>', board)
         finally:
             rita.close()
 
@@ -130,7 +130,7 @@ class TestTheDemoServer:
         try:
             rita.sign_in("rita", passwords["rita"])
             board = rita.get("/models/cancer-classifier").text  # approved by the test before
-            assert re.search(r'<td class="cell is-live">\s*<span class="badge ok">Approved</span>', board)
+            assert re.search(r'<td class="cell is-live">\s*<span class="badge ok">approved</span>', board)
         finally:
             rita.close()
         assert any("Nothing is waiting for a decision" in line for line in demo.lines)

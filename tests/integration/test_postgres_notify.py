@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_settings, unique
+from tests.conftest import DIGEST, make_settings, unique
 from tests.fixtures.servers import PostgresServer, WebhookReceiver
 
 from signoff.adapters.db.live_cache import CachedLiveReader
@@ -95,7 +95,7 @@ def pg(postgres_server: PostgresServer, postgres_template: str, tmp_path: Path) 
 
 def live_in_dev(ctx: Context, model: str, artifact: str = "s3://b/m.pkl") -> int:
     """Register a version and approve it for dev (inline dispatch opens the request)."""
-    version = int(EmbeddedClient(actor="dana", context=ctx).register(model, artifact)["version"])
+    version = int(EmbeddedClient(actor="dana", context=ctx).register(model, artifact, digest=DIGEST)["version"])
     EmbeddedClient(actor="rita", context=ctx).approve(model, version, "dev")
     return version
 

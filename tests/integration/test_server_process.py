@@ -101,7 +101,7 @@ class TestTheCliInRemoteMode:
         model = "churn"
         embedded = SignoffProcess(tmp_path / "embedded")  # its own database, never started: embedded CLI
         steps = [
-            ("dana", ["register", model, "--artifact", f"s3://b/{model}.pkl", "--metric", "accuracy=0.95"]),
+            ("dana", ["register", model, "--artifact", f"s3://b/{model}.pkl", "--digest", DIGEST, "--metric", "accuracy=0.95"]),
             ("rita", ["approve", model, "1", "--env", "dev", "--comment", "fine"]),
             ("eve", ["resolve", model, "--env", "dev"]),
             ("dana", ["report", model, "1", "--env", "dev", "--metric", "accuracy=0.93", "--rows", "10"]),
