@@ -19,7 +19,7 @@ def two_versions_in_dev(api: Api) -> str:
     name = unique()
     dana, rita = api.client("dana"), api.client("rita")
     for n in (1, 2):
-        dana.register(name, artifact_file(api.ctx.settings.home, f"{name}-{n}.pkl"))
+        dana.register(name, artifact_file(api.ctx.settings.resolved_artifact_root(), f"{name}-{n}.pkl"))
         rita.approve(name, n, "dev")
     return name
 

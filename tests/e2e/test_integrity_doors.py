@@ -32,7 +32,8 @@ def approved_twice_in_dev(api: Api) -> str:
     name = unique()
     dana, rita = api.client("dana"), api.client("rita")
     for n in (1, 2):
-        dana.register(name, artifact_file(api.ctx.settings.home, f"{name}-{n}.pkl"), metrics={"accuracy": 0.9 + n / 100})
+        dana.register(name, artifact_file(api.ctx.settings.resolved_artifact_root(), f"{name}-{n}.pkl"),
+                      metrics={"accuracy": 0.9 + n / 100})
         rita.approve(name, n, "dev")
     return name
 
@@ -49,10 +50,10 @@ class TestRest:
         assert "version 2 is live" in error["message"]
         assert api.counts() == before
 
-    def test_a_registration_of_a_missing_path_is_422_naming_it(self, api: Api, tmp_path: Path) -> None:
+    def test_a_registration_of_a_missing_path_is_422_naming_it(self, api: Api) -> None:
         headers = api.auth("dana")
         before = api.counts()
-        missing = str(tmp_path / "no-such-model.pkl")
+        missing = str(Path(api.ctx.settings.resolved_artifact_root()) / "no-such-model.pkl")
         for body in ({"artifact_uri": missing}, {"artifact_uri": f"file://{missing}"}):
             r = api.http.post(f"{V1}/models/{unique()}/versions", json=body, headers=headers)
             assert r.status_code == 422, r.text
@@ -65,9 +66,15 @@ class TestRest:
         assert api.counts() == before
 
     def test_a_readable_path_registered_over_http_gets_its_digest(self, api: Api) -> None:
-        path = artifact_file(api.ctx.settings.home, "served.pkl")
+        path = artifact_file(api.ctx.settings.resolved_artifact_root(), "served.pkl")
         r = api.http.post(f"{V1}/models/{unique()}/versions", json={"artifact_uri": path}, headers=api.auth("dana"))
         assert r.status_code == 201 and r.json()["digest"].startswith("sha256:")
+
+    def test_over_http_the_servers_disk_outside_the_artifact_root_is_not_read(self, api: Api, tmp_path: Path) -> None:
+        outside = artifact_file(tmp_path, "elsewhere.pkl")
+        for uri in ("/", outside, f"file://{outside}"):
+            r = api.http.post(f"{V1}/models/{unique()}/versions", json={"artifact_uri": uri}, headers=api.auth("dana"))
+            assert r.status_code == 422 and "not under the artifact root" in error_of(r)["message"]
 
     def test_revoke_cascades_unless_only_env_and_the_request_carries_its_evidence(self, api: Api) -> None:
         name = approved_twice_in_dev(api)

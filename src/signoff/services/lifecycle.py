@@ -105,11 +105,11 @@ def rollback(
     Raises PermissionDenied, InvalidTransition, ArtifactMismatch (audited), NotFound.
     """
     workflow.check_env(env)
-    mismatch = _rollback_in_tx(uow=uow, workflow=workflow, model=model, env=env, actor=actor, to_version=to_version,
-                               reason=reason, digest_of=digest_of)
-    if "refused" not in mismatch:
-        return mismatch
-    details = mismatch["refused"]
+    outcome = _rollback_in_tx(uow=uow, workflow=workflow, model=model, env=env, actor=actor, to_version=to_version,
+                              reason=reason, digest_of=digest_of)
+    if "refused" not in outcome:
+        return outcome
+    details = outcome["refused"]
     # The refusal leaves a trace of its own, since its transaction wrote nothing.
     subject = f"models/{model}/versions/{details['version']}"
     with uow:

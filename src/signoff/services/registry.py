@@ -62,7 +62,7 @@ def _driver_installed(protocol: str) -> bool:
     return True
 
 
-def settle_digest(artifact_uri: str, digest: str | None, *,
+def settle_digest(artifact_uri: str, digest: str | None, *, local_roots: list[str] | None = None,
                   digest_of: Callable[[str], str] = artifacts.digest_of) -> str | None:
     """The digest a registration ends with: computed when signoff can read the artifact, else the
     supplied one. Raises InvalidInput for a path or URL that does not exist (a typo would otherwise
@@ -74,6 +74,13 @@ def settle_digest(artifact_uri: str, digest: str | None, *,
     check_digest(digest)
     path = _local_path(artifact_uri)
     if path is not None:
+        if local_roots is not None and not _inside(path, local_roots):
+            # Over HTTP the path names the server's disk: reading (or even probing) anything else
+            # would let a token holder hash /, or learn which files exist there.
+            raise InvalidArtifact(
+                f"artifact path {artifact_uri!r} is not under the artifact root ({', '.join(local_roots)}); over "
+                "HTTP register a URL the server can read, or a path inside the artifact root, with its digest",
+                details={"field": "artifact_uri", "path": artifact_uri})
         if not os.path.exists(path):
             raise InvalidArtifact(f"artifact path {artifact_uri!r} does not exist here; register an existing file or "
                                "directory, or a URL signoff and the inference pipelines can read",
@@ -96,15 +103,22 @@ def settle_digest(artifact_uri: str, digest: str | None, *,
         return None  # unreadable here: recorded without a digest, and approvals say so
 
 
-def register(*, uow: UnitOfWork, workflow: Workflow, digest_checked: bool = False, **details: Any) -> ModelVersion:
+def _inside(path: str, roots: list[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root) for root in roots)
+
+
+def register(*, uow: UnitOfWork, workflow: Workflow, digest_checked: bool = False,
+             local_roots: list[str] | None = None, **details: Any) -> ModelVersion:
     """Register the next version of a model (creating the model) in its own transaction; the
     details are `register_in`'s, the digest settled first (`digest_checked`: the caller just
-    computed it from the bytes). Raises InvalidInput."""
+    computed it from the bytes; `local_roots`: where local paths may be read, None for anywhere).
+    Raises InvalidInput, InvalidArtifact."""
     # Cheap refusals first: a bad name should not cost reading the artifact.
     check_model_name(details.get("model"))  # type: ignore[arg-type]
     check_metrics(details.get("metrics") or {})
     if not digest_checked and isinstance(details.get("artifact_uri"), str) and details["artifact_uri"]:
-        details["digest"] = settle_digest(details["artifact_uri"], details.get("digest"))
+        details["digest"] = settle_digest(details["artifact_uri"], details.get("digest"), local_roots=local_roots)
     with uow:
         version = register_in(uow=uow, workflow=workflow, **details)
         uow.commit()

@@ -82,7 +82,14 @@ def register_version(model: NewModelName, body: VersionCreate, principal: Princi
 
 
 def _register(ctx: Context, principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
-    return registry.register(uow=ctx.uow(), workflow=ctx.workflow, **_details(principal, model, body)).to_dict()
+    return registry.register(uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx),
+                             **_details(principal, model, body)).to_dict()
+
+
+def _local_roots(ctx: Context) -> list[str]:
+    """Local paths a remote client may register: only inside this server's artifact root."""
+    root = ctx.settings.resolved_artifact_root()
+    return [] if "://" in root else [root]
 
 
 def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
@@ -125,7 +132,8 @@ async def fast_register(scope: Scope, receive: Receive, send: Send, model: str, 
         if writer is not None:
             details = _details(principal, model, data)
             if registry.digest_needs_reading(data.artifact_uri, data.digest):
-                details["digest"] = await run_in_threadpool(registry.settle_digest, data.artifact_uri, data.digest)
+                details["digest"] = await run_in_threadpool(lambda: registry.settle_digest(
+                    data.artifact_uri, data.digest, local_roots=_local_roots(ctx)))
             content = _json((await asyncio.wrap_future(writer.submit(**details))).to_dict())
         else:
             content = await run_in_threadpool(lambda: _json(_register(ctx, principal, model, data)))
