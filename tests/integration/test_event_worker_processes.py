@@ -122,7 +122,7 @@ class TestAKilledWorkerLosesNothing:
     ) -> None:
         ctx = box.context()
         try:
-            EmbeddedClient(actor="admin", context=ctx).add_rule(
+            EmbeddedClient(actor="olga", context=ctx).add_rule(
                 "crash", {"type": ["test.crash"]}, [{"type": "webhook", "url": webhook_receiver.url, "timeout": 5}])
             with ctx.uow() as uow:
                 ids = [Event("test.crash", f"tests/crash/{i}", {"i": i}).id for i in range(500)]
