@@ -19,6 +19,7 @@ from signoff.errors import (
     PatternInvalid,
     PermissionDenied,
     PolicyViolation,
+    RateLimited,
     ServiceUnavailable,
     SignoffError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "PatternInvalid",
     "PermissionDenied",
     "PolicyViolation",
+    "RateLimited",
     "Record",
     "ServiceUnavailable",
     "SignoffError",

@@ -19,6 +19,7 @@ from signoff.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ServiceUnavailable,
     SignoffError,
     error_for_code,
@@ -32,7 +33,8 @@ MAX_PAGE = 500
 
 # For error bodies whose code this client does not know (an older client, a proxy's own error).
 _BY_STATUS: dict[int, type[SignoffError]] = {400: InvalidInput, 401: AuthenticationFailed, 403: PermissionDenied,
-                                             404: NotFound, 409: Conflict, 413: InvalidInput, 422: InvalidInput}
+                                             404: NotFound, 409: Conflict, 413: InvalidInput, 422: InvalidInput,
+                                             429: RateLimited}
 
 
 def _seg(value: Any) -> str:
