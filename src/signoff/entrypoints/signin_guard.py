@@ -18,7 +18,7 @@ _lock = threading.Lock()
 
 
 def throttle_for(ctx: Context) -> SigninThrottle:
-    """The Context's throttle, built once (a test may put its own, with its own clock, in `ctx.extras`)."""
+    """The Context's throttle, built once; its windows run on the Context's clock (tests move it)."""
     found = ctx.extras.get(KEY)
     if found is None:
         with _lock:
@@ -26,10 +26,14 @@ def throttle_for(ctx: Context) -> SigninThrottle:
             if found is None:
                 from signoff.adapters.db.signin_counters import SqlCounterStorage
 
-                auth = ctx.settings.auth
+                auth, clock = ctx.settings.auth, ctx.clock
+
+                def now() -> float:
+                    return clock.now().timestamp()
+
                 found = ctx.extras[KEY] = SigninThrottle(
-                    SqlCounterStorage(ctx.engine), per_account=auth.signin_failures_per_account,
-                    per_address=auth.signin_failures_per_address, uow_factory=ctx.uow)
+                    SqlCounterStorage(ctx.engine, now=now), per_account=auth.signin_failures_per_account,
+                    per_address=auth.signin_failures_per_address, uow_factory=ctx.uow, now=now)
     return found  # type: ignore[no-any-return]
 
 
