@@ -51,7 +51,7 @@ class Box:
         self.db = database_url_for(tmp / "db.sqlite")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(SIGNOFF_CONFIG=str(tmp / "signoff.toml"), SIGNOFF_DATABASE_URL=self.db,
-                        PYTHONPATH=os.pathsep.join(sys.path))
+                        SIGNOFF_USER="rita", PYTHONPATH=os.pathsep.join(sys.path))
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
