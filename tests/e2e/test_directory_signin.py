@@ -150,8 +150,8 @@ class TestDecidingWithDirectoryGroups:
         uid = unique("dave")
         admin.add_person(uid)
         _, request_id = prod_request(ldap_ctx)
+        headers = bearer(sign_in(api, uid, f"{uid}-password"))  # creates the user: signoff.user.created
         before = api.counts()
-        headers = bearer(sign_in(api, uid, f"{uid}-password"))
         r = decide(api, request_id, headers)
         assert r.status_code == 403 and error_of(r)["code"] == "forbidden"
         assert api.counts()[1] == before[1]  # no event
