@@ -17,8 +17,8 @@ from signoff.bootstrap import Context
 from signoff.domain.timespec import parse_duration
 from signoff.entrypoints.api.deps import context, current_principal
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.signin_guard import throttled
 from signoff.entrypoints.api.schemas import ErrorBody, Timestamp, _In, _Out
+from signoff.entrypoints.signin_guard import throttled
 from signoff.errors import InvalidInput
 from signoff.services import identity, tokens
 from signoff.services.tokens import Principal
