@@ -85,7 +85,7 @@ class SigninThrottle:
         for scope, key in keys.items():
             self.limiter.hit(self.limits[scope], "signin", scope, key)
         reached = self._over(keys)
-        name = username.strip().lower()[:128]
+        name = _printable(username.strip().lower())[:128]
         subject = f"users/{name}" if name else f"signin/{address or 'unknown'}"
         data = {"user": name or None, "address": address or None, "via": via, "reason": reason}
         with self.uow_factory() as uow:
@@ -111,6 +111,13 @@ class SigninThrottle:
 
 def _account_key(username: str) -> str:
     name = username.strip().lower()
-    # Names beyond a user name's length are not names; keep their keys short all the same.
-    return name if len(name) <= 128 else hashlib.sha256(name.encode()).hexdigest()
+    # Whatever was typed gets counted; what cannot be a user name (too long, control characters
+    # that PostgreSQL refuses in text) is counted under its digest.
+    if len(name) <= 128 and name.isprintable():
+        return name
+    return "sha256:" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
