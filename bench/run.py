@@ -30,6 +30,7 @@ DATABASE_SUITES = [
     ("events", "events", "run_event_bench"),
     ("scale", "scale", "run_scale_bench"),
 ]
+DATABASE_SUITES.append(("signin", "people", "run_signin_bench"))  # the sign-in throttle under guessing
 SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
 
 

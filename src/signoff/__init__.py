@@ -20,6 +20,7 @@ from signoff.errors import (
     PatternInvalid,
     PermissionDenied,
     PolicyViolation,
+    RateLimited,
     ServiceUnavailable,
     SignoffError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "PatternInvalid",
     "PermissionDenied",
     "PolicyViolation",
+    "RateLimited",
     "Record",
     "ServiceUnavailable",
     "SignoffError",

@@ -103,8 +103,13 @@ def bootstrap(
     migrate_schema: bool | None = None,
     sync_users: bool = True,
     sync_rules: bool = True,
+    retire_config_users: bool = False,
 ) -> Context:
-    """Wire everything; on SQLite the schema is brought up to date automatically."""
+    """Wire everything; on SQLite the schema is brought up to date automatically.
+
+    `retire_config_users` (a server starting): config users no longer declared are disabled.
+    Other entrypoints (the CLI, the SDK) may run with a partial config and must not do that.
+    """
     settings = settings or load_settings()
     workflow = workflow_from(settings)
     engine = build_engine(settings.resolved_database_url())
@@ -127,10 +132,11 @@ def bootstrap(
         session_factory=sessionmaker(engine, expire_on_commit=False),
         reader=_live_reader(settings, engine),
     )
-    if sync_users and settings.users:
+    if sync_users and (settings.users or retire_config_users):
         from signoff.adapters.passwords import hash_password
 
-        sync_config_users(uow=ctx.uow(), users=_config_users(settings), hash_password=hash_password)
+        sync_config_users(uow=ctx.uow(), users=_config_users(settings), hash_password=hash_password,
+                          retire=retire_config_users)
     if sync_rules:
         _sync_rules(uow=ctx.plain_uow(), configured=settings.rules)
     ctx.dispatch_inline = settings.events.inline

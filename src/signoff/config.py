@@ -195,6 +195,14 @@ class AuthSettings(_Strict):
     membership_ttl: str = "5m"  # directory groups are re-checked at decision time after this long
     session_ttl: str = "12h"  # lifetime of the token `POST /api/v1/sessions` hands out
     session_scopes: list[str] = Field(default_factory=lambda: ["resolve", "report", "decide"])
+    # Sign-in throttle (`limits` notation): failed sign-ins allowed per account and per client
+    # address before further attempts are refused with 429 until the window ends. Counted in the
+    # database, so the limits hold across every server process.
+    signin_failures_per_account: str = "10 per 15 minutes"
+    signin_failures_per_address: str = "100 per 15 minutes"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client address;
+    # without one, the address is the TCP peer's.
+    trusted_proxies: list[str] = Field(default_factory=list)
     ldap: LdapSettings | None = None
     oidc: OidcSettings | None = None
 
@@ -215,6 +223,31 @@ class AuthSettings(_Strict):
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
         return text
+
+    @field_validator("signin_failures_per_account", "signin_failures_per_address")
+    @classmethod
+    def _rate(cls, text: str) -> str:
+        from limits import parse
+
+        try:
+            item = parse(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a rate such as '10 per 15 minutes'") from None
+        if item.amount < 1:
+            raise ValueError("allow at least one failure per window")
+        return text
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        import ipaddress
+
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return proxies
 
     @model_validator(mode="after")
     def _sections_present(self) -> AuthSettings:

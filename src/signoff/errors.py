@@ -17,6 +17,7 @@ these classes in exactly one place each (``entrypoints/api/errors.py``, ``entryp
      │    └── ArtifactMismatch  the artifact's bytes no longer match the approved digest
      ├── PermissionDenied      authenticated but not allowed (not an approver, registrant…)
      ├── AuthenticationFailed  no or bad credentials
+     ├── RateLimited           too many failed sign-ins: wait `details["retry_after"]` seconds
      ├── ServiceUnavailable    a dependency (directory, database) is down
      └── DeliveryFailed        a target could not be reached (worker-side)
 """
@@ -39,6 +40,7 @@ __all__ = [
     "ArtifactMismatch",
     "PermissionDenied",
     "AuthenticationFailed",
+    "RateLimited",
     "ServiceUnavailable",
     "DeliveryFailed",
     "error_for_code",
@@ -109,6 +111,16 @@ class PermissionDenied(SignoffError):
 
 class AuthenticationFailed(SignoffError):
     code = "unauthenticated"
+
+
+class RateLimited(SignoffError):
+    """Refused before any check: too many recent failures; `retry_after` says when to try again."""
+
+    code = "rate_limited"
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, int(self.details.get("retry_after", 1)))
 
 
 class ServiceUnavailable(SignoffError):

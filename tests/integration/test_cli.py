@@ -169,7 +169,7 @@ class TestConcurrentRegistration:
             "from signoff.bootstrap import bootstrap\n"
             "from signoff.config import Settings\n"
             "from signoff.sdk._embedded import EmbeddedClient\n"
-            "s = Settings(home=sys.argv[1]); s.database_url = sys.argv[3]\n"
+            "s = Settings(home=sys.argv[1], users={'p1': {}, 'p2': {}}); s.database_url = sys.argv[3]\n"
             "c = EmbeddedClient(actor=sys.argv[2], context=bootstrap(s))\n"
             "for i in range(50):\n"
             "    c.register('race', f's3://b/{sys.argv[2]}/{i}')\n"

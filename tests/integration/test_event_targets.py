@@ -59,7 +59,7 @@ def worker(bus: Context) -> Iterator[Worker]:
 
 
 def admin(ctx: Context) -> EmbeddedClient:
-    return EmbeddedClient(actor="olga", context=ctx)
+    return EmbeddedClient(actor="dana", context=ctx)  # a user every test's config declares
 
 
 def add_rule(ctx: Context, *targets: dict[str, Any], etype: str = "test.ping", name: str | None = None) -> str:

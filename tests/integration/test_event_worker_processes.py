@@ -51,7 +51,7 @@ class Box:
         self.db = database_url_for(tmp / "db.sqlite")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(SIGNOFF_CONFIG=str(tmp / "signoff.toml"), SIGNOFF_DATABASE_URL=self.db,
-                        PYTHONPATH=os.pathsep.join(sys.path))
+                        SIGNOFF_USER="rita", PYTHONPATH=os.pathsep.join(sys.path))
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -122,7 +122,7 @@ class TestAKilledWorkerLosesNothing:
     ) -> None:
         ctx = box.context()
         try:
-            EmbeddedClient(actor="admin", context=ctx).add_rule(
+            EmbeddedClient(actor="olga", context=ctx).add_rule(
                 "crash", {"type": ["test.crash"]}, [{"type": "webhook", "url": webhook_receiver.url, "timeout": 5}])
             with ctx.uow() as uow:
                 ids = [Event("test.crash", f"tests/crash/{i}", {"i": i}).id for i in range(500)]

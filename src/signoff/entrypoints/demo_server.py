@@ -183,7 +183,7 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
     config_path = home / "demo.toml"
     write_config(config_path, config)
     settings: Settings = load_settings(config_path)
-    ctx = bootstrap(settings)
+    ctx = bootstrap(settings, retire_config_users=True)
     passwords, new = _passwords(home, list(DEMO_USERS))
     _set_passwords(ctx, passwords, new)
     worker = Worker(ctx).start()  # with its request sweeper (expiry, reminders)

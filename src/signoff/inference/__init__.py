@@ -3,7 +3,7 @@
     import signoff
     from signoff.inference import run_batch
 
-    with signoff.Client(actor="pipeline") as client:
+    with signoff.Client() as client:  # SIGNOFF_URL + SIGNOFF_TOKEN, or database_url=..., actor=...
         result = run_batch(client, "churn", "dev", "scoring.parquet", target="churned")
     print(result.metrics, result.report.get("drifted_features"))
 

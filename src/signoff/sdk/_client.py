@@ -1,18 +1,48 @@
-"""`signoff.Client`: one class, two transports, picked from the URL (as MLflow picks its store)."""
+"""`signoff.Client`: one class, two transports, picked from the URL (as MLflow picks its store).
+
+Embedded use (the services called in-process on a database) must be asked for: a pipeline that
+lost `SIGNOFF_URL` must fail loudly, not quietly create `./.signoff/signoff.db` and approve
+itself there. And it acts as a named, existing user, never as an identity made up on the spot.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from signoff.errors import InvalidInput
 from signoff.sdk._base import BaseClient
 
+if TYPE_CHECKING:
+    from signoff.config import Settings
 
-def Client(url: str | None = None, token: str | None = None, **kwargs: Any) -> BaseClient:  # noqa: N802
-    """Talk to a server over HTTP when `url` (or $SIGNOFF_URL) is set, else to the local database.
+NO_TARGET = ("no signoff server or database named: set SIGNOFF_URL (and SIGNOFF_TOKEN) to use a signoff server; "
+             "for embedded use name the database explicitly (Client(database_url=..., actor=...), "
+             "SIGNOFF_DATABASE_URL, or a config file: SIGNOFF_CONFIG or ./signoff.toml)")
 
-    Embedded use needs `signoff[server]` installed and an acting user: `Client(actor="alice")`
-    (or $SIGNOFF_USER).
+
+def embedded_settings(*, config: str | None = None, database_url: str | None = None) -> Settings:
+    """Settings for in-process use, only when a database or a config file is named; raises InvalidInput.
+
+    `database_url` or `$SIGNOFF_DATABASE_URL` names the database; a config file (`config`,
+    `$SIGNOFF_CONFIG` or `./signoff.toml`) names the deployment.
+    """
+    from signoff.config import config_path, load_settings
+
+    overrides = {"database_url": database_url} if database_url else {}
+    if not (database_url or os.environ.get("SIGNOFF_DATABASE_URL") or config_path(config) is not None):
+        raise InvalidInput(NO_TARGET, details={"missing": "SIGNOFF_URL"})
+    return load_settings(config, **overrides)
+
+
+def Client(url: str | None = None, token: str | None = None, *, database_url: str | None = None,  # noqa: N802
+           actor: str | None = None, **kwargs: Any) -> BaseClient:
+    """Talk to a server over HTTP when `url` (or $SIGNOFF_URL) is set, else to a named database in-process.
+
+    Embedded use needs `signoff[server]` and an explicit database: `Client(database_url=..., actor="alice")`,
+    `$SIGNOFF_DATABASE_URL` or a config file. Writes act as `actor` (or $SIGNOFF_USER), a user that
+    must exist; without one the embedded client can only read. Raises InvalidInput when neither a
+    server nor a database is named, AuthenticationFailed for an unknown or disabled actor.
     """
     url = url or os.environ.get("SIGNOFF_URL") or None
     if url and url.startswith(("http://", "https://")):
@@ -21,9 +51,7 @@ def Client(url: str | None = None, token: str | None = None, **kwargs: Any) -> B
         return RemoteClient(url, token or os.environ.get("SIGNOFF_TOKEN"), **kwargs)
     from signoff.sdk._embedded import EmbeddedClient
 
-    actor = kwargs.pop("actor", None) or os.environ.get("SIGNOFF_USER") or os.environ.get("USER") or "local"
-    if url:
-        from signoff.config import load_settings
-
-        kwargs.setdefault("settings", load_settings(database_url=url))
+    actor = actor or os.environ.get("SIGNOFF_USER") or None
+    if "settings" not in kwargs and "context" not in kwargs:
+        kwargs["settings"] = embedded_settings(database_url=database_url or url)
     return EmbeddedClient(actor=actor, **kwargs)

@@ -11,24 +11,45 @@ from signoff.adapters.artifacts import ArtifactStore
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
 from signoff.domain.models import Lineage
+from signoff.errors import AuthenticationFailed
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
 from signoff.sdk._resolved import Resolved
 from signoff.services import accounts, approvals, dispatch, drift, inference, lifecycle, lookups, registry
 from signoff.services import rules as rule_service
+from signoff.services.tokens import ANONYMOUS
 from signoff.services import artifacts as artifact_service
 
 
 class EmbeddedClient(BaseClient):
-    def __init__(self, *, actor: str, settings: Settings | None = None, context: Context | None = None,
+    """Acts as `actor`, an existing, enabled user (or one declared in `[users.*]`); with no actor it only reads.
+
+    Raises AuthenticationFailed for an unknown, disabled or deleted actor.
+    """
+
+    def __init__(self, *, actor: str | None, settings: Settings | None = None, context: Context | None = None,
                  dispatch_inline: bool | None = None) -> None:
         self.ctx = context or bootstrap(settings)
         self._owns_context = context is None
-        self.actor = actor
+        self._actor = actor
+        if actor is not None:
+            try:
+                _check_actor(self.ctx, actor)
+            except BaseException:
+                self.close()
+                raise
         # Events are dispatched right after each commit unless a worker is trusted to do it
         # (None keeps the context's choice, `[events] inline` in the settings).
         if dispatch_inline is not None:
             self.ctx.dispatch_inline = dispatch_inline
+
+    @property
+    def actor(self) -> str:
+        """The acting user; raises AuthenticationFailed when this client was made to read only."""
+        if self._actor is None:
+            raise AuthenticationFailed("this embedded client has no acting user, so it can only read: name one "
+                                       "with actor=... (SDK), --as NAME (CLI) or $SIGNOFF_USER")
+        return self._actor
 
     def _kw(self) -> dict[str, Any]:
         return {"uow": self.ctx.uow(), "workflow": self.ctx.workflow}
@@ -110,7 +131,7 @@ class EmbeddedClient(BaseClient):
         artifact_service.record_mismatch(uow=self.ctx.uow(), model=live["model"], version=live["version"],
                                          env=live.get("env"), uri=live["artifact_uri"],
                                          expected=details.get("expected_digest"), actual=details.get("digest"),
-                                         actor=self.actor)
+                                         actor=self._actor or ANONYMOUS.name)
 
     def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
         return record(lifecycle.rollback(**self._kw(), model=model, env=env, actor=self.actor, to_version=to_version,
@@ -185,3 +206,14 @@ class EmbeddedClient(BaseClient):
     def close(self) -> None:
         if self._owns_context:
             self.ctx.close()
+
+
+def _check_actor(ctx: Context, actor: str) -> None:
+    # The same test a token or a web session passes: the account exists and may act.
+    with ctx.uow() as uow:
+        row = uow.users.find(actor)
+        if row is None or row.disabled:
+            state = "unknown" if row is None else "deleted" if row.deleted_at is not None else "disabled"
+            raise AuthenticationFailed(
+                f"{state} user {actor!r}: embedded use acts as an existing user; add one with `signoff users add "
+                f"{actor}` or declare [users.{actor}] in the config", details={"user": actor, "state": state})

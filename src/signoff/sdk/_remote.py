@@ -19,6 +19,7 @@ from signoff.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ServiceUnavailable,
     SignoffError,
     error_for_code,
@@ -32,7 +33,8 @@ MAX_PAGE = 500
 
 # For error bodies whose code this client does not know (an older client, a proxy's own error).
 _BY_STATUS: dict[int, type[SignoffError]] = {400: InvalidInput, 401: AuthenticationFailed, 403: PermissionDenied,
-                                             404: NotFound, 409: Conflict, 413: InvalidInput, 422: InvalidInput}
+                                             404: NotFound, 409: Conflict, 413: InvalidInput, 422: InvalidInput,
+                                             429: RateLimited}
 
 
 def _seg(value: Any) -> str:
@@ -214,6 +216,28 @@ class RemoteClient(BaseClient):
                  password: str | None = None, admin: bool = False) -> Record:
         return self._post("/users", {"name": name, "groups": groups or [], "email": email,  # type: ignore[no-any-return]
                                      "password": password, "admin": admin})
+
+    def user(self, name: str) -> Record:
+        return self._get(f"/users/{_seg(name)}")  # type: ignore[no-any-return]
+
+    def disable_user(self, name: str, *, reason: str = "") -> Record:
+        """Disable `name`: their sessions end and tokens are revoked."""
+        return self._post(f"/users/{_seg(name)}/disable", {"reason": reason})  # type: ignore[no-any-return]
+
+    def enable_user(self, name: str) -> Record:
+        return record(self._send("POST", f"/users/{_seg(name)}/enable").json())  # type: ignore[no-any-return]
+
+    def delete_user(self, name: str) -> Record:
+        """Delete `name` for good; the name is never reused."""
+        return record(self._send("DELETE", f"/users/{_seg(name)}").json())  # type: ignore[no-any-return]
+
+    def set_user_groups(self, name: str, groups: list[str]) -> Record:
+        return record(self._send("PUT", f"/users/{_seg(name)}/groups",  # type: ignore[no-any-return]
+                                 json={"groups": groups}).json())
+
+    def set_user_password(self, name: str, password: str) -> Record:
+        return record(self._send("PUT", f"/users/{_seg(name)}/password",  # type: ignore[no-any-return]
+                                 json={"password": password}).json())
 
     def tokens(self, *, user: str | None = None) -> list[Record]:
         return self._items("/tokens", user=user)

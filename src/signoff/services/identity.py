@@ -22,8 +22,10 @@ from typing import Protocol
 
 from signoff.adapters.db.tables import UserRow
 from signoff.adapters.passwords import verify_password
+from signoff.domain import people
 from signoff.domain.identity import DIRECTORY_PROVIDERS, Identity
 from signoff.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from signoff.services.accounts import record_change
 from signoff.services.ports import UnitOfWork
 
 log = logging.getLogger("signoff.identity")
@@ -150,8 +152,8 @@ def record_identity(*, uow: UnitOfWork, identity: Identity) -> None:
                                         password_hash=None, is_admin=False, disabled=False,
                                         source=identity.provider, created_at=uow.clock.now()))
             uow.users.set_groups(row, groups)
-            uow.record(actor=actor, action="user.created", subject=f"users/{identity.name}", model=None,
-                       after={"source": identity.provider, "groups": groups})
+            record_change(uow, actor=actor, action="user.created", event_type=people.USER_CREATED,
+                          name=identity.name, after={"source": identity.provider, "groups": groups})
             uow.commit()
             return
         if row.source != identity.provider:
@@ -206,5 +208,5 @@ def _store_groups(uow: UnitOfWork, row: UserRow, groups: list[str], actor: str) 
     before = sorted(uow.users.groups_of(row.name))
     if before != groups:
         uow.users.set_groups(row, groups)
-        uow.record(actor=actor, action="user.groups_changed", subject=f"users/{row.name}", model=None,
-                   before=before, after=groups)
+        record_change(uow, actor=actor, action="user.groups_changed", event_type=people.USER_GROUPS_CHANGED,
+                      name=row.name, before=before, after=groups)

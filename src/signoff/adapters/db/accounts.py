@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db import pg_locks
-from signoff.adapters.db.tables import GroupRow, MembershipRow, UserRow
+from signoff.adapters.db.tables import GroupRow, MembershipRow, TokenRow, UserRow, WebSessionRow
+from signoff.domain.people import account_state
 from signoff.errors import AlreadyExists, NotFound
 
 _USER = select(UserRow).where(UserRow.name == bindparam("name"))
@@ -82,6 +83,20 @@ class UserRepository:
         users = list(self.session.scalars(select(UserRow).order_by(UserRow.name)))
         return [(u, self.groups_of(u.name)) for u in users]
 
+    def of_source(self, source: str) -> list[UserRow]:
+        return list(self.session.scalars(select(UserRow).where(UserRow.source == source).order_by(UserRow.name)))
+
+    def revoke_tokens(self, user: UserRow, now: datetime) -> int:
+        """Revoke every live API token of `user`; returns how many."""
+        result = self.session.execute(update(TokenRow).where(TokenRow.user_id == user.id, TokenRow.revoked_at.is_(None))
+                                      .values(revoked_at=now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def end_sessions(self, user: UserRow) -> int:
+        """Delete every web session of `user` (their cookies stop working at once); returns how many."""
+        result = self.session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user.id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
 
 def user_to_dict(row: UserRow, groups: set[str]) -> dict[str, object]:
     return {
@@ -91,6 +106,9 @@ def user_to_dict(row: UserRow, groups: set[str]) -> dict[str, object]:
         "groups": sorted(groups),
         "admin": row.is_admin,
         "disabled": row.disabled,
+        "state": account_state(disabled=bool(row.disabled), deleted=row.deleted_at is not None),
+        "disabled_reason": row.disabled_reason if row.disabled else None,
         "source": row.source,
         "created_at": row.created_at.isoformat() if isinstance(row.created_at, datetime) else None,
+        "deleted_at": row.deleted_at.isoformat() if isinstance(row.deleted_at, datetime) else None,
     }

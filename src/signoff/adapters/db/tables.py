@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -240,12 +241,31 @@ class UserRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(32), default="local")
     created_at: Mapped[datetime]
+    # Why the account is disabled: an administrator's note, or REMOVED_FROM_CONFIG (which a
+    # later start-up may undo when the user is declared again; an administrator's never is).
+    disabled_reason: Mapped[str | None] = mapped_column(String(256), default=None)
+    # A deleted user keeps its row, so the name stays taken: names are never reused.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class GroupRow(Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
+
+
+class SigninCounterRow(Base):
+    """Failed sign-ins per account and per client address in the current window (the throttle).
+
+    In the database, not in process memory, so the limit holds across every server process;
+    `expires_at` is Unix time (what the `limits` library's storages count in).
+    """
+
+    __tablename__ = "signin_counters"
+    __table_args__ = (Index("ix_signin_counters_expires", "expires_at"),)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    count: Mapped[int]
+    expires_at: Mapped[float] = mapped_column(Float)
 
 
 class MembershipRow(Base):

@@ -22,6 +22,7 @@ from signoff.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ServiceUnavailable,
     SignoffError,
 )
@@ -36,6 +37,7 @@ STATUS: list[tuple[type[SignoffError], int]] = [
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (RateLimited, 429),
     (DeliveryFailed, 502),
     (ServiceUnavailable, 503),
 ]
@@ -61,6 +63,8 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 def signoff_error_response(exc: SignoffError) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status, exc.code, exc.message, exc.details, headers)
 
 

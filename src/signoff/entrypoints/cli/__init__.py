@@ -15,6 +15,7 @@ from signoff.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RateLimited,
     ServiceUnavailable,
     SignoffError,
 )
@@ -27,6 +28,7 @@ EXIT_CODES: list[tuple[type[SignoffError], int]] = [
     (PermissionDenied, 5),
     (AuthenticationFailed, 6),
     (ServiceUnavailable, 7),
+    (RateLimited, 7),  # "not now, try again later", like an unavailable server
     (DeliveryFailed, 8),
 ]
 

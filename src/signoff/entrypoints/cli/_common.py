@@ -35,21 +35,21 @@ def remote_url() -> str | None:
 
 
 def client(actor: str | None = None) -> BaseClient:
-    """A remote client when $SIGNOFF_URL is set, else the embedded one acting as `actor`."""
+    """A remote client when $SIGNOFF_URL is set, else the embedded one acting as `actor` (or $SIGNOFF_USER).
+
+    Embedded use needs a named database (`--db`, $SIGNOFF_DATABASE_URL) or a config file; without
+    an acting user the embedded client only reads. Raises InvalidInput, AuthenticationFailed.
+    """
     url = remote_url()
     if url:
         from signoff.sdk._remote import RemoteClient
 
         return RemoteClient(url, os.environ.get("SIGNOFF_TOKEN"), as_user=actor)
-    from signoff.config import load_settings
+    from signoff.sdk._client import embedded_settings
     from signoff.sdk._embedded import EmbeddedClient
 
-    overrides: dict[str, Any] = {}
-    if state.database_url:
-        overrides["database_url"] = state.database_url
-    settings = load_settings(state.config, **overrides)
-    who = actor or os.environ.get("SIGNOFF_USER") or os.environ.get("USER") or "local"
-    return EmbeddedClient(actor=who, settings=settings)
+    settings = embedded_settings(config=state.config, database_url=state.database_url)
+    return EmbeddedClient(actor=actor or os.environ.get("SIGNOFF_USER") or None, settings=settings)
 
 
 def parse_pairs(items: Iterable[str] | None, what: str, numeric: bool = False) -> dict[str, Any]:

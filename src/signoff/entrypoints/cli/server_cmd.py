@@ -13,13 +13,16 @@ from signoff.entrypoints.cli import _common
 def app_from_env():  # type: ignore[no-untyped-def]
     """uvicorn's factory (one call per worker process): settings from the file and $SIGNOFF_*."""
     startup.starting()  # `--workers N` processes start here, not in the CLI
+    from signoff.bootstrap import bootstrap
     from signoff.config import load_settings
     from signoff.entrypoints.api.app import create_app
 
     from signoff.errors import SignoffError
 
     try:
-        app = create_app(load_settings())
+        # A server start is when users removed from [users.*] lose their access.
+        app = create_app(bootstrap(load_settings(), retire_config_users=True))
+        app.state.on_shutdown.insert(0, app.state.ctx.close)
     except SignoffError as exc:  # e.g. migrations to apply: one line, not uvicorn's traceback
         from signoff.entrypoints.cli import _common, exit_code_for
 

@@ -20,7 +20,8 @@ from signoff.entrypoints.web.common import (
     viewer,
     web_state,
 )
-from signoff.errors import AuthenticationFailed, ServiceUnavailable
+from signoff.entrypoints.signin_guard import throttled
+from signoff.errors import AuthenticationFailed, RateLimited, ServiceUnavailable
 from signoff.services import web_sessions
 from signoff.services.tokens import Principal
 
@@ -31,10 +32,11 @@ CSRF_HEADER = "x-csrf-token"
 
 
 def _signin_page(request: Request, next_url: str, *, error: str | None = None, name: str = "",
-                 status_code: int = 200) -> Response:
+                 status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     token, cookie = signin_token(request)
     response = render(request, "signin.html", status_code=status_code, csrf=token, next=next_url, error=error,
                       name=name)
+    response.headers.update(headers or {})
     if cookie is not None:
         response.set_cookie(SIGNIN_COOKIE, cookie, path="/", httponly=True, samesite="lax",
                             secure=web_state(request).secure_cookies)
@@ -52,7 +54,11 @@ def signin(request: Request, name: str = Form(""), password: str = Form(""), csr
     check_signin_csrf(request, csrf_token)
     ctx = web_state(request).ctx
     try:
-        sid = sso.password_sign_in(request, ctx, name, password)  # local accounts, and LDAP (issue 8)
+        sid = throttled(request, ctx, lambda: sso.password_sign_in(request, ctx, name, password),
+                        username=name, via="web")
+    except RateLimited as exc:
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
     except AuthenticationFailed as exc:
         return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=401)
     except ServiceUnavailable as exc:  # the directory is down or slow: say so, with a 503

@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from signoff.adapters.formatting import FILTERS
 from signoff.adapters.links import ReviewLinks
 from signoff.bootstrap import Context
-from signoff.errors import AuthenticationFailed, PermissionDenied, SignoffError
+from signoff.errors import AuthenticationFailed, PermissionDenied, RateLimited, SignoffError
 from signoff.services import web_sessions
 from signoff.services.web_sessions import WebUser
 
@@ -170,7 +170,7 @@ def status_of(exc: SignoffError) -> int:
 
 
 TITLES = {400: "That did not work", 401: "Please sign in", 403: "Not allowed", 404: "Not found",
-          409: "Not possible right now", 410: "This link has expired"}
+          409: "Not possible right now", 410: "This link has expired", 429: "Too many attempts"}
 
 
 class WebRoute(APIRoute):
@@ -189,6 +189,9 @@ class WebRoute(APIRoute):
                 return error_page(request, 401, TITLES[401], exc.message)
             except SignoffError as exc:
                 status = status_of(exc)
-                return error_page(request, status, TITLES.get(status, "Something went wrong"), exc.message)
+                page = error_page(request, status, TITLES.get(status, "Something went wrong"), exc.message)
+                if isinstance(exc, RateLimited):
+                    page.headers["Retry-After"] = str(exc.retry_after)
+                return page
 
         return route

@@ -24,7 +24,8 @@ from signoff.entrypoints.web.common import (
     set_session_cookie,
     web_state,
 )
-from signoff.errors import AuthenticationFailed, NotFound, SignoffError
+from signoff.entrypoints.signin_guard import throttled
+from signoff.errors import AuthenticationFailed, NotFound, RateLimited, SignoffError
 from signoff.services import identity, web_sessions
 
 if TYPE_CHECKING:  # authlib and joserfc load only where OIDC is configured (start-up time)
@@ -84,17 +85,25 @@ def oidc_callback(request: Request) -> Response:
     sso = _sso(request)
     ctx = web_state(request).ctx
     pending = _pending(request)
-    try:
+
+    def complete() -> str:
         who = sso.complete(params=dict(request.query_params), pending=pending)
         identity.record_identity(uow=ctx.uow(), identity=who)
         directory_for(ctx).remember(who.name, who.groups)
         sid, _ = web_sessions.open_session(uow=ctx.uow(), user=who.name, previous_session=session_id(request),
                                            user_agent=request.headers.get("user-agent", ""), via=who.provider)
+        return sid
+
+    try:
+        # The provider checked the password; what can be guessed here is a callback (state, code).
+        sid = throttled(request, ctx, complete, username="", via="oidc")
     except SignoffError as exc:
         from signoff.entrypoints.api.errors import status_for
 
         response: Response = error_page(request, status_for(exc), f"Signing in with {sso.display_name} did not work",
                                         exc.message, request_id=None)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
     else:
         assert pending is not None
         response = RedirectResponse(safe_next(pending.next_url), status_code=303)

@@ -18,6 +18,7 @@ from signoff.domain.timespec import parse_duration
 from signoff.entrypoints.api.deps import context, current_principal
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import ErrorBody, Timestamp, _In, _Out
+from signoff.entrypoints.signin_guard import throttled
 from signoff.errors import InvalidInput
 from signoff.services import identity, tokens
 from signoff.services.tokens import Principal
@@ -26,6 +27,10 @@ router = api_router("sessions")
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "The directory or identity provider is unavailable"}}
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "Too many failed sign-ins; wait the Retry-After seconds",
+          "headers": {"Retry-After": {"description": "Seconds until sign-in is allowed again",
+                                      "schema": {"type": "integer"}}}}}
 
 
 class SessionCreate(_In):
@@ -43,12 +48,14 @@ class SessionPublic(_Out):
     expires_at: Timestamp | None
 
 
-@router.post("/sessions", status_code=201, response_model=SessionPublic, responses=UNAVAILABLE)
-def create_session(body: SessionCreate, ctx: Context = Depends(context)) -> dict[str, Any]:
+@router.post("/sessions", status_code=201, response_model=SessionPublic, responses={**UNAVAILABLE, **THROTTLED})
+def create_session(body: SessionCreate, request: Request, ctx: Context = Depends(context)) -> dict[str, Any]:
     """Sign in; no credentials needed beyond the body. 401 for a wrong name or password (one message for
-    both), 503 when the directory that might know the name is down or too slow."""
-    who = identity.sign_in(uow=ctx.uow(), directory=directory_for(ctx), username=body.username,
-                           password=body.password)
+    both), 429 with Retry-After after too many failures for the account or from the client's address,
+    503 when the directory that might know the name is down or too slow."""
+    who = throttled(request, ctx, lambda: identity.sign_in(uow=ctx.uow(), directory=directory_for(ctx),
+                                                            username=body.username, password=body.password),
+                    username=body.username, via="api")
     auth = ctx.settings.auth
     token, record = tokens.create_token(uow=ctx.uow(), user=who.name, scopes=list(auth.session_scopes),
                                         actor=who.name, expires_in=parse_duration(auth.session_ttl),
