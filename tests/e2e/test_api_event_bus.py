@@ -74,12 +74,13 @@ class TestRulesApi:
     def test_a_pattern_is_tested_against_an_event(self, api: Api) -> None:
         event = {"type": "signoff.version.approved", "data": {"env": "prod", "accuracy": 0.93}}
         match = {"pattern": {"data": {"env": ["prod"], "accuracy": [{"numeric": [">=", 0.9]}]}}, "event": event}
-        r = api.http.post(f"{V1}/rules/test", json=match, headers=api.auth("eve"))
+        tester = api.auth("eve", "rules")
+        r = api.http.post(f"{V1}/rules/test", json=match, headers=tester)
         assert (r.status_code, r.json()) == (200, {"match": True})
         miss = {"pattern": {"data": {"env": ["uat"]}}, "event": event}
-        assert api.http.post(f"{V1}/rules/test", json=miss, headers=api.auth("eve")).json() == {"match": False}
+        assert api.http.post(f"{V1}/rules/test", json=miss, headers=tester).json() == {"match": False}
         broken = {"pattern": {"data": {"env": "prod"}}, "event": event}
-        r = api.http.post(f"{V1}/rules/test", json=broken, headers=api.auth("eve"))
+        r = api.http.post(f"{V1}/rules/test", json=broken, headers=tester)
         assert r.status_code == 400 and error_of(r)["details"]["path"] == "$.data.env"
 
 

@@ -41,8 +41,10 @@ def create_rule(body: RuleCreate, principal: Principal = Depends(require("admin"
 
 
 @router.post("/rules/test", response_model=PatternTestResult)
-def test_pattern(body: PatternTest, principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Whether `event` matches `pattern` (EventBridge semantics); an invalid pattern is a 400 naming its path."""
+def test_pattern(body: PatternTest, principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Whether `event` matches `pattern` (EventBridge semantics); an invalid pattern, or one beyond
+    EventBridge's limits (2,048 characters, wildcard complexity), is a 400 naming its JSON path.
+    Scope: rules or admin."""
     return {"match": rules.test_pattern(pattern=body.pattern, event=body.event)}
 
 
