@@ -61,6 +61,16 @@ class TestRulesApi:
         r = new_rule(api, "bad", [{"type": "webhook", "url": "not a url"}])
         assert r.status_code == 422 and "url" in error_of(r)["message"]
 
+    def test_a_python_target_outside_the_allow_list_is_refused(self, api: Api) -> None:
+        admin = api.auth("olga", "admin")
+        before = api.counts()
+        r = api.http.post(f"{V1}/rules", json={"name": "shell", "pattern": PATTERN, "targets": [
+            {"type": "python", "function": "os:system"}]}, headers=admin)
+        assert r.status_code == 400 and error_of(r)["details"]["field"] == "targets[0].function"
+        assert "[events] python_targets" in error_of(r)["message"]
+        assert api.counts() == before
+        assert api.http.get(f"{V1}/rules/shell", headers=admin).status_code == 404
+
     def test_disabling_and_deleting_a_rule(self, api: Api) -> None:
         r = api.http.patch(f"{V1}/rules/default-request-approval", json={"enabled": False}, headers=api.auth("olga", "admin"))
         assert r.status_code == 200 and r.json()["enabled"] is False

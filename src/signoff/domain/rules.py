@@ -10,6 +10,7 @@ event out twice never makes two deliveries and receivers can drop duplicates.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit, urlunsplit
@@ -201,6 +202,24 @@ def join_target(public: dict[str, Any], secrets: dict[str, Any] | None) -> dict[
     for key, value in (secrets or {}).items():
         target[key] = {**target.get(key, {}), **value} if key == "headers" else value
     return target
+
+
+def python_target_allowed(function: str, prefixes: Collection[str]) -> bool:
+    """Whether `package.module:function` lies under one of the module `prefixes` (whole names only)."""
+    module = function.partition(":")[0]
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def check_python_targets(rule: Rule, prefixes: Collection[str]) -> None:
+    """Raise InvalidInput unless every `python` target of `rule` is under an allowed prefix."""
+    for index, target in enumerate(rule.targets):
+        if isinstance(target, PythonTarget) and not python_target_allowed(target.function, prefixes):
+            field = f"targets[{index}].function"
+            allowed = ", ".join(prefixes) if prefixes else "nothing (the default)"
+            raise InvalidInput(
+                f"rule {rule.name!r}: {field}: {target.function} is not under a module prefix listed in "
+                f"[events] python_targets (it allows {allowed})",
+                details={"field": field, "rule": rule.name, "allowed": list(prefixes)})
 
 
 def parse_target(data: Any) -> Any:

@@ -8,11 +8,12 @@ is declarative: a config rule that disappears from the file is deleted at the ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from signoff.adapters.db.events import rule_to_dict
 from signoff.adapters.db.tables import RuleRow
-from signoff.domain.rules import DEFAULT_RULES, Rule, join_target, parse_rule
+from signoff.domain.rules import DEFAULT_RULES, Rule, check_python_targets, join_target, parse_rule
 from signoff.domain.rules import test_pattern as _test_pattern
 from signoff.errors import InvalidInput, SignoffError
 from signoff.services.ports import UnitOfWork
@@ -75,9 +76,11 @@ def _update(uow: UnitOfWork, row: RuleRow, actor: str, **changes: Any) -> bool:
     return True
 
 
-def add_rule(*, uow: UnitOfWork, spec: dict[str, Any], actor: str) -> dict[str, Any]:
-    """Create a rule; raises PatternInvalid (naming the JSON path), InvalidInput, AlreadyExists."""
+def add_rule(*, uow: UnitOfWork, spec: dict[str, Any], actor: str, python_targets: Collection[str]) -> dict[str, Any]:
+    """Create a rule; raises PatternInvalid (naming the JSON path), InvalidInput (also for a python
+    target outside `python_targets`, the allowed module prefixes), AlreadyExists."""
     rule = parse_rule(spec)
+    check_python_targets(rule, python_targets)
     with uow:
         row = _insert(uow, rule, source="api", actor=actor)
         uow.commit()
@@ -123,7 +126,7 @@ def test_pattern(*, pattern: Any, event: Any) -> bool:
 test_pattern.__test__ = False  # type: ignore[attr-defined]
 
 
-def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]],
+def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]], python_targets: Collection[str],
                defaults: list[dict[str, Any]] | None = None) -> list[str]:
     """Make the stored rules match the defaults and signoff.toml; returns the names it changed.
 
@@ -137,6 +140,7 @@ def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]],
     for index, spec in enumerate(configured):
         try:
             rule = parse_rule(spec)
+            check_python_targets(rule, python_targets)
         except InvalidInput as exc:
             field = exc.details.get("field")
             key = f"rules[{index}]" + (f".{field}" if field else "")
