@@ -30,7 +30,7 @@ DATABASE_SUITES = [
     ("events", "events", "run_event_bench"),
     ("scale", "scale", "run_scale_bench"),
 ]
-SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
+SHARED_SUITES = [("inference", "inference", "run_inference_bench"), ("matcher", "matcher", "run_matcher_bench")]
 
 
 def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
