@@ -62,6 +62,7 @@ MAX_PATTERN_CHARS: Final = 2048
 # "*a*a*a*a*a*", is refused; five are accepted). Matching is linear either way: this only keeps
 # patterns portable to EventBridge and bounds the work per value.
 MAX_WILDCARD_COMPLEXITY: Final = 10
+_MAX_ADDRESS_CHARS: Final = 64
 _COMPLEXITY_WALK: Final = 20_000  # sets of states the complexity walk may visit before giving up
 
 
@@ -497,7 +498,8 @@ def _cidr(operand: object, path: str) -> Predicate:
         _fail(path, f"{text!r} is not an IPv4 or IPv6 CIDR block like 10.0.0.0/24")
 
     def inside(value: object) -> bool:
-        if not isinstance(value, str):
+        # No address is longer (IPv6 with a zone); parsing megabytes would only find that out later.
+        if not isinstance(value, str) or len(value) > _MAX_ADDRESS_CHARS:
             return False
         try:
             return ipaddress.ip_address(value) in network
