@@ -1,7 +1,7 @@
 """Secrets of rule targets stored apart from the targets everyone may read
 
 Revision ID: 0008_rule_secrets
-Revises: 0005_web
+Revises: 0005_web, 0003_event_bus
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -14,9 +14,10 @@ from alembic import op
 from signoff.domain.rules import split_target
 
 revision = "0008_rule_secrets"
-down_revision = "0005_web"
+# Also after 0003_event_bus, whose tables it alters (the branches meet only at 0001 so far).
+down_revision = ("0005_web", "0003_event_bus")
 branch_labels = None
-depends_on = "0003_event_bus"  # the tables it alters (the branches meet only at 0001)
+depends_on = None
 
 _RULES = sa.table("rules", sa.column("id", sa.Integer), sa.column("targets", sa.JSON),
                   sa.column("target_secrets", sa.JSON))
