@@ -80,3 +80,10 @@ class TestLinearTimeMatching:
     ])
     def test_edge_cases(self, wildcard: str, text: str, expected: bool) -> None:
         assert wildcard_matches(wildcard, text) is expected
+
+    def test_arrays_nested_deeper_than_the_recursion_limit_are_walked(self) -> None:
+        value: object = "x"
+        for _ in range(100_000):
+            value = [value]
+        assert compile_pattern({"a": ["x"]}).matches({"a": value}) is True
+        assert compile_pattern({"a": {"b": [{"exists": False}]}}).matches({"a": value}) is True

@@ -103,20 +103,27 @@ def _is_number(value: object) -> bool:
 
 
 def _leaves(value: object) -> Iterator[object]:
-    """The scalar values at one spot of the event: arrays are flattened, objects are not leaves."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    elif value is not _MISSING and not isinstance(value, dict):
-        yield value
+    """The scalar values at one spot of the event: arrays are flattened, objects are not leaves.
+    Walked with a stack, not recursion, so arrays nested thousands deep cannot overflow it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not _MISSING and not isinstance(item, dict):
+            yield item
 
 
 def _objects(value: object) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [obj for item in value for obj in _objects(item)]
-    return []
+    out: list[dict[str, Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.append(item)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return out
 
 
 def _has_leaf(node: object, path: tuple[str, ...]) -> bool:
