@@ -162,7 +162,8 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
                         public_url=s.server.public_url, sender=s.smtp.sender, composer=mail_composer(ctx))
     return Dispatcher(
         uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock,
-        runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets), "email": email},
+        runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets),
+                 "email": email},
         retry=RetryPolicy(s.events.max_attempts, s.events.backoff_base, s.events.backoff_cap),
         lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
         timeout_cap=s.events.inline_timeout if inline else None, on_close=http.close,

@@ -28,7 +28,8 @@ from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.actions import message_id
 from signoff.services.ports import MailMessage
 
-FAST = {"python_targets": ["tests.fixtures"], "inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 5,
+FAST = {"python_targets": ["tests.fixtures"],
+        "inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 5,
         "poll_interval": 0.02}
 
 

@@ -16,6 +16,10 @@ Semantics that surprise people, all as EventBridge does them:
 - ``exists`` looks at leaves only: a key holding an object or an empty array does not exist.
   Under an array of objects, ``exists: false`` needs the field to be absent from every element.
 - ``anything-but`` matches every present value that is not excluded, whatever its type.
+
+Events come from anyone who can cause one, so no operator may take more than linear time in
+the event (a wildcard is never a backtracking regex), and patterns are held to EventBridge's
+limits: its size quota and its wildcard complexity (see the constants below).
 """
 
 from __future__ import annotations
