@@ -58,3 +58,11 @@ class TestComplexityLimits:
 
     def test_a_common_wildcard_stays_valid(self) -> None:
         validate_pattern({"wildcard": [{"wildcard": "*a*a*a*b"}]})
+
+    @pytest.mark.timeout(60, method="thread")
+    def test_judging_a_long_wildcard_of_distinct_characters_finishes(self) -> None:
+        # Each character is its own move of the automaton: walking every character from every
+        # set of states took half a minute per pattern.
+        text = "".join(chr(0x4E00 + i) for i in range(MAX_PATTERN_CHARS - 40))
+        for wildcard in (f"*{text}*", f"*{text[:1000]}*{text[1000:]}*"):
+            validate_pattern({"s": [{"wildcard": wildcard}]})

@@ -397,9 +397,9 @@ def _complexity(tokens: list[str | None]) -> int:
     MachineComplexityEvaluator bounds): the largest set of live states of the wildcard's automaton.
 
     State k means "the first k tokens match what was read"; a state right after a ``*`` keeps
-    absorbing characters. Only the pattern's own characters (plus one stand-in for every other)
-    can move the automaton differently, so a breadth-first walk over those finds every reachable
-    set; the walk gives up (answering "too complex") as soon as a set outgrows the limit or the
+    absorbing characters. From a set of states only the characters those states expect (plus
+    one stand-in for every other) move it differently, so a walk over those finds every reachable
+    set in time bounded by the limits below; the walk gives up (answering "too complex") as soon as a set outgrows the limit or the
     number of sets it has seen grows past _COMPLEXITY_WALK.
     """
     size = len(tokens)
@@ -421,13 +421,14 @@ def _complexity(tokens: list[str | None]) -> int:
                 nxt.add(k + 1)
         return closure(nxt)
 
-    alphabet = {t for t in tokens if t is not None} | {"\x00"}
-    alphabet.add(next(c for c in map(chr, range(1, 0x110000)) if c not in alphabet))
+    used = {t for t in tokens if t is not None}
+    other = next(c for c in map(chr, range(0x110000)) if c not in used)  # stands for every unused one
     start = closure({0})
     seen, frontier, worst = {start}, [start], 0
     while frontier:
         states = frontier.pop()
-        for char in alphabet:
+        # Only the characters some live state expects can move it differently from `other`.
+        for char in {tokens[k] for k in states if k < size and tokens[k] is not None} | {other}:
             nxt = step(states, char)
             if not nxt or nxt in seen:
                 continue
