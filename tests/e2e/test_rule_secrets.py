@@ -27,7 +27,9 @@ TOKEN = "tok-s3cret-4d5e88"
 SLACK_PATH = "T0AAA/B0BBB/slk-s3cret-0b6a99"
 HMAC = "hmac-s3cret-123456"
 ENV_KEY = "env-s3cret-5c3d10"
-PLANTED = (HEADER_SECRET.split()[1], API_KEY, PASSWORD, TOKEN, "slk-s3cret-0b6a99", HMAC, ENV_KEY)
+ENV_SLACK_PATH = "T0CCC/B0DDD/slkenv-s3cret-7e8f21"
+PLANTED = (HEADER_SECRET.split()[1], API_KEY, PASSWORD, TOKEN, "slk-s3cret-0b6a99", HMAC, ENV_KEY,
+           "slkenv-s3cret-7e8f21")
 
 
 def targets(receiver: WebhookReceiver) -> list[dict[str, Any]]:
@@ -38,6 +40,7 @@ def targets(receiver: WebhookReceiver) -> list[dict[str, Any]]:
         {"type": "webhook", "url": f"http://{host}/query?token={TOKEN}&env=prod",
          "headers": {"Authorization": HEADER_SECRET}, "headers_env": {"X-Env-Key": "SIGNOFF_TEST_HOOK_KEY"}},
         {"type": "slack", "url": f"http://{host}/services/{SLACK_PATH}"},
+        {"type": "slack", "url_env": "SIGNOFF_TEST_SLACK_URL"},
     ]
 
 
@@ -62,6 +65,7 @@ class TestRuleSecrets:
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
         caplog.set_level(logging.DEBUG)
         monkeypatch.setenv("SIGNOFF_TEST_HOOK_KEY", ENV_KEY)
+        monkeypatch.setenv("SIGNOFF_TEST_SLACK_URL", f"{webhook_receiver.base_url}/services/{ENV_SLACK_PATH}")
         name = unique("hooks")
         admin = api.auth("olga", "admin")
         created = api.http.post(f"{V1}/rules", json={"name": name, "pattern": {"type": ["signoff.version.registered"]},
@@ -73,18 +77,19 @@ class TestRuleSecrets:
         assert shown[1]["url"].endswith("/query?token=***&env=prod")
         assert shown[1]["headers_env"] == {"X-Env-Key": "SIGNOFF_TEST_HOOK_KEY"}
         assert shown[2]["url"].endswith("/services/***")
+        assert shown[3] == {"type": "slack", "url_env": "SIGNOFF_TEST_SLACK_URL", "timeout": 10.0}
 
         r = api.http.post(f"{V1}/models/{unique()}/versions", json={"artifact_uri": "s3://b/m.pkl"},
                           headers=api.auth("dana"))
         assert r.status_code == 201, r.text
-        got = {q.path.split("?")[0]: q for q in webhook_receiver.wait_for(3)}
+        got = {q.path.split("?")[0]: q for q in webhook_receiver.wait_for(4)}
         assert got["/basic"].headers["authorization"] == "Basic " + base64.b64encode(
             f"deploy:{PASSWORD}".encode()).decode()
         assert got["/basic"].headers["x-api-key"] == API_KEY and "signoff-signature" in got["/basic"].headers
         assert got["/query"].path == f"/query?token={TOKEN}&env=prod"
         assert got["/query"].headers["authorization"] == HEADER_SECRET
         assert got["/query"].headers["x-env-key"] == ENV_KEY
-        assert f"/services/{SLACK_PATH}" in got
+        assert f"/services/{SLACK_PATH}" in got and f"/services/{ENV_SLACK_PATH}" in got
 
         texts = {"create": created.text}
         eve = api.auth("eve", "resolve")
@@ -92,7 +97,7 @@ class TestRuleSecrets:
         texts["get"] = api.http.get(f"{V1}/rules/{name}", headers=eve).text
         deliveries = api.http.get(f"{V1}/deliveries", params={"rule": name}, headers=eve)
         texts["deliveries"] = deliveries.text
-        assert len(deliveries.json()["items"]) == 3
+        assert len(deliveries.json()["items"]) == 4
         for d in deliveries.json()["items"]:
             texts[f"delivery {d['id']}"] = api.http.get(f"{V1}/deliveries/{d['id']}", headers=eve).text
         texts["audit"] = api.http.get(f"{V1}/audit", params={"limit": 500}, headers=admin).text

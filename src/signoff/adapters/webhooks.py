@@ -103,12 +103,21 @@ class HttpTargets:
             headers[name] = value
         return headers, None
 
+    def _url(self, target: Any) -> tuple[str, str | None]:
+        if target.url_env is None:
+            return str(target.url), None
+        value = self.environ.get(target.url_env, "")
+        if not value.startswith(("http://", "https://")):
+            return "", f"environment variable {target.url_env} (the target's URL) is not set to an http(s) URL"
+        return value, None
+
     def webhook(self, job: Job, cap: float | None) -> Outcome:
         secret, problem = self._secret(job.target)
         configured, missing = self._configured_headers(job.target)
-        if problem or missing:
-            return Outcome.final(problem or missing or "")
-        url, basic = _without_userinfo(job.target.url)
+        full_url, no_url = self._url(job.target)
+        if problem or missing or no_url:
+            return Outcome.final(problem or missing or no_url or "")
+        url, basic = _without_userinfo(full_url)
         body = json.dumps(job.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = {**({"Authorization": basic} if basic else {}), **configured,
                    "Content-Type": "application/cloudevents+json; charset=utf-8",
@@ -117,7 +126,7 @@ class HttpTargets:
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
         outcome = self._post(url, body, headers, _timeout(job.target.timeout, cap))
-        return _scrubbed(outcome, [job.target.url, url, secret, basic, *configured.values(), *_url_secrets(url)])
+        return _scrubbed(outcome, [full_url, url, secret, basic, *configured.values(), *_url_secrets(url)])
 
     def slack(self, job: Job, cap: float | None) -> Outcome:
         rendered = render(job.event, self.public_url)
@@ -126,11 +135,14 @@ class HttpTargets:
             text += f"\n<{rendered.link}|Open in signoff>"
         body = json.dumps({"text": text}).encode("utf-8")
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: job.key}
-        url, basic = _without_userinfo(job.target.url)
+        full_url, no_url = self._url(job.target)
+        if no_url:
+            return Outcome.final(no_url)
+        url, basic = _without_userinfo(full_url)
         if basic:
             headers["Authorization"] = basic
         outcome = self._post(url, body, headers, _timeout(job.target.timeout, cap))
-        return _scrubbed(outcome, [job.target.url, url, basic, *_url_secrets(url), urlsplit(url).path])
+        return _scrubbed(outcome, [full_url, url, basic, *_url_secrets(url), urlsplit(url).path])
 
     def _send(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
         if not self._direct:

@@ -56,13 +56,25 @@ class EmailTarget(_Target):
     subject: str | None = Field(default=None, max_length=300)
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+URL_PATTERN = r"^https?://[^/\s?#]+([/?#]\S*)?$"
+
+
 class _HttpTarget(_Target):
-    url: str = Field(max_length=2048, pattern=r"^https?://[^/\s?#]+([/?#]\S*)?$")
+    url: str | None = Field(default=None, max_length=2048, pattern=URL_PATTERN)
+    # The URL from an environment variable, read at send time: for a URL that is itself the
+    # credential (a Slack incoming webhook), kept out of the database altogether.
+    url_env: EnvName | None = None
     timeout: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> _HttpTarget:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        return self
 
 
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 
 
 class WebhookTarget(_HttpTarget):
