@@ -31,7 +31,7 @@ DATABASE_SUITES = [
     ("scale", "scale", "run_scale_bench"),
 ]
 DATABASE_SUITES.append(("signin", "people", "run_signin_bench"))  # the sign-in throttle under guessing
-SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
+SHARED_SUITES = [("inference", "inference", "run_inference_bench"), ("matcher", "matcher", "run_matcher_bench")]
 
 
 def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def bootstrap(
         sync_config_users(uow=ctx.uow(), users=_config_users(settings), hash_password=hash_password,
                           retire=retire_config_users)
     if sync_rules:
-        _sync_rules(uow=ctx.plain_uow(), configured=settings.rules)
+        _sync_rules(uow=ctx.plain_uow(), configured=settings.rules, python_targets=settings.events.python_targets)
     ctx.dispatch_inline = settings.events.inline
     return ctx
 
@@ -168,7 +168,8 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
                         public_url=s.server.public_url, sender=s.smtp.sender, composer=mail_composer(ctx))
     return Dispatcher(
         uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock,
-        runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(), "email": email},
+        runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets),
+                 "email": email},
         retry=RetryPolicy(s.events.max_attempts, s.events.backoff_base, s.events.backoff_cap),
         lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
         timeout_cap=s.events.inline_timeout if inline else None, on_close=http.close,

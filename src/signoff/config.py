@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -134,6 +134,11 @@ class EventsSettings(_Strict):
     listen: bool = True
     listen_poll_interval: float = Field(default=1.0, gt=0, le=300)
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Module prefixes `python` rule targets may call (`myco.hooks` admits `myco.hooks:f` and
+    # `myco.hooks.deploy:f`). Empty: no python target may be saved or run, since a rule could
+    # otherwise name any importable function (`os:system`).
+    python_targets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = Field(
+        default_factory=list)
 
 
 # --- Directory sign-in (issue 8): [auth], [auth.ldap], [auth.oidc] --------------------------

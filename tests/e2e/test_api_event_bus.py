@@ -40,7 +40,7 @@ class TestRulesApi:
         assert r.json()["targets"][0]["secret"] == "***" and r.json()["source"] == "api"
         shown = api.http.get(f"{V1}/rules/deploy", headers=api.auth("eve")).json()
         assert shown["targets"][0] == {"type": "webhook", "url": "https://deploy.example.com/hook",
-                                       "secret": "***", "timeout": 10.0, "headers": {}}
+                                       "secret": "***", "timeout": 10.0, "headers": {}, "headers_env": {}}
         assert new_rule(api, "deploy", [hook]).status_code == 409
 
     def test_only_admins_change_rules(self, api: Api) -> None:
@@ -61,6 +61,16 @@ class TestRulesApi:
         r = new_rule(api, "bad", [{"type": "webhook", "url": "not a url"}])
         assert r.status_code == 422 and "url" in error_of(r)["message"]
 
+    def test_a_python_target_outside_the_allow_list_is_refused(self, api: Api) -> None:
+        admin = api.auth("olga", "admin")
+        before = api.counts()
+        r = api.http.post(f"{V1}/rules", json={"name": "shell", "pattern": PATTERN, "targets": [
+            {"type": "python", "function": "os:system"}]}, headers=admin)
+        assert r.status_code == 400 and error_of(r)["details"]["field"] == "targets[0].function"
+        assert "[events] python_targets" in error_of(r)["message"]
+        assert api.counts() == before
+        assert api.http.get(f"{V1}/rules/shell", headers=admin).status_code == 404
+
     def test_disabling_and_deleting_a_rule(self, api: Api) -> None:
         r = api.http.patch(f"{V1}/rules/default-request-approval", json={"enabled": False}, headers=api.auth("olga", "admin"))
         assert r.status_code == 200 and r.json()["enabled"] is False
@@ -74,12 +84,13 @@ class TestRulesApi:
     def test_a_pattern_is_tested_against_an_event(self, api: Api) -> None:
         event = {"type": "signoff.version.approved", "data": {"env": "prod", "accuracy": 0.93}}
         match = {"pattern": {"data": {"env": ["prod"], "accuracy": [{"numeric": [">=", 0.9]}]}}, "event": event}
-        r = api.http.post(f"{V1}/rules/test", json=match, headers=api.auth("eve"))
+        tester = api.auth("eve", "rules")
+        r = api.http.post(f"{V1}/rules/test", json=match, headers=tester)
         assert (r.status_code, r.json()) == (200, {"match": True})
         miss = {"pattern": {"data": {"env": ["uat"]}}, "event": event}
-        assert api.http.post(f"{V1}/rules/test", json=miss, headers=api.auth("eve")).json() == {"match": False}
+        assert api.http.post(f"{V1}/rules/test", json=miss, headers=tester).json() == {"match": False}
         broken = {"pattern": {"data": {"env": "prod"}}, "event": event}
-        r = api.http.post(f"{V1}/rules/test", json=broken, headers=api.auth("eve"))
+        r = api.http.post(f"{V1}/rules/test", json=broken, headers=tester)
         assert r.status_code == 400 and error_of(r)["details"]["path"] == "$.data.env"
 
 

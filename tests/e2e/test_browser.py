@@ -197,7 +197,7 @@ class TestEveryPage:
         stack = build_stack(tmp_path, smtp_server, clock, events={"max_attempts": 1})
         try:
             model = unique("fraud")
-            rules.add_rule(uow=stack.ctx.uow(), actor="root", spec={
+            rules.add_rule(uow=stack.ctx.uow(), actor="root", python_targets=(), spec={
                 "name": "notify-deploys", "description": "Tell the deploy service about prod approvals.",
                 "pattern": {"type": ["signoff.version.approved"], "data": {"env": ["dev"]}},
                 "targets": [{"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/hook"}]})

@@ -263,7 +263,7 @@ class TestAddressesNamedByARule:
     def test_a_rule_can_mail_any_event_to_an_address_with_the_same_templates(self, stack: Stack) -> None:
         from signoff.services import rules
 
-        rules.add_rule(uow=stack.ctx.uow(), actor="root", spec={
+        rules.add_rule(uow=stack.ctx.uow(), actor="root", python_targets=(), spec={
             "name": "tell-ops", "pattern": {"type": ["signoff.version.approved"]},
             "targets": [{"type": "email", "to": ["ops@example.com", "group:ml-leads"]}]})
         model = unique()

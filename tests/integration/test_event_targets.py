@@ -23,12 +23,13 @@ from signoff.bootstrap import Context, bootstrap, build_dispatcher
 from signoff.config import SmtpSettings
 from signoff.domain.events import Event
 from signoff.entrypoints.worker import Worker
-from signoff.errors import DeliveryFailed
+from signoff.errors import DeliveryFailed, InvalidInput
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.actions import message_id
 from signoff.services.ports import MailMessage
 
-FAST = {"inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 5,
+FAST = {"python_targets": ["tests.fixtures"],
+        "inline": False, "backoff_base": 0.05, "backoff_cap": 0.2, "max_attempts": 4, "lease_seconds": 5,
         "poll_interval": 0.02}
 
 
@@ -274,6 +275,45 @@ class TestPythonTargets:
         publish(bus)
         dead = wait_until(lambda: delivery_of(bus, rule, "dead"), what="dead letter")
         assert dead.attempts == 1 and error in dead.last_error
+
+
+class TestPythonTargetAllowList:
+    def test_by_default_no_python_target_may_be_saved(self, tmp_path: Path) -> None:
+        ctx = bootstrap(make_settings(tmp_path))
+        try:
+            before = len(admin(ctx).audit(limit=1000))
+            with pytest.raises(InvalidInput) as exc:
+                add_rule(ctx, {"type": "python", "function": "os:system"}, name="shell")
+            assert "os:system" in exc.value.message and "[events] python_targets" in exc.value.message
+            assert exc.value.details["field"] == "targets[0].function"
+            assert "shell" not in [r.name for r in admin(ctx).rules()]
+            assert len(admin(ctx).audit(limit=1000)) == before
+        finally:
+            ctx.close()
+
+    @pytest.mark.parametrize("function", ["tests.fixturesx:record", "tests:fixtures", "os:system"])
+    def test_only_modules_under_a_listed_prefix_are_allowed(self, bus: Context, function: str) -> None:
+        with pytest.raises(InvalidInput):
+            add_rule(bus, {"type": "python", "function": function})
+
+    def test_a_config_rule_outside_the_list_stops_the_start(self, tmp_path: Path) -> None:
+        spec = {"name": "shell", "pattern": {"type": ["x"]}, "targets": [{"type": "python", "function": "os:system"}]}
+        with pytest.raises(InvalidInput) as exc:
+            bootstrap(make_settings(tmp_path, rules=[spec]))
+        assert "rules[0].targets[0].function" in exc.value.message
+
+    def test_a_target_no_longer_allowed_is_dead_at_delivery(self, bus_factory: Callable[..., Context]) -> None:
+        allowed = bus_factory()
+        rule = add_rule(allowed, {"type": "python", "function": "tests.fixtures.handlers:record"})
+        narrowed = bus_factory(events={"python_targets": ["myco.hooks"]})
+        [event_id] = publish(narrowed)
+        w = Worker(narrowed).start()
+        try:
+            dead = wait_until(lambda: delivery_of(narrowed, rule, "dead"), what="dead letter")
+        finally:
+            w.stop()
+        assert dead.attempts == 1 and "python_targets" in dead.last_error
+        assert event_id not in [e["id"] for e in handlers.CALLS]
 
 
 class TestLeases:

@@ -156,3 +156,18 @@ class TestWebhookSignatures:
         assert not verify_signature("s3cret", header, body + b" ", now=1700000010)
         assert not verify_signature("s3cret", header, body, now=1700000000 + 3600)
         assert not verify_signature("s3cret", "garbage", body)
+
+
+@pytest.mark.parametrize(("function", "prefixes", "allowed"), [
+    ("myco.hooks:deploy", ["myco.hooks"], True),
+    ("myco.hooks.sub:deploy", ["myco.hooks"], True),
+    ("myco.hooksevil:deploy", ["myco.hooks"], False),
+    ("myco:deploy", ["myco.hooks"], False),
+    ("os:system", [], False),
+    ("os:system", ["myco", "os"], True),
+])
+def test_python_targets_are_allowed_by_whole_module_prefixes(function: str, prefixes: list[str],
+                                                              allowed: bool) -> None:
+    from signoff.domain.rules import python_target_allowed
+
+    assert python_target_allowed(function, prefixes) is allowed

@@ -12,10 +12,11 @@ import copy
 import importlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from signoff.domain.deliveries import Job, Outcome
+from signoff.domain.rules import python_target_allowed
 from signoff.errors import DeliveryFailed
 
 
@@ -36,7 +37,11 @@ def _jsonable(value: Any) -> Any:
 
 
 class PythonTargets:
-    def __init__(self) -> None:
+    """Runs `python` targets whose module lies under one of `allowed` (checked again at every
+    delivery: a rule saved under a wider list must not run after the list was narrowed)."""
+
+    def __init__(self, allowed: Collection[str] = ()) -> None:
+        self.allowed = tuple(allowed)
         self._cache: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self._lock = threading.Lock()
 
@@ -48,6 +53,9 @@ class PythonTargets:
 
     def __call__(self, job: Job, timeout: float | None) -> Outcome:
         reference = job.target.function
+        if not python_target_allowed(reference, self.allowed):
+            return Outcome.final(f"{reference} is not under a module prefix listed in [events] python_targets "
+                                 f"({', '.join(self.allowed) or 'empty'}); not called")
         try:
             function = self._function(reference)
         except (ImportError, AttributeError, TypeError) as exc:

@@ -8,14 +8,17 @@ timestamp inside the MAC lets receivers refuse replays of old requests.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import hmac
 import json
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -91,17 +94,39 @@ class HttpTargets:
             return value, None
         return None, None
 
+    def _configured_headers(self, target: Any) -> tuple[dict[str, str], str | None]:
+        headers = dict(target.headers)
+        for name, variable in target.headers_env.items():
+            value = self.environ.get(variable)
+            if not value:
+                return {}, f"environment variable {variable} (the value of header {name}) is not set"
+            headers[name] = value
+        return headers, None
+
+    def _url(self, target: Any) -> tuple[str, str | None]:
+        if target.url_env is None:
+            return str(target.url), None
+        value = self.environ.get(target.url_env, "")
+        if not value.startswith(("http://", "https://")):
+            return "", f"environment variable {target.url_env} (the target's URL) is not set to an http(s) URL"
+        return value, None
+
     def webhook(self, job: Job, cap: float | None) -> Outcome:
         secret, problem = self._secret(job.target)
-        if problem:
-            return Outcome.final(problem)
+        configured, missing = self._configured_headers(job.target)
+        full_url, no_url = self._url(job.target)
+        if problem or missing or no_url:
+            return Outcome.final(problem or missing or no_url or "")
+        url, basic = _without_userinfo(full_url)
         body = json.dumps(job.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        headers = {**job.target.headers, "Content-Type": "application/cloudevents+json; charset=utf-8",
+        headers = {**({"Authorization": basic} if basic else {}), **configured,
+                   "Content-Type": "application/cloudevents+json; charset=utf-8",
                    IDEMPOTENCY_HEADER: job.key, "Signoff-Delivery-Id": str(job.id),
                    "Signoff-Attempt": str(job.attempt), "Signoff-Event-Type": str(job.event.get("type", ""))}
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
-        return self._post(job.target.url, body, headers, _timeout(job.target.timeout, cap))
+        outcome = self._post(url, body, headers, _timeout(job.target.timeout, cap))
+        return _scrubbed(outcome, [full_url, url, secret, basic, *configured.values(), *_url_secrets(url)])
 
     def slack(self, job: Job, cap: float | None) -> Outcome:
         rendered = render(job.event, self.public_url)
@@ -110,7 +135,14 @@ class HttpTargets:
             text += f"\n<{rendered.link}|Open in signoff>"
         body = json.dumps({"text": text}).encode("utf-8")
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: job.key}
-        return self._post(job.target.url, body, headers, _timeout(job.target.timeout, cap))
+        full_url, no_url = self._url(job.target)
+        if no_url:
+            return Outcome.final(no_url)
+        url, basic = _without_userinfo(full_url)
+        if basic:
+            headers["Authorization"] = basic
+        outcome = self._post(url, body, headers, _timeout(job.target.timeout, cap))
+        return _scrubbed(outcome, [full_url, url, basic, *_url_secrets(url), urlsplit(url).path])
 
     def _send(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
         if not self._direct:
@@ -135,6 +167,36 @@ class HttpTargets:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a URL httpx cannot use: retrying will not fix it
             return Outcome.final(f"{type(exc).__name__}: {exc}")
         return http_outcome(status, text)
+
+
+def _without_userinfo(url: str) -> tuple[str, str | None]:
+    """The URL without `user:password@`, and the Basic authorization header it stood for.
+
+    Requests go to the transport directly, which would drop the credentials in the URL."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment)), f"Basic {token}"
+
+
+def _url_secrets(url: str) -> list[str]:
+    """Every query value and path segment of a URL: an error text may quote any of them."""
+    parts = urlsplit(url)
+    values = [pair.partition("=")[2] for pair in parts.query.split("&")]
+    return [v for v in (*values, *parts.path.split("/"), parts.fragment) if len(v) >= 6]
+
+
+def _scrubbed(outcome: Outcome, secrets: Iterable[str | None]) -> Outcome:
+    """The outcome with any secret taken out of its error text (stored, listed and logged)."""
+    if not outcome.error:
+        return outcome
+    error = outcome.error
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        error = error.replace(secret, "***")
+    return outcome if error == outcome.error else dataclasses.replace(outcome, error=error)
 
 
 def _proxies_configured(environ: Mapping[str, str]) -> bool:

@@ -16,11 +16,16 @@ Semantics that surprise people, all as EventBridge does them:
 - ``exists`` looks at leaves only: a key holding an object or an empty array does not exist.
   Under an array of objects, ``exists: false`` needs the field to be absent from every element.
 - ``anything-but`` matches every present value that is not excluded, whatever its type.
+
+Events come from anyone who can cause one, so no operator may take more than linear time in
+the event (a wildcard is never a backtracking regex), and patterns are held to EventBridge's
+limits: its size quota and its wildcard complexity (see the constants below).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import operator
 import re
@@ -31,7 +36,15 @@ from typing import Any, Final, NoReturn
 
 from signoff.errors import PatternInvalid
 
-__all__ = ["CompiledPattern", "compile_pattern", "matches", "validate_pattern"]
+__all__ = [
+    "MAX_PATTERN_CHARS",
+    "MAX_WILDCARD_COMPLEXITY",
+    "CompiledPattern",
+    "compile_pattern",
+    "matches",
+    "validate_pattern",
+    "wildcard_complexity",
+]
 
 Predicate = Callable[[object], bool]
 
@@ -44,6 +57,17 @@ _LOWER: Final = {">": operator.gt, ">=": operator.ge}
 _UPPER: Final = {"<": operator.lt, "<=": operator.le}
 _SIMPLE_KEY: Final = re.compile(r"[\w$-]+")
 _MISSING: Final = object()
+
+# EventBridge's published quota "Event pattern size": 2,048 characters by default.
+MAX_PATTERN_CHARS: Final = 2048
+# EventBridge refuses wildcards that are "too complex": aws/event-ruler's MachineComplexityEvaluator
+# counts the wildcard prefixes one value can match at once. AWS does not publish its threshold;
+# 10 agrees with what it is observed to refuse (six stars separated by one repeated character,
+# "*a*a*a*a*a*", is refused; five are accepted). Matching is linear either way: this only keeps
+# patterns portable to EventBridge and bounds the work per value.
+MAX_WILDCARD_COMPLEXITY: Final = 10
+_MAX_ADDRESS_CHARS: Final = 64
+_COMPLEXITY_WALK: Final = 20_000  # sets of states the complexity walk may visit before giving up
 
 
 def validate_pattern(pattern: object) -> None:
@@ -83,20 +107,27 @@ def _is_number(value: object) -> bool:
 
 
 def _leaves(value: object) -> Iterator[object]:
-    """The scalar values at one spot of the event: arrays are flattened, objects are not leaves."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    elif value is not _MISSING and not isinstance(value, dict):
-        yield value
+    """The scalar values at one spot of the event: arrays are flattened, objects are not leaves.
+    Walked with a stack, not recursion, so arrays nested thousands deep cannot overflow it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not _MISSING and not isinstance(item, dict):
+            yield item
 
 
 def _objects(value: object) -> list[dict[str, Any]]:
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [obj for item in value for obj in _objects(item)]
-    return []
+    out: list[dict[str, Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.append(item)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return out
 
 
 def _has_leaf(node: object, path: tuple[str, ...]) -> bool:
@@ -166,6 +197,29 @@ def _fail(path: str, message: str) -> NoReturn:
     raise PatternInvalid(f"{path}: {message}", details={"path": path})
 
 
+def _json_size(value: object, limit: int) -> int:
+    """Length of `value` as compact JSON, counted without recursion and given up once past
+    `limit` (so neither a huge nor a deeply nested pattern costs more than the limit)."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, dict):
+            total += 2 + max(len(item) - 1, 0)  # braces and commas
+            for key, child in item.items():
+                total += len(json.dumps(str(key), ensure_ascii=False)) + 1
+                stack.append(child)
+                if total > limit:
+                    break
+        elif isinstance(item, list):
+            total += 2 + max(len(item) - 1, 0)
+            stack.extend(item[: limit + 1])
+        elif isinstance(item, str):
+            total += len(json.dumps(item[: limit + 1], ensure_ascii=False))
+        else:
+            total += len(json.dumps(item, default=str))
+    return total
+
+
 def _key_path(path: str, key: str) -> str:
     return f"{path}.{key}" if _SIMPLE_KEY.fullmatch(key) else f"{path}[{key!r}]"
 
@@ -173,6 +227,10 @@ def _key_path(path: str, key: str) -> str:
 def _compile_root(pattern: object) -> _Object:
     if not isinstance(pattern, dict):
         _fail("$", "an event pattern must be a JSON object")
+    size = _json_size(pattern, MAX_PATTERN_CHARS)
+    if size > MAX_PATTERN_CHARS:
+        _fail("$", f"the pattern is larger than EventBridge's {MAX_PATTERN_CHARS} characters "
+                   "(measured as compact JSON)")
     return _compile_object(pattern, "$", (), in_or=False)
 
 
@@ -221,6 +279,7 @@ def _compile_leaf(values: list[Any], path: str, keys: tuple[str, ...]) -> _Leaf:
     booleans: set[bool] = set()
     predicates: list[Predicate] = []
     null = absent_ok = False
+    complexity = 0  # summed over the field's wildcards, as they share one automaton in event-ruler
     for index, value in enumerate(values):
         here = f"{path}[{index}]"
         if value is None:
@@ -241,7 +300,14 @@ def _compile_leaf(values: list[Any], path: str, keys: tuple[str, ...]) -> _Leaf:
                 else:
                     absent_ok = True
             else:
-                predicates.append(_BUILDERS[op](operand, _key_path(here, op)))
+                where = _key_path(here, op)
+                predicates.append(_BUILDERS[op](operand, where))
+                for text, at in _wildcards_of(op, operand, where):
+                    complexity += wildcard_complexity(text)
+                    if complexity > MAX_WILDCARD_COMPLEXITY:
+                        _fail(at, "Rule is too complex - try using fewer wildcard characters or fewer repeating "
+                                  f"character sequences after a wildcard character (at most {MAX_WILDCARD_COMPLEXITY}"
+                                  " wildcard prefixes may match one value at once, per field)")
         else:
             _fail(here, "a value must be a string, number, true, false, null or an operator object")
     return _Leaf(
@@ -306,28 +372,132 @@ def _equals_ignore_case(operand: object, path: str) -> Predicate:
     return lambda v: isinstance(v, str) and v.lower() == folded
 
 
-def _wildcard_regex(text: str, path: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    index, after_star = 0, False
+def _wildcard_tokens(text: str, path: str) -> list[str | None]:
+    """The wildcard as a list of literal characters, with None for each unescaped ``*``."""
+    tokens: list[str | None] = []
+    index = 0
     while index < len(text):
         char = text[index]
         if char == "\\":
             escaped = text[index + 1 : index + 2]
             if escaped not in ("*", "\\"):
                 _fail(path, "a backslash may only escape '*' or '\\'")
-            parts.append(re.escape(escaped))
-            index, after_star = index + 2, False
+            tokens.append(escaped)
+            index += 2
             continue
-        if char == "*" and after_star:
+        if char == "*" and tokens and tokens[-1] is None:
             _fail(path, "consecutive wildcard characters are not allowed")
-        parts.append(".*" if char == "*" else re.escape(char))
-        index, after_star = index + 1, char == "*"
-    return re.compile("".join(parts), re.DOTALL)
+        tokens.append(None if char == "*" else char)
+        index += 1
+    return tokens
+
+
+def _complexity(tokens: list[str | None]) -> int:
+    """How many prefixes of the wildcard one value can match at the same time (what aws/event-ruler's
+    MachineComplexityEvaluator bounds): the largest set of live states of the wildcard's automaton.
+
+    State k means "the first k tokens match what was read"; a state right after a ``*`` keeps
+    absorbing characters. From a set of states only the characters those states expect (plus
+    one stand-in for every other) move it differently, so a walk over those finds every reachable
+    set in time bounded by the limits below; the walk gives up (answering "too complex") as soon as a set outgrows the limit or the
+    number of sets it has seen grows past _COMPLEXITY_WALK.
+    """
+    size = len(tokens)
+
+    def closure(states: set[int]) -> frozenset[int]:
+        out = set(states)
+        for k in sorted(states):
+            while k < size and tokens[k] is None:
+                k += 1
+                out.add(k)
+        return frozenset(out)
+
+    def step(states: frozenset[int], char: str) -> frozenset[int]:
+        nxt = set()
+        for k in states:
+            if k and tokens[k - 1] is None:
+                nxt.add(k)
+            if k < size and tokens[k] == char:
+                nxt.add(k + 1)
+        return closure(nxt)
+
+    used = {t for t in tokens if t is not None}
+    other = next(c for c in map(chr, range(0x110000)) if c not in used)  # stands for every unused one
+    start = closure({0})
+    seen, frontier, worst = {start}, [start], 0
+    while frontier:
+        states = frontier.pop()
+        # Only the characters some live state expects can move it differently from `other`.
+        for char in {tokens[k] for k in states if k < size and tokens[k] is not None} | {other}:
+            nxt = step(states, char)
+            if not nxt or nxt in seen:
+                continue
+            worst = max(worst, len(nxt - {0}))
+            if worst > MAX_WILDCARD_COMPLEXITY or len(seen) >= _COMPLEXITY_WALK:
+                return max(worst, MAX_WILDCARD_COMPLEXITY + 1)
+            seen.add(nxt)
+            frontier.append(nxt)
+    return worst
+
+
+def wildcard_complexity(text: str) -> int:
+    """The complexity of one wildcard value (see MAX_WILDCARD_COMPLEXITY); raises PatternInvalid."""
+    return _complexity(_wildcard_tokens(text, "$"))
+
+
+def _wildcard_matcher(tokens: list[str | None]) -> Callable[[str], bool]:
+    """A matcher in time linear in the value: no backtracking regex.
+
+    Split at the stars into literal segments: the first must start the value, the last must end
+    it, and each one between is taken at its leftmost place after the previous one. Leftmost is
+    always safe, because a ``*`` absorbs whatever an earlier choice would have left, so the scan
+    moves forward only and reads each character a bounded number of times (the pattern is short).
+    """
+    segments = ["".join(t for t in group) for group in _split(tokens)]
+    if len(segments) == 1:
+        exact = segments[0]
+        return lambda value: value == exact
+    head, middle, tail = segments[0], segments[1:-1], segments[-1]
+    least = len(head) + len(tail) + sum(map(len, middle))
+
+    def match(value: str) -> bool:
+        if len(value) < least or not value.startswith(head) or not value.endswith(tail):
+            return False
+        position, end = len(head), len(value) - len(tail)
+        for segment in middle:
+            found = value.find(segment, position, end)
+            if found < 0:
+                return False
+            position = found + len(segment)
+        return True
+
+    return match
+
+
+def _split(tokens: list[str | None]) -> list[list[str]]:
+    groups: list[list[str]] = [[]]
+    for token in tokens:
+        if token is None:
+            groups.append([])
+        else:
+            groups[-1].append(token)
+    return groups
 
 
 def _wildcard(operand: object, path: str) -> Predicate:
-    regex = _wildcard_regex(_string(operand, path), path)
-    return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+    test = _wildcard_matcher(_wildcard_tokens(_string(operand, path), path))
+    return lambda v: isinstance(v, str) and test(v)
+
+
+def _wildcards_of(op: str, operand: object, path: str) -> list[tuple[str, str]]:
+    """The wildcard texts an operator holds, with their JSON paths: what counts to complexity."""
+    if op == "wildcard" and isinstance(operand, str):
+        return [(operand, path)]
+    if op == "anything-but" and isinstance(operand, dict) and isinstance(operand.get("wildcard"), (str, list)):
+        here = _key_path(path, "wildcard")
+        inner = operand["wildcard"]
+        return [(text, here) for text in (inner if isinstance(inner, list) else [inner]) if isinstance(text, str)]
+    return []
 
 
 def _cidr(operand: object, path: str) -> Predicate:
@@ -340,7 +510,8 @@ def _cidr(operand: object, path: str) -> Predicate:
         _fail(path, f"{text!r} is not an IPv4 or IPv6 CIDR block like 10.0.0.0/24")
 
     def inside(value: object) -> bool:
-        if not isinstance(value, str):
+        # No address is longer (IPv6 with a zone); parsing megabytes would only find that out later.
+        if not isinstance(value, str) or len(value) > _MAX_ADDRESS_CHARS:
             return False
         try:
             return ipaddress.ip_address(value) in network

@@ -9,10 +9,13 @@ event out twice never makes two deliveries and receivers can drop duplicates.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from signoff.domain import events
 from signoff.domain.patterns import CompiledPattern, compile_pattern, validate_pattern
@@ -53,22 +56,48 @@ class EmailTarget(_Target):
     subject: str | None = Field(default=None, max_length=300)
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+URL_PATTERN = r"^https?://[^/\s?#]+([/?#]\S*)?$"
+
+
 class _HttpTarget(_Target):
-    url: str = Field(max_length=2048, pattern=r"^https?://[^/\s?#]+([/?#]\S*)?$")
+    url: str | None = Field(default=None, max_length=2048, pattern=URL_PATTERN)
+    # The URL from an environment variable, read at send time: for a URL that is itself the
+    # credential (a Slack incoming webhook), kept out of the database altogether.
+    url_env: EnvName | None = None
     timeout: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> _HttpTarget:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        return self
 
 
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")]
 
 
 class WebhookTarget(_HttpTarget):
-    """POST the CloudEvent, signed with HMAC-SHA256 when a secret (or the env var holding it) is set."""
+    """POST the CloudEvent, signed with HMAC-SHA256 when a secret (or the env var holding it) is set.
+
+    Secrets are write-only: `secret`, every `headers` value, a password in the URL, secret-looking
+    query values and the path of a Slack URL are stored apart from the target and shown as ***.
+    `secret_env` and `headers_env` name environment variables the sender reads at send time.
+    """
 
     type: Literal["webhook"]
     secret: str | None = Field(default=None, max_length=512)
-    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)
+    secret_env: EnvName | None = None
     headers: dict[HeaderName, Annotated[str, Field(max_length=1024, pattern=r"^[^\r\n]*$")]] = Field(
         default_factory=dict, max_length=20)
+    headers_env: dict[HeaderName, EnvName] = Field(default_factory=dict, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_source_per_header(self) -> WebhookTarget:
+        twice = {h.lower() for h in self.headers} & {h.lower() for h in self.headers_env}
+        if twice:
+            raise ValueError(f"headers_env names {', '.join(sorted(twice))}, which headers already sets")
+        return self
 
 
 class SlackTarget(_HttpTarget):
@@ -107,10 +136,102 @@ class Rule(BaseModel):
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         out = self.model_dump(mode="json", exclude_none=True)
         if redact:
-            for target in out["targets"]:
-                if target.get("secret"):
-                    target["secret"] = REDACTED
+            out["targets"] = [public_target(t) for t in out["targets"]]
         return out
+
+    def split_targets(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The targets as shown (secrets redacted) and, index for index, the secrets taken out."""
+        pairs = [split_target(t.model_dump(mode="json", exclude_none=True)) for t in self.targets]
+        return [p for p, _ in pairs], [s for _, s in pairs]
+
+
+# --- secrets in targets -------------------------------------------------------------------
+# A target is kept in two parts: the public form (what anyone may read: API, pages, audit,
+# CLI) and its secrets, which only the sender joins back. Header values are all secret: a
+# header is set on a webhook for authentication far more often than for anything else.
+
+_SECRET_QUERY = re.compile(r"(?i)(token|key|secret|pass|pwd|sig|auth|cred|code|session|hash|hmac|jwt)")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-.~%+/=]{24,}")
+_SECRET_PATH_HOSTS = ("hooks.slack.com", "discord.com", "discordapp.com", "webhook.office.com")
+
+
+def _redact_url(url: str, *, secret_path: bool) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:{REDACTED}@{hostport}" if colon else f"{REDACTED}@{hostport}"
+    host = (parts.hostname or "").lower()
+    path = parts.path
+    if path and (secret_path or any(host == h or host.endswith("." + h) for h in _SECRET_PATH_HOSTS)):
+        first = path.strip("/").split("/", 1)[0]
+        path = f"/{first}/{REDACTED}" if "/" in path.strip("/") else f"/{REDACTED}"
+    query = "&".join(_redact_pair(pair) for pair in parts.query.split("&")) if parts.query else ""
+    fragment = REDACTED if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
+def _redact_pair(pair: str) -> str:
+    name, eq, value = pair.partition("=")
+    if eq and value and (_SECRET_QUERY.search(name) or _TOKEN_LIKE.fullmatch(value)):
+        return f"{name}={REDACTED}"
+    return pair
+
+
+def split_target(target: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(public form, secrets) of one target as JSON; secrets is empty when there are none."""
+    public, secrets = dict(target), {}
+    if isinstance(target.get("secret"), str) and target["secret"] != REDACTED:
+        secrets["secret"] = target["secret"]
+        public["secret"] = REDACTED
+    headers = target.get("headers")
+    if isinstance(headers, dict) and headers:
+        real = {k: v for k, v in headers.items() if v != REDACTED}
+        if real:
+            secrets["headers"] = real
+        public["headers"] = {k: REDACTED for k in headers}
+    url = target.get("url")
+    if isinstance(url, str):
+        shown = _redact_url(url, secret_path=target.get("type") == "slack")
+        if shown != url:
+            secrets["url"] = url
+            public["url"] = shown
+    return public, secrets
+
+
+def public_target(target: dict[str, Any]) -> dict[str, Any]:
+    """The target as anyone may see it (idempotent: a public form stays as it is)."""
+    return split_target(target)[0]
+
+
+def join_target(public: dict[str, Any], secrets: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole target, for the code that sends it: the public form with its secrets put back."""
+    target = dict(public)
+    for key, value in (secrets or {}).items():
+        target[key] = {**target.get(key, {}), **value} if key == "headers" else value
+    return target
+
+
+def python_target_allowed(function: str, prefixes: Collection[str]) -> bool:
+    """Whether `package.module:function` lies under one of the module `prefixes` (whole names only)."""
+    module = function.partition(":")[0]
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def check_python_targets(rule: Rule, prefixes: Collection[str]) -> None:
+    """Raise InvalidInput unless every `python` target of `rule` is under an allowed prefix."""
+    for index, target in enumerate(rule.targets):
+        if isinstance(target, PythonTarget) and not python_target_allowed(target.function, prefixes):
+            field = f"targets[{index}].function"
+            allowed = ", ".join(prefixes) if prefixes else "nothing (the default)"
+            raise InvalidInput(
+                f"rule {rule.name!r}: {field}: {target.function} is not under a module prefix listed in "
+                f"[events] python_targets (it allows {allowed})",
+                details={"field": field, "rule": rule.name, "allowed": list(prefixes)})
 
 
 def parse_target(data: Any) -> Any:

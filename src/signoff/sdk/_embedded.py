@@ -180,7 +180,8 @@ class EmbeddedClient(BaseClient):
     def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
                  description: str = "", enabled: bool = True) -> Record:
         spec = {"name": name, "pattern": pattern, "targets": targets, "description": description, "enabled": enabled}
-        return record(rule_service.add_rule(uow=self.ctx.uow(), spec=spec, actor=self.actor))
+        return record(rule_service.add_rule(uow=self.ctx.uow(), spec=spec, actor=self.actor,
+                                            python_targets=self.ctx.settings.events.python_targets))
 
     def set_rule_enabled(self, name: str, enabled: bool) -> Record:
         return record(rule_service.set_enabled(uow=self.ctx.uow(), name=name, enabled=enabled, actor=self.actor))

@@ -28,8 +28,10 @@ from signoff.domain.rules import (
     TRANSACTIONAL_TYPES,
     CompiledRule,
     compile_rules,
+    join_target,
     parse_target,
     plan,
+    split_target,
 )
 from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition, ServiceUnavailable, SignoffError
@@ -120,10 +122,11 @@ class Dispatcher:
             for p in planned:
                 if p.key not in seen:
                     seen.add(p.key)
+                    public, secrets = split_target(p.target.model_dump(mode="json", exclude_none=True))
                     rows.append({
                         "idempotency_key": p.key, "event_seq": e.id, "event_id": e.event_id,
                         "event_type": e.type, "event_time": e.time, "rule_name": p.rule, "target_index": p.index,
-                        "target_type": p.target.type, "target": p.target.model_dump(mode="json", exclude_none=True),
+                        "target_type": p.target.type, "target": public, "target_secrets": secrets or None,
                         "state": DeliveryState.PENDING.value, "attempts": 0, "replays": 0, "next_attempt_at": now,
                         "created_at": now, "updated_at": now})
         uow.deliveries.add_many(rows)
@@ -144,7 +147,7 @@ class Dispatcher:
                     settled.append(self._settlement(row.id, row.attempts, Outcome.final(error), now))
                     continue
             try:
-                target = parse_target(row.target)
+                target = parse_target(join_target(row.target, row.target_secrets))
             except SignoffError as exc:
                 settled.append(self._settlement(row.id, row.attempts, Outcome.final(
                     f"invalid target: {exc.message}"), now))

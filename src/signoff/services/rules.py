@@ -8,11 +8,12 @@ is declarative: a config rule that disappears from the file is deleted at the ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from signoff.adapters.db.events import rule_to_dict
 from signoff.adapters.db.tables import RuleRow
-from signoff.domain.rules import DEFAULT_RULES, Rule, parse_rule
+from signoff.domain.rules import DEFAULT_RULES, Rule, check_python_targets, join_target, parse_rule
 from signoff.domain.rules import test_pattern as _test_pattern
 from signoff.errors import InvalidInput, SignoffError
 from signoff.services.ports import UnitOfWork
@@ -24,8 +25,11 @@ CONFIG_ACTOR = "signoff:config"
 
 
 def rule_from_row(row: RuleRow) -> Rule:
+    """The whole rule, secrets joined back: for the dispatcher, never for display."""
+    secrets = list(row.target_secrets or [])
+    targets = [join_target(t, secrets[i] if i < len(secrets) else None) for i, t in enumerate(row.targets or [])]
     return parse_rule({"name": row.name, "description": row.description, "enabled": row.enabled,
-                       "pattern": row.pattern, "targets": row.targets})
+                       "pattern": row.pattern, "targets": targets})
 
 
 def load_rules(*, uow: UnitOfWork) -> list[Rule]:
@@ -41,7 +45,12 @@ def load_rules(*, uow: UnitOfWork) -> list[Rule]:
 
 def _definition(rule: Rule) -> dict[str, Any]:
     data = rule.to_dict()
-    return {"description": data["description"], "pattern": data["pattern"], "targets": data["targets"]}
+    public, secrets = rule.split_targets()
+    return {"description": data["description"], "pattern": data["pattern"], "targets": public,
+            "target_secrets": secrets if any(secrets) else None}
+
+
+_UNAUDITED = ("targets", "target_secrets")  # changed targets are recorded by the revision, not their text
 
 
 def _insert(uow: UnitOfWork, rule: Rule, *, source: str, actor: str) -> RuleRow:
@@ -62,14 +71,16 @@ def _update(uow: UnitOfWork, row: RuleRow, actor: str, **changes: Any) -> bool:
     row.revision = uow.rules.next_revision()
     row.updated_at, row.updated_by = uow.clock.now(), actor
     uow.record(actor=actor, action="rule.changed", subject=f"rules/{row.name}", model=None,
-               before={k: v for k, v in before.items() if k != "targets"},
-               after={k: v for k, v in changes.items() if k != "targets"})
+               before={k: v for k, v in before.items() if k not in _UNAUDITED},
+               after={k: v for k, v in changes.items() if k not in _UNAUDITED})
     return True
 
 
-def add_rule(*, uow: UnitOfWork, spec: dict[str, Any], actor: str) -> dict[str, Any]:
-    """Create a rule; raises PatternInvalid (naming the JSON path), InvalidInput, AlreadyExists."""
+def add_rule(*, uow: UnitOfWork, spec: dict[str, Any], actor: str, python_targets: Collection[str]) -> dict[str, Any]:
+    """Create a rule; raises PatternInvalid (naming the JSON path), InvalidInput (also for a python
+    target outside `python_targets`, the allowed module prefixes), AlreadyExists."""
     rule = parse_rule(spec)
+    check_python_targets(rule, python_targets)
     with uow:
         row = _insert(uow, rule, source="api", actor=actor)
         uow.commit()
@@ -115,7 +126,7 @@ def test_pattern(*, pattern: Any, event: Any) -> bool:
 test_pattern.__test__ = False  # type: ignore[attr-defined]
 
 
-def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]],
+def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]], python_targets: Collection[str],
                defaults: list[dict[str, Any]] | None = None) -> list[str]:
     """Make the stored rules match the defaults and signoff.toml; returns the names it changed.
 
@@ -129,6 +140,7 @@ def sync_rules(*, uow: UnitOfWork, configured: list[dict[str, Any]],
     for index, spec in enumerate(configured):
         try:
             rule = parse_rule(spec)
+            check_python_targets(rule, python_targets)
         except InvalidInput as exc:
             field = exc.details.get("field")
             key = f"rules[{index}]" + (f".{field}" if field else "")

@@ -20,7 +20,7 @@ from signoff.adapters.db.tokens import token_to_dict
 from signoff.errors import AuthenticationFailed, InvalidInput
 from signoff.services.ports import Clock, UnitOfWork
 
-SCOPES = ("register", "resolve", "report", "decide", "admin")
+SCOPES = ("register", "resolve", "report", "decide", "rules", "admin")
 TOKEN_PREFIX = "so_"
 
 

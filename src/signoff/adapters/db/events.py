@@ -24,7 +24,7 @@ from signoff.adapters.db.tables import (
     UTCDateTime,
 )
 from signoff.domain.deliveries import DeliveryState
-from signoff.domain.rules import REDACTED
+from signoff.domain.rules import public_target
 from signoff.errors import AlreadyExists, NotFound
 
 PENDING, RUNNING = DeliveryState.PENDING.value, DeliveryState.RUNNING.value
@@ -77,7 +77,7 @@ def _claim_stmt(abandoned: bool, by_type: bool, excluding: bool, locked: bool) -
         cond = (and_(D.c.state == RUNNING, D.c.lease_expires_at < _NOW) if abandoned
                 else and_(D.c.state == PENDING, D.c.next_attempt_at <= _NOW))
         stmt = (select(D.c.id, D.c.idempotency_key, D.c.state, D.c.attempts, D.c.rule_name, D.c.target,
-                       D.c.event_seq, D.c.lease_owner, D.c.updated_at, OUTBOX.c.payload)
+                       D.c.target_secrets, D.c.event_seq, D.c.lease_owner, D.c.updated_at, OUTBOX.c.payload)
                 .join(OUTBOX, OUTBOX.c.id == D.c.event_seq)
                 .where(cond).order_by(D.c.next_attempt_at, D.c.id).limit(bindparam("limit")))
         if by_type:
@@ -261,7 +261,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def redacted(target: dict[str, Any]) -> dict[str, Any]:
-    return {k: (REDACTED if k == "secret" and v else v) for k, v in target.items()}
+    """Stored targets are public already; redacting again guards rows written another way."""
+    return public_target(target)
 
 
 def delivery_to_dict(row: DeliveryRow) -> dict[str, Any]:
@@ -303,8 +304,8 @@ def attempt_to_dict(row: DeliveryAttemptRow) -> dict[str, Any]:
     }
 
 
-def rule_to_dict(row: RuleRow, *, redact: bool = True) -> dict[str, Any]:
-    targets = [redacted(dict(t)) if redact else dict(t) for t in (row.targets or [])]
+def rule_to_dict(row: RuleRow) -> dict[str, Any]:
+    targets = [redacted(dict(t)) for t in (row.targets or [])]
     return {
         "name": row.name,
         "description": row.description,

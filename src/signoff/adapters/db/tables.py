@@ -321,7 +321,9 @@ class RuleRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     pattern: Mapped[dict[str, Any]]
-    targets: Mapped[list[Any]]
+    targets: Mapped[list[Any]]  # as anyone may see them: secrets redacted (domain.rules.split_target)
+    # Index for index, what was taken out of `targets`; read only by the code that sends.
+    target_secrets: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     source: Mapped[str] = mapped_column(String(16))  # default | config | api
     # Table-wide counter: (count, max(revision)) changes whenever any rule does (cache key).
     revision: Mapped[int]
@@ -349,7 +351,8 @@ class DeliveryRow(Base):
     rule_name: Mapped[str] = mapped_column(String(128))
     target_index: Mapped[int]
     target_type: Mapped[str] = mapped_column(String(32))
-    target: Mapped[dict[str, Any]]
+    target: Mapped[dict[str, Any]]  # the public form, as in RuleRow.targets
+    target_secrets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(default=0)
     replays: Mapped[int] = mapped_column(default=0)

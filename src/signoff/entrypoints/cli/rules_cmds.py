@@ -40,7 +40,8 @@ def load_json(value: str, what: str) -> Any:
 def _targets_text(targets: list[dict[str, Any]]) -> str:
     out = []
     for t in targets:
-        detail = t.get("url") or t.get("function") or t.get("env") or ",".join(t.get("to", []))
+        from_env = f"${t['url_env']}" if t.get("url_env") else None
+        detail = t.get("url") or from_env or t.get("function") or t.get("env") or ",".join(t.get("to", []))
         out.append(f"{t['type']}({detail})" if detail else t["type"])
     return ", ".join(out)
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from signoff.entrypoints.cli import _common
 from signoff.entrypoints.cli._common import JSON_OPTION, console, err_console, print_json
 
-tokens_app = typer.Typer(help="API tokens: scopes register, resolve, report, decide, admin.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens: scopes register, resolve, report, decide, rules, admin.", no_args_is_help=True)
 
 ACTOR = "signoff:cli"
 
@@ -35,7 +35,7 @@ def remote_admin():  # type: ignore[no-untyped-def]
 @tokens_app.command("create")
 def tokens_create(
     user: str = typer.Option(..., "--user", help="The user the token acts as."),
-    scope: list[str] = typer.Option(..., "--scope", help="register, resolve, report, decide or admin (repeatable)."),
+    scope: list[str] = typer.Option(..., "--scope", help="register, resolve, report, decide, rules or admin (repeatable)."),
     expires: str | None = typer.Option(None, "--expires", help="Lifetime such as 30d or 12h (default: none)."),
     name: str = typer.Option("", "--name", help="What the token is for."),
     as_json: bool = JSON_OPTION,

@@ -35,14 +35,18 @@ def list_rules(principal: Principal = Depends(current_principal), ctx: Context =
 def create_rule(body: RuleCreate, principal: Principal = Depends(require("admin")),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """Add a rule. An invalid pattern is refused (400, `invalid_pattern`) with the JSON path of the
-    fault in `details.path`. Scope: admin."""
+    fault in `details.path`; a `python` target outside `[events] python_targets` is refused (400).
+    Secrets in targets (`secret`, header values, URL passwords and tokens) are write-only. Scope: admin."""
     spec = body.model_dump(mode="json", exclude_none=True)
-    return rules.add_rule(uow=ctx.uow(), spec=spec, actor=principal.name)
+    return rules.add_rule(uow=ctx.uow(), spec=spec, actor=principal.name,
+                          python_targets=ctx.settings.events.python_targets)
 
 
 @router.post("/rules/test", response_model=PatternTestResult)
-def test_pattern(body: PatternTest, principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Whether `event` matches `pattern` (EventBridge semantics); an invalid pattern is a 400 naming its path."""
+def test_pattern(body: PatternTest, principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Whether `event` matches `pattern` (EventBridge semantics); an invalid pattern, or one beyond
+    EventBridge's limits (2,048 characters, wildcard complexity), is a 400 naming its JSON path.
+    Scope: rules or admin."""
     return {"match": rules.test_pattern(pattern=body.pattern, event=body.event)}
 
 

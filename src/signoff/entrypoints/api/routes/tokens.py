@@ -17,7 +17,7 @@ from signoff.services.tokens import Principal
 
 router = api_router("tokens")
 
-Scope = Literal["register", "resolve", "report", "decide", "admin"]
+Scope = Literal["register", "resolve", "report", "decide", "rules", "admin"]
 
 
 class TokenCreate(_In):
