@@ -123,11 +123,11 @@ class MlflowRest:
             return None
         return found.get("artifact_uri") or None
 
-    def version_by_alias(self, name: str, alias: str) -> dict[str, Any] | None:
-        try:
-            return self._call("GET", "/registered-models/alias", {"name": name, "alias": alias})["model_version"]  # type: ignore[no-any-return]
-        except NotFound:
-            return None
+    def aliases(self, name: str) -> dict[str, int]:
+        """alias -> version of a registered model (MLflow answers a missing alias with a 400, not a
+        404, so the registered model's alias list is the reliable read)."""
+        model = self.registered_model(name)
+        return {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
 
     def set_alias(self, name: str, alias: str, version: int | str) -> None:
         self._call("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})

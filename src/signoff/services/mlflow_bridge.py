@@ -169,8 +169,7 @@ class Bridge:
             ever_set, last_set = uow.mlflow.alias_set(model, env)
             approvers = list(live.approved_by) if live is not None else []
             request_id = live.request_id if live is not None else None
-        found = self.rest.version_by_alias(mlflow_model, alias)
-        actual = int(found["version"]) if found else None
+        actual = self.rest.aliases(mlflow_model).get(alias)
         result: dict[str, Any] = {"model": model, "env": env, "alias": alias, "mlflow_version": desired}
         if actual != desired:
             if desired is None:
