@@ -30,6 +30,7 @@ DATABASE_SUITES = [
     ("events", "events", "run_event_bench"),
     ("scale", "scale", "run_scale_bench"),
 ]
+DATABASE_SUITES.append(("mlflow", "mlflow_bridge", "run_mlflow_bridge_bench"))  # MLflow bridge latencies
 SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
 
 

@@ -398,3 +398,72 @@ class TestWebhookSignatures:
         with pytest.raises(AlreadyExists):
             mlflow_bridge.accept_webhook(uow=endpoint.ctx.plain_uow(), settings=conf, secret=SECRET,
                                          headers=headers, body=created.body, now=stamp + 5)
+
+
+class TestLinks:
+    def test_the_board_version_page_and_the_approvers_email_link_to_the_mlflow_run_and_version(
+            self, tmp_path: Path, mlflow_server: MlflowServer, tracking: _Tracking, secret_env: str) -> None:
+        from signoff.bootstrap import mail_composer
+        from signoff.domain import events
+        from signoff.entrypoints.api import create_app
+        from tests.fixtures.web import Visitor, set_passwords
+
+        stack = Stack(tmp_path, mlflow_server, tracking, webhooks=False)
+        server = ServerThread(create_app(stack.ctx), free_port()).start()
+        visitor = Visitor(server.url)
+        try:
+            tracking.register(stack.name)
+            stack.wait_for_request(1)
+            meta = stack.as_user("rita").version(stack.name, 1)["metadata"]["mlflow"]
+            run_url, version_url = meta["run_url"], meta["model_version_url"]
+            assert run_url == f"{mlflow_server.url}/#/experiments/0/runs/{tracking.run_id}"
+            set_passwords(stack.ctx)
+            visitor.sign_in("rita")
+            for page in (f"/models/{stack.name}", f"/models/{stack.name}/versions/1"):
+                html = visitor.get(page).text
+                assert f'href="{run_url}"' in html and f'href="{version_url}"' in html, page
+            [requested] = stack.as_user("rita").events(type=events.APPROVAL_REQUESTED)
+            messages, _ = mail_composer(stack.ctx).compose(event=requested["event"], key="k", to=["rita@example.com"],
+                                                           rule="default-email-approvers")
+            assert run_url in messages[0].text and version_url in messages[0].text
+            assert f'href="{run_url}"' in (messages[0].html or "")
+        finally:
+            visitor.http.close()
+            server.stop()
+            stack.close()
+
+
+class TestSyncCommand:
+    def test_signoff_mlflow_sync_takes_versions_in_and_says_so_in_one_line(
+            self, tmp_path: Path, mlflow_server: MlflowServer, tracking: _Tracking) -> None:
+        import subprocess
+
+        from tests.conftest import database_url_for
+        from tests.fixtures.signoff_process import CLI, write_config
+
+        prefix = "cli-" + uuid.uuid4().hex[:8]
+        config = write_config(tmp_path / "signoff.toml")
+        with config.open("a") as f:
+            f.write(f'[mlflow]\ntracking_uri = "{mlflow_server.url}"\nmodels = ["{prefix}-*"]\n')
+        env = {**os.environ, "SIGNOFF_CONFIG": str(config), "SIGNOFF_HOME": str(tmp_path / ".signoff"),
+               "SIGNOFF_DATABASE_URL": database_url_for(tmp_path / "signoff.db")}
+        env.pop("SIGNOFF_URL", None)
+        tracking.register(f"{prefix}-churn")
+        done = subprocess.run([*CLI, "mlflow", "sync"], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines() == [
+            f"1 governed model(s); taken in: {prefix}-churn v1; aliases reverted: none"]
+        again = subprocess.run([*CLI, "mlflow", "sync", "--json"], env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert json.loads(again.stdout)["taken_in"] == []
+
+        env["SIGNOFF_MLFLOW__TRACKING_URI"] = f"http://127.0.0.1:{free_port()}"
+        down = subprocess.run([*CLI, "mlflow", "sync"], env=env, capture_output=True, text=True, timeout=120)
+        assert down.returncode == 7
+        assert len(down.stderr.strip().splitlines()) == 1 and "unreachable" in down.stderr
+
+        env.pop("SIGNOFF_MLFLOW__TRACKING_URI")
+        bare = write_config(tmp_path / "bare.toml")
+        env["SIGNOFF_CONFIG"] = str(bare)
+        refused = subprocess.run([*CLI, "mlflow", "sync"], env=env, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2 and "[mlflow]" in refused.stderr
