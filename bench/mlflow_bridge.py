@@ -105,17 +105,26 @@ def _open_request(ctx: Any, model: str, number: int) -> bool:
         return uow.requests.open_for(version.id, "dev") is not None
 
 
-def _create_version(mlflow: httpx.Client, name: str, source: str) -> float:
-    started = time.perf_counter()
-    mlflow.post("/api/2.0/mlflow/model-versions/create", json={"name": name, "source": source}).raise_for_status()
-    return started
+def _run_with_model(mlflow: httpx.Client) -> tuple[str, str]:
+    """A run with a metric and a 64 KiB model file in its artifact directory (MLflow accepts a local
+    version source only inside its run's artifacts); returns (run id, source)."""
+    run = mlflow.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+    mlflow.post("/api/2.0/mlflow/runs/log-metric", json={"run_id": run["run_id"], "key": "accuracy", "value": 0.93,
+                                                          "timestamp": int(time.time() * 1000)}).raise_for_status()
+    model = Path(run["artifact_uri"].removeprefix("file://")) / "model"
+    model.mkdir(parents=True)
+    (model / "model.bin").write_bytes(os.urandom(64 * 1024))
+    return run["run_id"], str(model)
 
 
-def _intake(ctx: Any, mlflow: httpx.Client, name: str, source: str) -> list[float]:
+def _intake(ctx: Any, mlflow: httpx.Client, name: str) -> list[float]:
     mlflow.post("/api/2.0/mlflow/registered-models/create", json={"name": name}).raise_for_status()
+    run_id, source = _run_with_model(mlflow)
     out = []
     for number in range(1, SAMPLES + 1):
-        started = _create_version(mlflow, name, source)
+        started = time.perf_counter()
+        mlflow.post("/api/2.0/mlflow/model-versions/create",
+                    json={"name": name, "source": source, "run_id": run_id}).raise_for_status()
         out.append(_wait(lambda: _open_request(ctx, name, number)) - started)
         time.sleep(0.05)
     return out
@@ -148,9 +157,6 @@ def run_mlflow_bridge_bench(database: Database) -> dict[str, Any]:
     os.environ[SECRET_ENV] = uuid.uuid4().hex
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        artifact = home / "model"
-        artifact.mkdir()
-        (artifact / "model.bin").write_bytes(os.urandom(64 * 1024))
         server = MlflowServer(home / "mlflow", executable)
         started = time.perf_counter()
         server.start()
@@ -171,7 +177,7 @@ def run_mlflow_bridge_bench(database: Database) -> dict[str, Any]:
                 server.url, f"{api.url}/api/v1/mlflow/webhooks", os.environ[SECRET_ENV], ",".join(EVENTS)],
                 capture_output=True, text=True, check=True).stdout.strip()
             try:
-                webhook = _intake(ctx, mlflow, "wh-model", str(artifact))
+                webhook = _intake(ctx, mlflow, "wh-model")
                 alias = _alias_latency(ctx, mlflow, "wh-model", "wh-model", min(SAMPLES, 20))
             finally:
                 api.stop()
@@ -199,7 +205,7 @@ def run_mlflow_bridge_bench(database: Database) -> dict[str, Any]:
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
             try:
-                sync = _intake(ctx, mlflow, "sync-model", str(artifact))
+                sync = _intake(ctx, mlflow, "sync-model")
             finally:
                 stop.set()
                 poller.join(30)

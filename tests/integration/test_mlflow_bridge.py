@@ -284,6 +284,40 @@ class TestMlflowScenario:
         stack.intake()
         stack.tracking.alias_becomes(stack.name, "dev", 1)
 
+        # A forged approval tag on the unapproved version is removed again.
+        client.set_model_version_tag(stack.name, str(v2), "signoff.prod", "approved")
+        stack.intake()
+        _eventually(lambda: "signoff.prod" not in client.get_model_version(stack.name, str(v2)).tags,
+                    what="forged tag removed")
+        [forged] = _eventually(lambda: stack.audit("mlflow.tag_reverted"), what="tag audit entry")
+        assert (forged["after"]["key"], forged["after"]["value"], forged["after"]["restored"]) == (
+            "signoff.prod", "approved", None)
+
+
+class TestEveryWayOfGoingLive:
+    def test_break_glass_sets_the_alias_and_revocations_fall_back_or_remove_it(
+            self, tmp_path: Path, mlflow_server: MlflowServer, tracking: _Tracking, secret_env: str) -> None:
+        stack = Stack(tmp_path, mlflow_server, tracking, webhooks=False, aliases={"prod": "champion"})
+        try:
+            for number in (1, 2):
+                tracking.register(stack.name)
+                stack.as_user("rita").decide(stack.wait_for_request(number)["id"], "approve")
+            tracking.alias_becomes(stack.name, "dev", 2)
+
+            stack.as_user("erin").break_glass(stack.name, 1, "prod", justification="hotfix for the outage")
+            tracking.alias_becomes(stack.name, "champion", 1)
+            assert tracking.alias(stack.name, "prod") is None  # prod's alias is "champion" here
+            assert tracking.client.get_model_version(stack.name, "1").tags["signoff.prod.approved_by"] == "erin"
+
+            stack.as_user("rita").revoke(stack.name, 2, "dev", reason="leaks customer ids")
+            tracking.alias_becomes(stack.name, "dev", 1)
+            assert tracking.client.get_model_version(stack.name, "2").tags["signoff.dev"] == "revoked"
+            stack.as_user("rita").revoke(stack.name, 1, "dev", reason="same defect, found later")
+            tracking.alias_becomes(stack.name, "dev", None)
+            assert not stack.audit("mlflow.alias_reverted")  # signoff's own moves are not reversals
+        finally:
+            stack.close()
+
 
 class TestOutputRetries:
     def test_an_unreachable_mlflow_is_retried_dead_lettered_and_replayed(

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +67,7 @@ class Bridge:
                  rest: Any) -> None:
         self.uow_factory, self.workflow, self.settings, self.rest = uow_factory, workflow, settings, rest
         self._envs_by_alias = {settings.alias_for(env): env for env in workflow.order}
+        self._alias_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 
     def governs(self, mlflow_model: str) -> bool:
         return mf.governs(self.settings.models, mlflow_model)
@@ -158,6 +161,14 @@ class Bridge:
     def reconcile(self, model: str, env: str, *, via: str, delivery_id: str | None = None) -> dict[str, Any]:
         """Point env's alias at the MLflow version live there in signoff (or remove it); a move by
         anyone else is reverted, audited and announced. Raises ServiceUnavailable."""
+        # One reconciliation of an alias at a time: the guard and the output read "what signoff
+        # set last" and MLflow's alias, and interleaved they would call signoff's own pending
+        # move someone else's. Threads queue here, processes on the PostgreSQL lock.
+        with self._alias_locks[(model, env)], self.uow_factory() as held:
+            held.mlflow.lock_alias(model, env)
+            return self._reconcile(model, env, via=via, delivery_id=delivery_id)
+
+    def _reconcile(self, model: str, env: str, *, via: str, delivery_id: str | None) -> dict[str, Any]:
         alias = self.settings.alias_for(env)
         with self.uow_factory() as uow:
             mlflow_model = uow.mlflow.mlflow_name_of(model)
@@ -257,6 +268,20 @@ class Bridge:
         self._write_tags(link.mlflow_model, link.mlflow_version, tags)
         return {"tagged": sorted(tags)}
 
+    def check_tags(self, mlflow_model: str, mv: dict[str, Any], *, via: str) -> list[dict[str, Any]]:
+        """Every `signoff.*` tag of a listed version that disagrees with signoff's record, put back."""
+        number = int(mv["version"])
+        current = {t["key"]: t["value"] for t in mv.get("tags", []) if t["key"].startswith(mf.TAG_PREFIX)}
+        with self.uow_factory() as uow:
+            link = uow.mlflow.by_mlflow(mlflow_model, number)
+        if link is None or link.version is None:
+            return []
+        expected = self.expected_tags_of(link.model, link.version)
+        # Missing expected tags are the output's job (it retries); only foreign values count here.
+        wrong = [k for k, v in current.items() if expected.get(k) != v]
+        done = [self.guard_tag(mlflow_model, number, key, via=via) for key in wrong]
+        return [d for d in done if "reverted" in d]
+
     def guard_tag(self, mlflow_model: str, mlflow_version: int, key: str, *, via: str,
                   delivery_id: str | None = None) -> dict[str, Any]:
         """A `signoff.*` tag that disagrees with signoff's record is put back (or deleted) and audited."""
@@ -286,7 +311,7 @@ class Bridge:
                        before={key: current[key]}, after=data)
             uow.emit(events.Event(mf.TAG_REVERTED, subject, data))
             uow.commit()
-        return {"reverted": key}
+        return {"reverted": key, "model": model, "mlflow_version": mlflow_version}
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -302,6 +327,7 @@ class Bridge:
                 known = uow.mlflow.known_versions(name)
             for mv in sorted(self.rest.model_versions(name), key=lambda v: int(v["version"])):
                 if int(mv["version"]) in known:
+                    summary["reverted"].extend(self.check_tags(name, mv, via="sync"))
                     continue
                 try:
                     done = self.intake(name, mv["version"], via="sync", found=mv)

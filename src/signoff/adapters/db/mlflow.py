@@ -14,8 +14,11 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, del
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import Base
 from signoff.errors import AlreadyExists
+
+ALIAS_LOCKS = 5330  # pg_locks space: one lock per (model, env) alias the bridge reconciles
 
 
 class MlflowVersionRow(Base):
@@ -137,6 +140,11 @@ class MlflowRepository:
                                 details={"delivery_id": delivery_id}) from None
 
     # -- aliases ------------------------------------------------------------------------------
+
+    def lock_alias(self, model: str, env: str) -> None:
+        """Queue behind other processes reconciling this alias until the transaction ends
+        (PostgreSQL; on SQLite nothing, and no transaction is begun)."""
+        pg_locks.hold(self.session, ALIAS_LOCKS, f"{model}/{env}")
 
     def alias_set(self, model: str, env: str) -> tuple[bool, int | None]:
         """(whether signoff ever set this alias, the MLflow version it last set)."""

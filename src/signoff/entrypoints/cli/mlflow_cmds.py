@@ -17,8 +17,9 @@ from signoff.entrypoints.cli._common import console, print_json
 
 def _summary_line(summary: dict[str, Any]) -> str:
     taken = ", ".join(f"{t['model']} v{t['version']}" for t in summary["taken_in"]) or "none"
-    reverted = ", ".join(f"{r['model']}@{r['alias']} {r['reverted_from']}→{r['mlflow_version']}"
-                         for r in summary["reverted"]) or "none"
+    reverted = ", ".join(f"{r['model']}@{r['alias']} {r['reverted_from']}→{r['mlflow_version']}" if "alias" in r
+                         else f"{r['model']} v{r['mlflow_version']} tag {r['reverted']}"
+                         for r in summary["reverted"] if "reverted" in r or "alias" in r) or "none"
     return f"{summary['models']} governed model(s); taken in: {taken}; aliases reverted: {reverted}"
 
 
