@@ -262,7 +262,8 @@ class TestMlflowScenario:
         stack.as_user("rita").rollback(stack.name, "dev", reason="v2 misbehaves in dev")
         stack.tracking.alias_becomes(stack.name, "dev", v1)
         assert stack.as_user("rita").verify_audit()["ok"] is True
-        assert not stack.as_user("rita").deliveries(state="dead")
+        dead = stack.as_user("rita").deliveries(state="dead")
+        assert not dead, [(d["rule"], d["event_type"], d["last_error"]) for d in dead]
 
     def test_an_alias_moved_to_an_unapproved_version_goes_back_to_the_live_one(self, stack: Stack) -> None:
         client = stack.tracking.client

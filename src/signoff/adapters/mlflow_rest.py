@@ -137,6 +137,9 @@ class MlflowRest:
             self._call("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
         except NotFound:
             pass  # already gone: what we wanted
+        except InvalidInput as exc:
+            if not _missing(exc):
+                raise
 
     def set_tag(self, name: str, version: int | str, key: str, value: str) -> None:
         self._call("POST", "/model-versions/set-tag", {"name": name, "version": str(version), "key": key,
@@ -147,6 +150,9 @@ class MlflowRest:
             self._call("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key})
         except NotFound:
             pass
+        except InvalidInput as exc:
+            if not _missing(exc):
+                raise
 
     # -- tracking -----------------------------------------------------------------------------
 
@@ -163,3 +169,8 @@ class MlflowRest:
 
     def run_url(self, experiment_id: str | None, run_id: str) -> str:
         return f"{self.tracking_uri}/#/experiments/{experiment_id or '0'}/runs/{run_id}"
+
+
+def _missing(exc: InvalidInput) -> bool:
+    """MLflow answers a missing alias or tag with 400 INVALID_PARAMETER_VALUE "... not found"."""
+    return exc.details.get("mlflow_code") == "INVALID_PARAMETER_VALUE" and "not found" in exc.message.lower()
