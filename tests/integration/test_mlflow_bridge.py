@@ -29,7 +29,17 @@ from tests.fixtures.mlflow_server import MlflowServer, mlflow_executable
 from tests.fixtures.servers import WebhookReceiver, free_port, unavailable
 from tests.fixtures.web import ServerThread
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # MLflow's own notices (pickling, type hints, deprecations of its internals), by module. Not
+    # `warnings.catch_warnings()` around the calls: it swaps process-wide state, and the uvicorn
+    # thread serving signoff runs FastAPI's own catch_warnings at the same time (it hides
+    # pydantic's UnsupportedFieldAttributeWarning that way), so each could undo the other's.
+    pytest.mark.filterwarnings("ignore::UserWarning:mlflow.*"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:mlflow.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*"),
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.UnsupportedFieldAttributeWarning"),
+]
 
 SECRET_ENV = "SIGNOFF_TEST_MLFLOW_WEBHOOK_SECRET"
 SECRET = "whsec-" + uuid.uuid4().hex
@@ -52,33 +62,28 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 @pytest.fixture(scope="module")
 def tracking(mlflow_server: MlflowServer) -> Iterator[Any]:
     """The real client pointed at the server, and one logged pyfunc model to register versions of."""
-    import warnings
+    import mlflow
+    import mlflow.pyfunc
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow's own import-time and pickling notices
-        import mlflow
-        import mlflow.pyfunc
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server.url
+    previous, previous_uri = os.environ.get("MLFLOW_TRACKING_URI"), tracking_utils._tracking_uri
     mlflow.set_tracking_uri(mlflow_server.url)
 
     class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
         def predict(self, context: Any, model_input: list[int], params: Any = None) -> list[int]:
             return [2 * x for x in model_input]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with mlflow.start_run() as run:
-            mlflow.log_metric("accuracy", 0.93)
-            mlflow.log_metric("val/loss", 0.2)  # not a signoff metric name: kept aside, not refused
-            mlflow.log_param("depth", "3")
-            info = mlflow.pyfunc.log_model(name="model", python_model=Doubler())
+    with mlflow.start_run() as run:
+        mlflow.log_metric("accuracy", 0.93)
+        mlflow.log_metric("val/loss", 0.2)  # not a signoff metric name: kept aside, not refused
+        mlflow.log_param("depth", "3")
+        info = mlflow.pyfunc.log_model(name="model", python_model=Doubler())
     tracking = _Tracking(mlflow, mlflow.MlflowClient(mlflow_server.url), info.model_uri, run.info.run_id)
     try:
         yield tracking
     finally:
-        mlflow.set_tracking_uri("")
+        mlflow.set_tracking_uri(previous_uri)  # other tests in this process use MLflow locally
         if previous is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
@@ -90,11 +95,7 @@ class _Tracking:
         self.mlflow, self.client, self.model_uri, self.run_id = mlflow, client, model_uri, run_id
 
     def register(self, name: str) -> int:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return int(self.mlflow.register_model(self.model_uri, name).version)
+        return int(self.mlflow.register_model(self.model_uri, name).version)
 
     def alias_becomes(self, name: str, alias: str, version: int | None) -> None:
         """The bridge works after the commit (and, with webhooks, after MLflow's delivery)."""
@@ -236,11 +237,7 @@ class TestMlflowScenario:
         assert tags["signoff.dev"] == "approved"
         assert tags["signoff.dev.approved_by"] == "rita"
         assert tags["signoff.dev.request_id"] == str(request["id"])
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loaded = mlflow.pyfunc.load_model(f"models:/{stack.name}@dev")
+        loaded = mlflow.pyfunc.load_model(f"models:/{stack.name}@dev")
         assert list(loaded.predict([1, 2])) == [2, 4]
 
         # Someone with MLflow rights points prod at a version signoff never approved there.
