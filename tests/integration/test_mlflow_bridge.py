@@ -262,8 +262,11 @@ class TestMlflowScenario:
         dead = stack.as_user("rita").deliveries(state="dead")
         assert not dead, [(d["rule"], d["event_type"], d["last_error"]) for d in dead]
 
-    def test_an_alias_moved_to_an_unapproved_version_goes_back_to_the_live_one(self, stack: Stack) -> None:
+    def test_an_alias_moved_to_an_unapproved_version_goes_back_to_the_live_one(
+            self, stack: Stack, webhook_receiver: WebhookReceiver) -> None:
         client = stack.tracking.client
+        stack.as_user("rita").add_rule("alias-tampering", {"type": [mf.ALIAS_REVERTED]},
+                                       [{"type": "webhook", "url": webhook_receiver.url}])
         stack.tracking.register(stack.name)
         first = stack.wait_for_request(1)
         stack.as_user("rita").decide(first["id"], "approve")
@@ -277,6 +280,8 @@ class TestMlflowScenario:
         [entry] = _eventually(lambda: stack.audit("mlflow.alias_reverted"), what="audit entry")
         assert (entry["after"]["moved_to"], entry["after"]["restored"]) == (v2, 1)
         assert entry["after"]["moved_to_stage"] == "PendingManualApproval"
+        [routed] = webhook_receiver.wait_for(1, timeout=30)  # a rule can route the announcement
+        assert json.loads(routed.body)["data"]["moved_to"] == v2
 
         client.delete_registered_model_alias(stack.name, "dev")
         stack.intake()
@@ -494,6 +499,38 @@ class TestSyncCommand:
         assert down.returncode == 7
         assert len(down.stderr.strip().splitlines()) == 1 and "unreachable" in down.stderr
 
+        tracking.register(f"{prefix}-churn")
+        watcher = subprocess.Popen([*CLI, "mlflow", "sync", "--watch", "--interval", "0.5"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # An outage does not stop --watch: it says so and tries again; SIGTERM ends it cleanly.
+            assert watcher.stderr is not None
+            first = watcher.stderr.readline()  # blocks until the first pass has failed
+            assert first.startswith("warning: MLflow at") and "retrying" in first, first
+            env_ok = {k: v for k, v in env.items() if k != "SIGNOFF_MLFLOW__TRACKING_URI"}
+            watcher.send_signal(15)
+            out, err = watcher.communicate(timeout=60)
+            assert watcher.returncode == 0, err
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+        watched = subprocess.Popen([*CLI, "mlflow", "sync", "--watch", "--interval", "0.5"], env=env_ok,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            settings = make_settings(tmp_path, database_url=env["SIGNOFF_DATABASE_URL"])
+            reader = bootstrap(settings)
+            try:
+                _eventually(lambda: EmbeddedClient(actor="rita", context=reader).versions(f"{prefix}-churn")[0]
+                            ["version"] == 2, timeout=60, what="version 2 taken in by --watch")
+            finally:
+                reader.close()
+            watched.send_signal(15)
+            out, err = watched.communicate(timeout=60)
+            assert watched.returncode == 0, err
+            assert f"taken in: {prefix}-churn v2" in out
+        finally:
+            if watched.poll() is None:
+                watched.kill()
         env.pop("SIGNOFF_MLFLOW__TRACKING_URI")
         bare = write_config(tmp_path / "bare.toml")
         env["SIGNOFF_CONFIG"] = str(bare)
