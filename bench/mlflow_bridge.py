@@ -166,7 +166,8 @@ def run_mlflow_bridge_bench(database: Database) -> dict[str, Any]:
         mlflow = httpx.Client(base_url=server.url, timeout=30)
         try:
             # Webhook intake: signoff's API server receives MLflow's deliveries.
-            ctx = bootstrap(_settings(home / "wh", database.fresh_url(home, "webhook"), server.url, "wh"))
+            ctx = bootstrap(_settings(home / "wh", database.fresh_url(home, "webhook"), server.url, "wh"),
+                            migrate_schema=True)
             from signoff.entrypoints.api import create_app
 
             api = _Api(create_app(ctx))
@@ -190,7 +191,8 @@ def run_mlflow_bridge_bench(database: Database) -> dict[str, Any]:
             result["alias_after_approval"] = _percentiles(alias)
 
             # Sync intake: a poller thread, no webhook.
-            ctx = bootstrap(_settings(home / "sync", database.fresh_url(home, "sync"), server.url, "sync"))
+            ctx = bootstrap(_settings(home / "sync", database.fresh_url(home, "sync"), server.url, "sync"),
+                            migrate_schema=True)
             bridge = mlflow_bridge(ctx)
             stop = threading.Event()
             passes: list[float] = []

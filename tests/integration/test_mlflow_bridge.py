@@ -258,6 +258,10 @@ class TestMlflowScenario:
         stack.tracking.alias_becomes(stack.name, "dev", v2)
         stack.as_user("rita").rollback(stack.name, "dev", reason="v2 misbehaves in dev")
         stack.tracking.alias_becomes(stack.name, "dev", v1)
+        stack.intake()  # one more look (sync): signoff's own tags and aliases are left alone
+        assert client.get_model_version(stack.name, str(v2)).tags["signoff.dev"] == "approved"
+        assert not stack.audit("mlflow.tag_reverted")
+        assert len(stack.audit("mlflow.alias_reverted")) == 1
         assert stack.as_user("rita").verify_audit()["ok"] is True
         dead = stack.as_user("rita").deliveries(state="dead")
         assert not dead, [(d["rule"], d["event_type"], d["last_error"]) for d in dead]

@@ -97,7 +97,8 @@ class MlflowRest:
                 return
 
     def registered_model(self, name: str) -> dict[str, Any]:
-        return self._call("GET", "/registered-models/get", {"name": name})["registered_model"]  # type: ignore[no-any-return]
+        found: dict[str, Any] = self._call("GET", "/registered-models/get", {"name": name})["registered_model"]
+        return found
 
     def model_versions(self, name: str) -> Iterator[dict[str, Any]]:
         """Every version of a registered model, page by page."""
@@ -114,7 +115,9 @@ class MlflowRest:
                 return
 
     def model_version(self, name: str, version: int | str) -> dict[str, Any]:
-        return self._call("GET", "/model-versions/get", {"name": name, "version": str(version)})["model_version"]  # type: ignore[no-any-return]
+        found: dict[str, Any] = self._call("GET", "/model-versions/get",
+                                           {"name": name, "version": str(version)})["model_version"]
+        return found
 
     def download_uri(self, name: str, version: int | str) -> str | None:
         try:

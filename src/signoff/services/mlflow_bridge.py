@@ -32,6 +32,7 @@ from signoff.domain.deliveries import Job, Outcome
 from signoff.domain.models import METRIC_NAME, Lineage, Stage
 from signoff.domain.workflow import Workflow
 from signoff.errors import AlreadyExists, NotFound, ServiceUnavailable, SignoffError
+from signoff.services.lifecycle import _original_approval
 from signoff.services.ports import UnitOfWork
 from signoff.services.registry import register_in
 
@@ -178,8 +179,7 @@ class Bridge:
             link = uow.mlflow.by_signoff(model, live.number) if live is not None else None
             desired = link.mlflow_version if link is not None else None
             ever_set, last_set = uow.mlflow.alias_set(model, env)
-            approvers = list(live.approved_by) if live is not None else []
-            request_id = live.request_id if live is not None else None
+            live_number = live.number if link is not None else None
         actual = self.rest.aliases(mlflow_model).get(alias)
         result: dict[str, Any] = {"model": model, "env": env, "alias": alias, "mlflow_version": desired}
         if actual != desired:
@@ -204,8 +204,8 @@ class Bridge:
                                             mlflow_version=desired, at=uow.clock.now())
                     uow.commit()
             result["changed"] = False
-        if desired is not None and self.settings.tags:
-            self._write_tags(mlflow_model, desired, mf.expected_tags(env, "approved", approvers, request_id))
+        if desired is not None and live_number is not None and self.settings.tags:
+            self._write_tags(mlflow_model, desired, self.expected_tags_of(model, live_number))
         return result
 
     def _reverted(self, uow: UnitOfWork, model: str, env: str, mlflow_model: str, alias: str, actual: int | None,
@@ -250,11 +250,10 @@ class Bridge:
                 approvers: list[str] = []
                 request_id = None
                 if stage is Stage.APPROVED:
-                    live = uow.live.row(model, env)
-                    if live is not None and live.version_id == row.id:
-                        approvers, request_id = list(live.approved_by), live.request_id
-                    else:
-                        approvers = sorted(uow.requests.approvers_of(row.id, env))
+                    # What the live pointer carried when the approval made it live (rollbacks
+                    # restore the same), whether or not it is live now.
+                    model_row = uow.models.row(model)
+                    approvers, _, request_id = _original_approval(uow, self.workflow, model_row, row, env)
                 out.update(mf.expected_tags(env, stage.value.lower(), approvers, request_id))
         return out
 
