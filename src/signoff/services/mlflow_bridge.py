@@ -271,6 +271,8 @@ class Bridge:
         """Every `signoff.*` tag of a listed version that disagrees with signoff's record, put back."""
         number = int(mv["version"])
         current = {t["key"]: t["value"] for t in mv.get("tags", []) if t["key"].startswith(mf.TAG_PREFIX)}
+        if not current:
+            return []  # the usual case (nothing decided yet): no database read per version and pass
         with self.uow_factory() as uow:
             link = uow.mlflow.by_mlflow(mlflow_model, number)
         if link is None or link.version is None:
