@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test soak bench bench-compare demo server clean install
+.PHONY: run test soak bench bench-compare demo server clean install mlflow-server
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,20 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP) $@
 
 install: $(STAMP)
+
+# A real MLflow tracking server for the MLflow bridge's tests and benchmark, in its own venv (the
+# full server's Flask/gunicorn stack stays out of signoff's). tests/fixtures/mlflow_server.py finds it.
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_SPEC ?= mlflow==3.17.2
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
+
+$(MLFLOW_STAMP): Makefile
+	$(PY) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q --upgrade pip
+	$(MLFLOW_VENV)/bin/pip install -q '$(MLFLOW_SPEC)'
+	touch $@
+
+mlflow-server: $(MLFLOW_STAMP)
 
 # The main job: first the scripted dev -> prod story in the terminal (it completes, ending with
 # the version live in prod), then the demo server: web UI on http://127.0.0.1:8080, demo users
@@ -51,7 +65,7 @@ demo: $(STAMP)
 TEST_WORKERS ?= 2
 XDIST = -n $(TEST_WORKERS) --dist loadfile
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(MLFLOW_STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	SIGNOFF_TEST_DB=postgres $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
@@ -65,7 +79,7 @@ soak: $(TEST_STAMP)
 # from the Debian binaries (or SIGNOFF_BENCH_POSTGRES_URL). DB=sqlite or DB=postgres runs one.
 DB ?= all
 
-bench: $(STAMP)
+bench: $(STAMP) $(MLFLOW_STAMP)
 	@$(BIN)/python -m compileall -q src/signoff  # start-up is measured as installed (see $(STAMP))
 	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/run.py
 
@@ -75,4 +89,4 @@ bench-compare: $(STAMP)
 	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/compare_mlflow.py
 
 clean:
-	rm -rf $(VENV) .signoff build *.egg-info
+	rm -rf $(VENV) $(MLFLOW_VENV) .signoff build *.egg-info

@@ -31,6 +31,7 @@ DATABASE_SUITES = [
     ("scale", "scale", "run_scale_bench"),
 ]
 DATABASE_SUITES.append(("signin", "people", "run_signin_bench"))  # the sign-in throttle under guessing
+DATABASE_SUITES.append(("mlflow", "mlflow_bridge", "run_mlflow_bridge_bench"))  # MLflow bridge latencies
 SHARED_SUITES = [("inference", "inference", "run_inference_bench"), ("matcher", "matcher", "run_matcher_bench")]
 
 

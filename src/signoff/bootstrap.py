@@ -138,7 +138,8 @@ def bootstrap(
         sync_config_users(uow=ctx.uow(), users=_config_users(settings), hash_password=hash_password,
                           retire=retire_config_users)
     if sync_rules:
-        _sync_rules(uow=ctx.plain_uow(), configured=settings.rules, python_targets=settings.events.python_targets)
+        _sync_rules(uow=ctx.plain_uow(), configured=settings.rules, python_targets=settings.events.python_targets,
+                    defaults=_default_rules(settings))
     ctx.dispatch_inline = settings.events.inline
     return ctx
 
@@ -166,14 +167,47 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
     http = HttpTargets(public_url=s.server.public_url, max_connections=max_connections)
     email = EmailRunner(uow_factory=ctx.plain_uow, mailer=ctx.extras.get("mailer") or SmtpMailer(s.smtp),
                         public_url=s.server.public_url, sender=s.smtp.sender, composer=mail_composer(ctx))
+    runners: dict[str, Any] = {"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets),
+                               "email": email}
+    closers = [http.close]
+    if s.mlflow is not None:
+        from signoff.services.mlflow_bridge import MlflowRunner
+
+        # Its commits are the dispatcher's own work: the running drain or worker picks up the
+        # events they write, so no after-commit dispatch (plain units of work).
+        bridge = mlflow_bridge(ctx, plain=True)
+        runners["mlflow"] = MlflowRunner(bridge)
+        closers.append(bridge.rest.close)
     return Dispatcher(
-        uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock,
-        runners={"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets),
-                 "email": email},
+        uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock, runners=runners,
         retry=RetryPolicy(s.events.max_attempts, s.events.backoff_base, s.events.backoff_cap),
         lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
-        timeout_cap=s.events.inline_timeout if inline else None, on_close=http.close,
+        timeout_cap=s.events.inline_timeout if inline else None, on_close=lambda: [c() for c in closers],
     )
+
+
+def _default_rules(settings: Settings) -> list[dict[str, Any]] | None:
+    """The workflow's rules, plus the MLflow bridge's while `[mlflow]` is configured."""
+    if settings.mlflow is None:
+        return None
+    from signoff.domain.rules import DEFAULT_RULES
+    from signoff.services.mlflow_bridge import MLFLOW_RULES
+
+    return DEFAULT_RULES + MLFLOW_RULES
+
+
+def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Any:
+    """The MLflow bridge over `[mlflow]`; raises InvalidInput when it is not configured."""
+    from signoff.adapters.mlflow_rest import MlflowRest
+    from signoff.errors import InvalidInput
+    from signoff.services.mlflow_bridge import Bridge
+
+    conf = ctx.settings.mlflow
+    if conf is None:
+        raise InvalidInput("the MLflow bridge needs an [mlflow] section with tracking_uri in signoff.toml",
+                           details={"key": "mlflow"})
+    return Bridge(uow_factory=ctx.plain_uow if plain else ctx.uow, workflow=ctx.workflow, settings=conf,
+                  rest=MlflowRest(conf.tracking_uri, timeout=conf.timeout))
 
 
 def mail_composer(ctx: Context) -> Any:

@@ -262,6 +262,33 @@ class AuthSettings(_Strict):
         return self
 
 
+class MlflowSettings(_Strict):
+    """`[mlflow]`: govern an MLflow model registry in place (docs/mlflow.md).
+
+    Credentials are not configured here: they come from MLflow's own environment variables
+    (`MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD`, or `MLFLOW_TRACKING_TOKEN`), so the
+    same secrets serve the pipelines' MLflow clients and signoff.
+    """
+
+    tracking_uri: str = Field(pattern=r"^https?://[^/\s?#]+(/\S*)?$")
+    models: list[str] = Field(default_factory=lambda: ["*"])  # registered model names or globs
+    aliases: dict[str, str] = Field(default_factory=dict)  # environment -> alias (default: its name)
+    webhook_secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # A delivery signed longer ago than this is refused (replays of captured requests).
+    webhook_max_age: float = Field(default=300.0, gt=0, le=86_400)
+    # Tag the MLflow version on every approval: `signoff.<env>`, `signoff.<env>.approved_by`, …
+    tags: bool = True
+    # Who registered a version in signoff when MLflow does not say (its `user_id` is empty).
+    registrant: str = "mlflow"
+    poll_interval: float = Field(default=10.0, gt=0, le=3600)  # `signoff mlflow sync --watch`
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    # Hash the artifact (local path or fsspec URL) so approvals bind to its bytes.
+    digest: bool = True
+
+    def alias_for(self, env: str) -> str:
+        return self.aliases.get(env, env)
+
+
 class Settings(BaseSettings):
     """Everything configurable. `SIGNOFF_DATABASE_URL`, `SIGNOFF_SMTP__HOST`, …"""
 
@@ -280,6 +307,7 @@ class Settings(BaseSettings):
     events: EventsSettings = Field(default_factory=EventsSettings)
     emergency_group: str = "emergency"
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    mlflow: MlflowSettings | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -338,4 +366,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         raise _config_error(exc) from None
     settings.environments.policies()  # validate now so a bad policy names its key at start-up
+    if settings.mlflow is not None:
+        unknown = sorted(set(settings.mlflow.aliases) - set(settings.environments.order))
+        if unknown:
+            raise InvalidInput(f"config key mlflow.aliases.{unknown[0]}: not in environments.order",
+                               details={"key": f"mlflow.aliases.{unknown[0]}"})
     return settings

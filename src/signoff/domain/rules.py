@@ -113,11 +113,18 @@ class PythonTarget(_Target):
     function: str = Field(max_length=512, pattern=PYTHON_REF)
 
 
+class MlflowTarget(_Target):
+    """The MLflow bridge (`[mlflow]`): take in MLflow registry events, move aliases and tags."""
+
+    type: Literal["mlflow"]
+
+
 Target = Annotated[
-    Union[RequestApprovalTarget, RequestPromotionTarget, EmailTarget, WebhookTarget, SlackTarget, PythonTarget],
+    Union[RequestApprovalTarget, RequestPromotionTarget, EmailTarget, WebhookTarget, SlackTarget, PythonTarget,
+          MlflowTarget],
     Field(discriminator="type"),
 ]
-TARGET_TYPES = ("request_approval", "request_promotion", "email", "webhook", "slack", "python")
+TARGET_TYPES = ("request_approval", "request_promotion", "email", "webhook", "slack", "python", "mlflow")
 # Built-in actions change signoff's own state: they run inside the transaction that completes
 # their delivery, so each takes effect exactly once.
 TRANSACTIONAL_TYPES = frozenset({"request_approval", "request_promotion"})

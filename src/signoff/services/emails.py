@@ -84,7 +84,8 @@ class MailComposer:
             registrant = uow.users.find(version_row.registered_by)
             registrant_email = registrant.email if registrant is not None else None
             lineage = {"run_id": version_row.run_id, "code_commit": version_row.code_commit,
-                       "dataset_hash": version_row.dataset_hash, "digest": version_row.digest}
+                       "dataset_hash": version_row.dataset_hash, "digest": version_row.digest,
+                       "mlflow": mlflow_links((version_row.meta or {}).get("mlflow"))}
             registered_at, registered_by = version_row.registered_at, version_row.registered_by
             # Whoever decided already has nothing left to do (a reminder of a half-approved prod request).
             skip = {u.email.strip().lower() for d in request.decisions
@@ -182,3 +183,12 @@ class MailComposer:
         if name == "expired":
             return f"[signoff] Request expired: {m} v{v} in {env}"
         return f"[signoff] {m} v{v}"
+
+
+def mlflow_links(meta: Any) -> dict[str, str] | None:
+    """The MLflow UI links the bridge recorded for a version (http(s) only: metadata is registrant input)."""
+    if not isinstance(meta, dict):
+        return None
+    links = {k: meta[k] for k in ("run_url", "model_version_url")
+             if isinstance(meta.get(k), str) and meta[k].startswith(("http://", "https://"))}
+    return links or None

@@ -31,6 +31,7 @@ from signoff.entrypoints.api.routes import (
     versions,
 )
 from signoff.entrypoints.api.routes import deliveries, rules
+from signoff.entrypoints.api.routes import mlflow as mlflow_routes
 from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
 
@@ -38,6 +39,7 @@ ROUTERS = [models.router, versions.router, environments.router, approval_request
            audit.router, events.router, health.router, lifecycle.router, users.router, tokens.router]
 ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
 ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
+ROUTERS.append(mlflow_routes.router)  # the MLflow bridge's webhook intake
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are

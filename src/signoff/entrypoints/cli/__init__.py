@@ -81,6 +81,10 @@ def _register_commands() -> None:
     deliveries_cmds.register_commands(app)
     worker_cmd.register_commands(app)
 
+    from signoff.entrypoints.cli import mlflow_cmds
+
+    mlflow_cmds.register_commands(app)
+
 
 _register_commands()
 
