@@ -31,6 +31,7 @@ from signoff.entrypoints.api.routes import (
     versions,
 )
 from signoff.entrypoints.api.routes import deliveries, rules
+from signoff.entrypoints.aws import mount_aws
 from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
 
@@ -69,6 +70,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator
+    mount_aws(app, ctx)  # the AWS-compatible doors: SSM and SageMaker over SigV4 (entrypoints/aws)
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
                        metrics=RequestMetrics(app.state.metrics_registry))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,0 +1,241 @@
+"""boto3, as a pipeline runs it, against a real `signoff server` process: configured only by
+`AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_SAGEMAKER` and keys from `signoff aws-keys create`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import botocore.auth
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import unique
+from tests.fixtures.aws import PASSWORDS, AwsStack, Key, aws_env, aws_stack  # noqa: F401
+from tests.fixtures.web import Visitor, review_links
+
+pytestmark = pytest.mark.slow
+
+
+def clients(stack: AwsStack, key: Key, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    aws_env(monkeypatch, key, ssm=stack.url + "/aws/ssm", sagemaker=stack.url + "/aws/sagemaker")
+    return boto3.client("ssm"), boto3.client("sagemaker")
+
+
+def code_of(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def approve_by_email(stack: AwsStack, user: str, model: str) -> None:
+    """The approver's path: the emailed review link, sign-in, the form post."""
+    address = f"{user}@example.com"
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    link = None
+    while link is None and datetime.now(UTC) < deadline:
+        for mail in list(stack.smtp.messages):
+            if address in mail.rcpt_tos and model in str(mail.message["Subject"]):
+                link = review_links(mail.message)[0]
+        if link is None:
+            stack.smtp.wait_for(len(stack.smtp.messages) + 1, timeout=20)
+    assert link, f"no review mail to {address} for {model}"
+    visitor = Visitor(stack.url)
+    try:
+        path = link[len(stack.url):]
+        visitor.sign_in(user, PASSWORDS[user], next_url=path)
+        request_id = int(re.search(r"/review/(\d+)", path).group(1))  # type: ignore[union-attr]
+        page = visitor.get(path)
+        assert page.status_code == 200, page.text
+        r = visitor.http.post(f"/requests/{request_id}/decision", data={
+            "csrf_token": visitor.csrf(page.text, f"/requests/{request_id}/decision"),
+            "decision": "approve", "comment": "reviewed"})
+        assert r.status_code == 303, r.text
+    finally:
+        visitor.close()
+
+
+def register(stack: AwsStack, sm: Any, model: str, **extra: Any) -> str:
+    sm.create_model_package_group(ModelPackageGroupName=model, ModelPackageGroupDescription="churn model")
+    return str(sm.create_model_package(
+        ModelPackageGroupName=model, ModelPackageDescription="v1 from the pipeline",
+        InferenceSpecification={"Containers": [{"Image": "123.dkr.ecr/churn:1",
+                                                "ModelDataUrl": f"s3://models/{model}/model.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        CustomerMetadataProperties={"team": "retention"},
+        ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
+                                                      "S3Uri": f"s3://models/{model}/metrics.json"}}},
+        **extra)["ModelPackageArn"])
+
+
+class TestTheSeedLoop:
+    def test_create_model_package_then_email_approval_then_ssm_then_promotion_to_prod(
+            self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        stack = aws_stack
+        model = unique()
+        ssm, sm = clients(stack, stack.key("ci-pipeline"), monkeypatch)
+        arn = register(stack, sm, model)
+        assert arn == f"arn:aws:sagemaker:us-east-1:000000000000:model-package/{model}/1"
+        described = sm.describe_model_package(ModelPackageName=arn)
+        assert described["ModelApprovalStatus"] == "PendingManualApproval"
+        assert described["CustomerMetadataProperties"] == {"team": "retention"}
+        assert described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("metrics.json")
+        assert described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == f"s3://models/{model}/model.tar.gz"
+        with pytest.raises(ClientError) as missing:
+            ssm.get_parameter(Name=f"/signoff/models/{model}/dev")
+        assert code_of(missing) == "ParameterNotFound"
+
+        approve_by_email(stack, "rita", model)
+
+        param = ssm.get_parameter(Name=f"/signoff/models/{model}/dev")["Parameter"]
+        value = json.loads(param["Value"])
+        assert (param["Type"], param["Version"], value["version"], value["approved_by"]) == ("String", 1, 1, ["rita"])
+        assert value["artifact_uri"] == f"s3://models/{model}/model.tar.gz"
+        assert isinstance(param["LastModifiedDate"], datetime)
+        history = ssm.get_parameter_history(Name=f"/signoff/models/{model}/dev")["Parameters"]
+        assert [h["Version"] for h in history] == [1] and json.loads(history[0]["Value"])["version"] == 1
+        described = sm.describe_model_package(ModelPackageName=arn)
+        assert described["ModelApprovalStatus"] == "Approved"
+        assert described["ModelLifeCycle"]["Stage"] == "dev"
+
+        # Promotion through signoff's own doors: inference reports open the next requests.
+        reporter = stack.token("ci-pipeline", "report")
+        approvers = {"test": ["ron"], "uat": ["uma"], "prod": ["paula", "pete"]}
+        previous = "dev"
+        for env, people in approvers.items():
+            report = stack.api("POST", f"/models/{model}/versions/1/inference-reports", reporter,
+                               json={"env": previous, "metrics": {"accuracy": 0.95}, "rows": 100})
+            request_id = report["promotion_request"]["id"]
+            for person in people:
+                stack.api("POST", f"/approval-requests/{request_id}/decisions", stack.token(person, "decide"),
+                          json={"decision": "approve", "comment": "ok"})
+            previous = env
+
+        prod = json.loads(ssm.get_parameter(Name=f"/signoff/models/{model}/prod")["Parameter"]["Value"])
+        assert prod["version"] == 1 and sorted(prod["approved_by"]) == ["paula", "pete"]
+        assert prod["approved_envs"] == ["dev", "test", "uat", "prod"]
+        life = sm.describe_model_package(ModelPackageName=arn)["ModelLifeCycle"]
+        assert (life["Stage"], life["StageStatus"]) == ("prod", "Approved")
+        by_path = ssm.get_parameters_by_path(Path=f"/signoff/models/{model}")["Parameters"]
+        assert sorted(p["Name"].rsplit("/", 1)[1] for p in by_path) == ["dev", "prod", "test", "uat"]
+
+
+class TestUpdateModelPackageDecides:
+    def test_a_pipeline_key_is_refused_and_an_approver_key_decides_with_an_audit_entry(
+            self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        stack = aws_stack
+        model = unique()
+        _, sm = clients(stack, stack.key("ci-pipeline"), monkeypatch)
+        arn = register(stack, sm, model)
+        with pytest.raises(ClientError) as refused:
+            sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+        assert code_of(refused) == "AccessDeniedException"
+        assert sm.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "PendingManualApproval"
+
+        _, rita = clients(stack, stack.key("rita"), monkeypatch)
+        rita.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved",
+                                  ApprovalDescription="checked the holdout")
+        assert rita.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+        audit = stack.api("GET", "/audit", stack.token("olga", "admin"), params={"model": model})["items"]
+        decided = [e for e in audit if e["action"] == "approval.approved"]
+        assert decided and decided[0]["actor"] == "rita" and decided[0]["after"]["comment"] == "checked the holdout"
+
+    def test_registering_as_approved_is_refused(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        _, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        model = unique()
+        with pytest.raises(ClientError) as refused:
+            register(aws_stack, sm, model, ModelApprovalStatus="Approved")
+        assert code_of(refused) == "ValidationException"
+        assert sm.list_model_packages(ModelPackageGroupName=model)["ModelPackageSummaryList"] == []
+
+    def test_metadata_updates_are_kept(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        _, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        arn = register(aws_stack, sm, unique())
+        sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"owner": "ana"},
+                                CustomerMetadataPropertiesToRemove=["team"])
+        assert sm.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"] == {"owner": "ana"}
+
+
+class TestSsmWritesAreRefused:
+    @pytest.mark.parametrize("call", ["put_parameter", "delete_parameter", "label_parameter_version"])
+    def test_each_write_is_access_denied(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch,
+                                         call: str) -> None:
+        ssm, _ = clients(aws_stack, aws_stack.key("olga", "admin"), monkeypatch)
+        kwargs: dict[str, Any] = {"Name": "/signoff/models/x/prod"}
+        if call == "put_parameter":
+            kwargs.update(Value="{}", Type="String", Overwrite=True)
+        if call == "label_parameter_version":
+            kwargs.update(Labels=["live"])
+        with pytest.raises(ClientError) as refused:
+            getattr(ssm, call)(**kwargs)
+        assert code_of(refused) == "AccessDeniedException"
+
+
+class TestBadCredentials:
+    """Each raises the botocore error an AWS JSON endpoint (SSM) gives for the same mistake."""
+
+    def test_an_unknown_key(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        ssm, _ = clients(aws_stack, Key("AKIAAAAAAAAAAAAAAAAA", "x" * 40), monkeypatch)
+        with pytest.raises(ClientError) as refused:
+            ssm.get_parameter(Name="/signoff/models/x/dev")
+        assert code_of(refused) == "UnrecognizedClientException"
+
+    def test_a_wrong_secret(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        key = aws_stack.key("ci-pipeline")
+        ssm, _ = clients(aws_stack, Key(key.access_key_id, key.secret_access_key[::-1]), monkeypatch)
+        with pytest.raises(ClientError) as refused:
+            ssm.get_parameter(Name="/signoff/models/x/dev")
+        assert code_of(refused) == "InvalidSignatureException"
+        assert "signature we calculated does not match" in str(refused.value)
+
+    def test_a_skewed_clock(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        ssm, _ = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        skewed = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=20)
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: skewed)
+        with pytest.raises(ClientError) as refused:
+            ssm.get_parameter(Name="/signoff/models/x/dev")
+        assert code_of(refused) == "InvalidSignatureException"
+        assert "Signature expired" in str(refused.value)
+
+    def test_a_wrong_region(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        ssm = boto3.client("ssm", region_name="eu-west-1")
+        with pytest.raises(ClientError) as refused:
+            ssm.get_parameter(Name="/signoff/models/x/dev")
+        assert code_of(refused) == "InvalidSignatureException"
+        assert "scoped to a valid region" in str(refused.value)
+
+    def test_a_wrong_service_scope(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        signed_for_sagemaker = boto3.client("sagemaker", endpoint_url=aws_stack.url + "/aws/ssm")
+        with pytest.raises(ClientError) as refused:
+            signed_for_sagemaker.list_model_package_groups()
+        assert code_of(refused) == "InvalidSignatureException"
+        assert "scoped to correct service: 'ssm'" in str(refused.value)
+
+    def test_a_tampered_body(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        ssm, _ = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+
+        def tamper(request: Any, **_: Any) -> None:
+            request.body = request.body.replace(b"/dev", b"/prd")
+
+        ssm.meta.events.register("before-send.ssm.GetParameter", tamper)
+        with pytest.raises(ClientError) as refused:
+            ssm.get_parameter(Name="/signoff/models/x/dev")
+        assert code_of(refused) == "InvalidSignatureException"
+
+    def test_a_revoked_key(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        key = aws_stack.key("ci-pipeline")
+        out = aws_stack.proc.cli("aws-keys", "revoke", key.access_key_id, remote=False)
+        assert out.returncode == 0, out.stderr
+        ssm, _ = clients(aws_stack, key, monkeypatch)
+        deadline = datetime.now(UTC) + timedelta(seconds=10)  # the server's key cache: 5 s
+        while True:
+            try:
+                ssm.describe_parameters()
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "UnrecognizedClientException"
+                return
+            assert datetime.now(UTC) < deadline, "a revoked key still works after the cache time"
