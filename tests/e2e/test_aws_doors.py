@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow
 
 def clients(stack: AwsStack, key: Key, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     aws_env(monkeypatch, key, ssm=stack.url + "/aws/ssm", sagemaker=stack.url + "/aws/sagemaker")
-    return boto3.client("ssm"), boto3.client("sagemaker")
+    # A fresh session reads the environment again (boto3's default session caches credentials).
+    session = boto3.session.Session()
+    return session.client("ssm"), session.client("sagemaker")
 
 
 def code_of(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -201,7 +203,7 @@ class TestBadCredentials:
 
     def test_a_wrong_region(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
         clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
-        ssm = boto3.client("ssm", region_name="eu-west-1")
+        ssm = boto3.session.Session().client("ssm", region_name="eu-west-1")
         with pytest.raises(ClientError) as refused:
             ssm.get_parameter(Name="/signoff/models/x/dev")
         assert code_of(refused) == "InvalidSignatureException"
@@ -209,7 +211,7 @@ class TestBadCredentials:
 
     def test_a_wrong_service_scope(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
         clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
-        signed_for_sagemaker = boto3.client("sagemaker", endpoint_url=aws_stack.url + "/aws/ssm")
+        signed_for_sagemaker = boto3.session.Session().client("sagemaker", endpoint_url=aws_stack.url + "/aws/ssm")
         with pytest.raises(ClientError) as refused:
             signed_for_sagemaker.list_model_package_groups()
         assert code_of(refused) == "InvalidSignatureException"
