@@ -31,6 +31,7 @@ DATABASE_SUITES = [
     ("scale", "scale", "run_scale_bench"),
 ]
 SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
+SHARED_SUITES.append(("aws", "aws", "run_aws_bench"))  # boto3 get_parameter: signoff vs moto server
 
 
 def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
