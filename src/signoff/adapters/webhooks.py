@@ -62,8 +62,11 @@ class HttpTargets:
 
     def __init__(self, *, public_url: str = "", client: httpx.Client | None = None,
                  environ: Mapping[str, str] | None = None, wall_clock: Callable[[], float] = time.time,
-                 max_connections: int = 32) -> None:
+                 max_connections: int = 32, aws_place: Any = None) -> None:
+        from signoff.domain.aws_events import AwsPlace
+
         self.public_url = public_url
+        self.aws_place = aws_place or AwsPlace()
         self.environ = os.environ if environ is None else environ
         self.wall_clock = wall_clock
         self._owns_client = client is None
@@ -95,6 +98,8 @@ class HttpTargets:
         secret, problem = self._secret(job.target)
         if problem:
             return Outcome.final(problem)
+        if getattr(job.target, "format", "cloudevents") == "aws":
+            return self._aws_webhook(job, secret, cap)
         body = json.dumps(job.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = {**job.target.headers, "Content-Type": "application/cloudevents+json; charset=utf-8",
                    IDEMPOTENCY_HEADER: job.key, "Signoff-Delivery-Id": str(job.id),
@@ -102,6 +107,23 @@ class HttpTargets:
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
         return self._post(job.target.url, body, headers, _timeout(job.target.timeout, cap))
+
+    def _aws_webhook(self, job: Job, secret: str | None, cap: float | None) -> Outcome:
+        from signoff.domain.aws_events import to_aws
+
+        shaped = to_aws(job.event, self.aws_place)
+        outcome = Outcome.ok(aws_events=0)
+        for index, event in enumerate(shaped):
+            body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            headers = {**job.target.headers, "Content-Type": "application/json; charset=utf-8",
+                       IDEMPOTENCY_HEADER: f"{job.key}/aws/{index}", "Signoff-Delivery-Id": str(job.id),
+                       "Signoff-Attempt": str(job.attempt), "Signoff-Event-Type": str(job.event.get("type", ""))}
+            if secret:
+                headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
+            outcome = self._post(job.target.url, body, headers, _timeout(job.target.timeout, cap))
+            if outcome.kind != "ok":
+                return outcome
+        return outcome
 
     def slack(self, job: Job, cap: float | None) -> Outcome:
         rendered = render(job.event, self.public_url)

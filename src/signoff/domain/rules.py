@@ -69,6 +69,9 @@ class WebhookTarget(_HttpTarget):
     secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)
     headers: dict[HeaderName, Annotated[str, Field(max_length=1024, pattern=r"^[^\r\n]*$")]] = Field(
         default_factory=dict, max_length=20)
+    # "aws": post the event as SageMaker/SSM would put it on EventBridge (domain/aws_events.py),
+    # one request per AWS event, nothing for events AWS has no counterpart for.
+    format: Literal["cloudevents", "aws"] = "cloudevents"
 
 
 class SlackTarget(_HttpTarget):
