@@ -10,7 +10,6 @@ SigV4 signature, which moto does not. `python bench/aws.py` prints the JSON.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_api import Server, _free_port  # noqa: E402
+from http_api import Server, _free_port
 
 MODEL, NAME = "churn", "/signoff/models/churn/dev"
 
@@ -68,7 +67,7 @@ def _figures(samples: list[float]) -> dict[str, float]:
 def run_aws_bench(calls: int = 400, rounds: int = 3) -> dict[str, Any]:
     try:
         import boto3  # noqa: F401
-        import moto.server  # noqa: F401
+        import moto.server
     except ImportError as exc:
         return {"skipped": f"needs the test extras (boto3, moto[server]): {exc}"}
     with tempfile.TemporaryDirectory(prefix="signoff-bench-aws-") as tmp:

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import unique
-from tests.fixtures.aws import PASSWORDS, AwsStack, Key, aws_env, aws_stack  # noqa: F401
+from tests.fixtures.aws import PASSWORDS, AwsStack, Key, aws_env
 from tests.fixtures.web import Visitor, review_links
 
 pytestmark = pytest.mark.slow
@@ -241,3 +241,49 @@ class TestBadCredentials:
                 assert exc.response["Error"]["Code"] == "UnrecognizedClientException"
                 return
             assert datetime.now(UTC) < deadline, "a revoked key still works after the cache time"
+
+
+class TestKeyManagement:
+    def test_the_secret_is_shown_once_and_stored_encrypted(self, aws_stack: AwsStack) -> None:
+        from sqlalchemy import create_engine, text
+
+        key = aws_stack.key("ci-pipeline", "resolve")
+        listed = aws_stack.proc.cli("aws-keys", "list", "--user", "ci-pipeline", "--json", remote=False)
+        assert listed.returncode == 0, listed.stderr
+        assert key.access_key_id in listed.stdout and key.secret_access_key not in listed.stdout
+        engine = create_engine(aws_stack.proc.database_url)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(text("SELECT secret_encrypted FROM aws_access_keys WHERE access_key_id = :a"),
+                                      {"a": key.access_key_id}).scalar_one()
+        finally:
+            engine.dispose()
+        assert key.secret_access_key not in stored and len(stored) > 80
+
+    def test_keys_are_managed_remotely_like_tokens(self, aws_stack: AwsStack,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        admin = aws_stack.token("olga", "admin")
+        created = aws_stack.proc.cli("aws-keys", "create", "--user", "rita", "--scope", "resolve", "--json",
+                                     token=admin)
+        assert created.returncode == 0, created.stderr
+        data = json.loads(created.stdout)
+        assert set(data) >= {"access_key_id", "secret_access_key"} and data["scopes"] == ["resolve"]
+        ssm, _ = clients(aws_stack, Key(data["access_key_id"], data["secret_access_key"]), monkeypatch)
+        assert "Parameters" in ssm.describe_parameters()
+        listed = json.loads(aws_stack.proc.cli("aws-keys", "list", "--json", token=admin).stdout)
+        assert data["access_key_id"] in [k["access_key_id"] for k in listed]
+        assert all("secret_access_key" not in k for k in listed)
+        revoked = aws_stack.proc.cli("aws-keys", "revoke", data["access_key_id"], "--json", token=admin)
+        assert revoked.returncode == 0 and json.loads(revoked.stdout)["revoked_at"]
+        with pytest.raises(ClientError) as refused:  # this server forgets its cache at once
+            ssm.describe_parameters()
+        assert code_of(refused) == "UnrecognizedClientException"
+        denied = aws_stack.proc.cli("aws-keys", "list", token=aws_stack.token("rita", "resolve"))
+        assert denied.returncode == 5
+
+    def test_a_key_without_the_resolve_scope_cannot_read_parameters(
+            self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        ssm, _ = clients(aws_stack, aws_stack.key("ci-pipeline", "register"), monkeypatch)
+        with pytest.raises(ClientError) as refused:
+            ssm.get_parameter(Name="/signoff/models/x/dev")
+        assert code_of(refused) == "AccessDeniedException"

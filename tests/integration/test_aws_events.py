@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import make_settings, unique
+from tests.fixtures.servers import WebhookReceiver
+
 from signoff.bootstrap import bootstrap
 from signoff.domain.patterns import compile_pattern
 from signoff.services import approvals, registry
-from tests.conftest import make_settings, unique
-from tests.fixtures.servers import WebhookReceiver
 
 # As written for AWS (EventBridge console examples for SageMaker and SSM).
 APPROVED_PACKAGES = {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],

@@ -33,7 +33,7 @@ class AwsPlace:
 
 
 def _epoch_ms(time: str) -> int:
-    return int(datetime.fromisoformat(time.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(datetime.fromisoformat(time).timestamp() * 1000)
 
 
 def _envelope(event: dict[str, Any], index: int, source: str, detail_type: str, resource: str,

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from signoff.adapters.db.aws_keys import aws_key_to_dict
 from signoff.adapters.db.tables import AwsKeyRow, UserRow
+from signoff.errors import InvalidInput
 from signoff.services.ports import Clock, UnitOfWork
 from signoff.services.tokens import Principal, check_scopes
-from signoff.errors import InvalidInput
 
 # What a pipeline's key needs, and an approver's: whether a decision is allowed is still the
 # environment's policy and the user's groups at that moment.
@@ -117,7 +117,7 @@ class AwsKeyVerifier:
             .join_from(AwsKeyRow.__table__, UserRow.__table__, k.user_id == u.id)
             .where(k.access_key_id == bindparam("a"))
         )
-        self._touch = update(AwsKeyRow.__table__).where(k.id == bindparam("i")).values(last_used_at=bindparam("at"))
+        self._touch = update(AwsKeyRow).where(AwsKeyRow.id == bindparam("i")).values(last_used_at=bindparam("at"))
 
     def lookup(self, access_key_id: str) -> AwsIdentity:
         """The identity behind `access_key_id`; raises KeyRefused."""

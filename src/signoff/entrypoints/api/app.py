@@ -30,7 +30,7 @@ from signoff.entrypoints.api.routes import (
     users,
     versions,
 )
-from signoff.entrypoints.api.routes import deliveries, rules
+from signoff.entrypoints.api.routes import aws_keys, deliveries, rules
 from signoff.entrypoints.aws import mount_aws
 from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
@@ -39,6 +39,7 @@ ROUTERS = [models.router, versions.router, environments.router, approval_request
            audit.router, events.router, health.router, lifecycle.router, users.router, tokens.router]
 ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
 ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
+ROUTERS.append(aws_keys.router)  # keys for the AWS doors (entrypoints/aws)
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are

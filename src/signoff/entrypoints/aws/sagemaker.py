@@ -46,7 +46,7 @@ def _group_name(call: Call, key: str = "ModelPackageGroupName") -> str:
         raise validation(f"1 validation error detected: Value null at '{key[0].lower() + key[1:]}' failed to satisfy "
                          "constraint: Member must not be null")
     prefix = _group_arn(call, "")
-    return value[len(prefix):] if value.startswith(prefix) else value
+    return value.removeprefix(prefix)
 
 
 def _model(call: Call, name: str) -> Model:
@@ -190,7 +190,7 @@ def _parse_package(call: Call, key: str) -> tuple[str, int]:
         raise validation(f"1 validation error detected: Value null at '{key[0].lower() + key[1:]}' failed to satisfy "
                          "constraint: Member must not be null")
     prefix = f"arn:aws:sagemaker:{call.region}:{call.account}:model-package/"
-    rest = value[len(prefix):] if value.startswith(prefix) else value
+    rest = value.removeprefix(prefix)
     group, _, number = rest.rpartition("/")
     if not group or not number.isdigit() or len(number) > 9:
         raise validation(f"Model package {value} not found (signoff names versioned packages by their ARN or "
@@ -305,6 +305,7 @@ def _decide(call: Call, group: str, number: int, status: str, comment: str) -> N
                                               version=number, env=first)
     except InvalidTransition as exc:
         raise AwsError("ConflictException", exc.message) from None
+    assert request.id is not None  # a stored request
     approvals.decide(uow=call.ctx.uow(), workflow=call.ctx.workflow, request_id=request.id, actor=call.principal.name,
                      verdict="approve" if status == "Approved" else "reject", comment=comment,
                      groups=decision_groups(call.ctx, call.principal.name))
@@ -325,9 +326,7 @@ def update_model_package(call: Call) -> dict[str, Any]:
     to_remove = p.get("CustomerMetadataPropertiesToRemove") or []
     extra = p.get("AdditionalInferenceSpecificationsToAdd") or []
     metadata_change = bool(to_set or to_remove or extra or "ApprovalDescription" in p)
-    if metadata_change:
-        call.require("sagemaker", "register", "decide")
-    elif status is None:
+    if metadata_change or status is None:
         call.require("sagemaker", "register", "decide")
     version = _version(call, group, number)
     if status == "PendingManualApproval" and version.stages.get(call.ctx.workflow.first) is not Stage.PENDING:

@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 from signoff.entrypoints.aws.errors import AwsError
 from signoff.services.aws_keys import AwsKeyVerifier, KeyRefused
@@ -104,8 +104,8 @@ def verify(
         identity = keys.lookup(access_key_id)
     except KeyRefused:
         raise AwsError("UnrecognizedClientException", INVALID_TOKEN) from None
-    declared_hash = (received.get("x-amz-content-sha256") or [None])[0]
-    if declared_hash is not None and not hmac.compare_digest(declared_hash, hashlib.sha256(body).hexdigest()):
+    declared_hash = (received.get("x-amz-content-sha256") or [""])[0]
+    if declared_hash and not hmac.compare_digest(declared_hash, hashlib.sha256(body).hexdigest()):
         raise _invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
     request = AWSRequest(method=method, url=f"http://{(received.get('host') or [''])[0]}{raw_path}"
                          + (f"?{query}" if query else ""), data=body)

@@ -30,7 +30,7 @@ def _arn(call: Call, name: str) -> str:
 
 def _strip_arn(call: Call, name: str) -> str:
     prefix = f"arn:aws:ssm:{call.region}:{call.account}:parameter"
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name.removeprefix(prefix)
 
 
 def _value(stored: dict[str, Any]) -> str:
@@ -194,7 +194,9 @@ def get_parameters_by_path(call: Call) -> dict[str, Any]:
 
 def _describe_filter(call: Call) -> tuple[str, bool, list[str], list[str]]:
     """(path, recursive, name equals, name begins-with) from ParameterFilters (and legacy Filters)."""
-    path, recursive, equals, begins = "/", True, [], []
+    path, recursive = "/", True
+    equals: list[str] = []
+    begins: list[str] = []
     filters = list(call.params.get("ParameterFilters") or [])
     for legacy in call.params.get("Filters") or []:
         if legacy.get("Key") == "Name":

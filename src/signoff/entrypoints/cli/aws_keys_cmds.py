@@ -15,10 +15,17 @@ aws_keys_app = typer.Typer(help="AWS access keys for the SSM and SageMaker doors
 ACTOR = "signoff:cli"
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context() -> Any:
     from signoff.entrypoints.cli.admin_cmds import _context as admin_context
 
-    return admin_context()
+    return admin_context()  # type: ignore[no-untyped-call]
+
+
+def _remote() -> Any:
+    """The server's admin API when $SIGNOFF_URL is set (the token needs the admin scope), else None."""
+    from signoff.entrypoints.cli.tokens_cmds import remote_admin
+
+    return remote_admin()  # type: ignore[no-untyped-call]
 
 
 def _sealer(ctx: Any) -> Any:
@@ -41,12 +48,20 @@ def aws_keys_create(
     from signoff.services import aws_keys
 
     lifetime = parse_duration(expires) if expires else None
-    ctx = _context()
-    try:
-        secret, info = aws_keys.create_key(uow=ctx.uow(), sealer=_sealer(ctx), user=user, actor=ACTOR,
-                                           scopes=list(scope or []), expires_in=lifetime, name=name)
-    finally:
-        ctx.close()
+    remote = _remote()
+    if remote is not None:
+        with remote:
+            info = dict(remote._post("/aws-keys", {
+                "user": user, "scopes": list(scope) if scope else None, "name": name,
+                "expires_in_seconds": int(lifetime.total_seconds()) if lifetime else None}))
+        secret = info.pop("secret_access_key")
+    else:
+        ctx = _context()
+        try:
+            secret, info = aws_keys.create_key(uow=ctx.uow(), sealer=_sealer(ctx), user=user, actor=ACTOR,
+                                               scopes=list(scope or []), expires_in=lifetime, name=name)
+        finally:
+            ctx.close()
     if as_json:
         print_json({"access_key_id": info["access_key_id"], "secret_access_key": secret, **info})
         return
@@ -61,11 +76,16 @@ def aws_keys_list(user: str | None = typer.Option(None, "--user"), as_json: bool
     """Keys (their access key id, never the secret)."""
     from signoff.services import aws_keys
 
-    ctx = _context()
-    try:
-        rows = aws_keys.list_keys(uow=ctx.uow(), user=user)
-    finally:
-        ctx.close()
+    remote = _remote()
+    if remote is not None:
+        with remote:
+            rows: list[dict[str, Any]] = [dict(r) for r in remote._items("/aws-keys", user=user)]
+    else:
+        ctx = _context()
+        try:
+            rows = aws_keys.list_keys(uow=ctx.uow(), user=user)
+        finally:
+            ctx.close()
     if as_json:
         print_json(rows)
         return
@@ -82,11 +102,16 @@ def aws_keys_revoke(key: str = typer.Argument(..., help="The key's id or access 
     """Revoke a key; servers stop accepting it within `[aws] key_cache_seconds` (default 5 s)."""
     from signoff.services import aws_keys
 
-    ctx = _context()
-    try:
-        info = aws_keys.revoke_key(uow=ctx.uow(), key=int(key) if key.isdigit() else key, actor=ACTOR)
-    finally:
-        ctx.close()
+    remote = _remote()
+    if remote is not None:
+        with remote:
+            info: dict[str, Any] = dict(remote._send("DELETE", f"/aws-keys/{key}").json())
+    else:
+        ctx = _context()
+        try:
+            info = aws_keys.revoke_key(uow=ctx.uow(), key=int(key) if key.isdigit() else key, actor=ACTOR)
+        finally:
+            ctx.close()
     if as_json:
         print_json(info)
     else:
