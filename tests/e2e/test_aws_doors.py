@@ -287,3 +287,37 @@ class TestKeyManagement:
         with pytest.raises(ClientError) as refused:
             ssm.get_parameter(Name="/signoff/models/x/dev")
         assert code_of(refused) == "AccessDeniedException"
+
+
+class TestTheProtocol:
+    def test_one_shared_path_serves_both_services(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        key = aws_stack.key("ci-pipeline")
+        aws_env(monkeypatch, key, ssm=aws_stack.url + "/aws/", sagemaker=aws_stack.url + "/aws")
+        session = boto3.session.Session()
+        assert "Parameters" in session.client("ssm").describe_parameters()
+        assert "ModelPackageGroupSummaryList" in session.client("sagemaker").list_model_package_groups()
+
+    def test_an_operation_signoff_does_not_serve_is_unknown(self, aws_stack: AwsStack,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        ssm, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        for call in (ssm.list_documents, sm.list_models):
+            with pytest.raises(ClientError) as unknown:
+                call()
+            assert code_of(unknown) == "UnknownOperationException"
+
+    def test_an_unsigned_request_is_missing_its_token(self, aws_stack: AwsStack) -> None:
+        import httpx
+
+        r = httpx.post(aws_stack.url + "/aws/ssm", content=b"{}", headers={
+            "X-Amz-Target": "AmazonSSM.DescribeParameters", "Content-Type": "application/x-amz-json-1.1"})
+        assert r.status_code == 400 and r.headers["content-type"] == "application/x-amz-json-1.1"
+        assert r.json() == {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
+
+    def test_errors_and_timestamps_are_aws_json(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        ssm, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        with pytest.raises(ClientError) as missing:
+            sm.describe_model_package_group(ModelPackageGroupName=unique())
+        assert code_of(missing) == "ValidationException"
+        assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        arn = register(aws_stack, sm, unique())
+        assert isinstance(sm.describe_model_package(ModelPackageName=arn)["CreationTime"], datetime)

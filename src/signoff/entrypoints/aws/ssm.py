@@ -108,8 +108,7 @@ def _lookup(call: Call, requested: str) -> tuple[dict[str, Any], str | None]:
             raise AwsError("ParameterNotFound", f"Parameter {requested} not found.") from None
     if not selector.isdigit() or len(selector) > 9:
         # signoff has no labels: the version number is the only selector that can match.
-        raise AwsError("ParameterVersionLabelNotFound" if _exists(call, name) else "ParameterNotFound",
-                       f"Parameter {requested} not found.")
+        raise AwsError("ParameterNotFound", f"Parameter {requested} not found.")
     try:
         return lookups.get_parameter(uow=call.ctx.uow(), name=name, version=int(selector)), f":{selector}"
     except NotFound:
