@@ -321,3 +321,14 @@ class TestTheProtocol:
         assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
         arn = register(aws_stack, sm, unique())
         assert isinstance(sm.describe_model_package(ModelPackageName=arn)["CreationTime"], datetime)
+
+    def test_a_retried_create_model_package_registers_once(self, aws_stack: AwsStack,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        _, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        model = unique()
+        first = register(aws_stack, sm, model, ClientToken="retry-1")
+        spec = {"Containers": [{"Image": "i", "ModelDataUrl": "s3://m/x.tar.gz"}]}
+        again = sm.create_model_package(ModelPackageGroupName=model, ClientToken="retry-1", InferenceSpecification=spec)
+        assert again["ModelPackageArn"] == first and first.endswith("/1")
+        other = sm.create_model_package(ModelPackageGroupName=model, InferenceSpecification=spec)
+        assert other["ModelPackageArn"].endswith("/2")

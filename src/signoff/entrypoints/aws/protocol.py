@@ -79,6 +79,8 @@ def _response(status: int, body: dict[str, Any], request_id: str) -> Response:
 class Door:
     """The endpoint for a set of services; `handle` is a Starlette endpoint."""
 
+    # `now` is the wall clock, not ctx.clock: a signature's freshness is about the client's and
+    # this machine's real time (replays), not the domain's notion of "now".
     def __init__(self, ctx: Context, keys: AwsKeyVerifier, services: list[Service],
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.ctx, self.keys, self.now = ctx, keys, now

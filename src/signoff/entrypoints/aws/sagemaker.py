@@ -29,6 +29,7 @@ CARRIED = ("ModelPackageDescription", "InferenceSpecification", "ModelMetrics", 
            "CustomerMetadataProperties", "DriftCheckBaselines", "Domain", "Task", "SamplePayloadUrl",
            "AdditionalInferenceSpecifications", "SourceUri", "ClientToken")
 LIST_MAX = 100
+IDEMPOTENCY_WINDOW = 100  # the newest versions of a group a repeated ClientToken is looked for in
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
@@ -174,6 +175,15 @@ def create_model_package(call: Call) -> dict[str, Any]:
         raise validation("a model package needs its model data: InferenceSpecification.Containers[].ModelDataUrl "
                          "or SourceUri")
     _model(call, name)  # SageMaker needs the group first; so does this door (a typo is not a new model)
+    token = p.get("ClientToken")
+    if token:
+        # botocore fills ClientToken in (idempotencyToken) and keeps it across its retries: a retry
+        # after a lost answer gets the version the first attempt registered, not a second one.
+        recent = registry.list_versions(uow=call.ctx.uow(), workflow=call.ctx.workflow, model=name,
+                                        limit=IDEMPOTENCY_WINDOW)
+        for earlier in recent:
+            if (earlier.metadata.get(META_KEY) or {}).get("ClientToken") == token:
+                return {"ModelPackageArn": _package_arn(call, name, earlier.number)}
     props = p.get("MetadataProperties") or {}
     carried = {k: p[k] for k in CARRIED if k in p}
     version = registry.register(
@@ -294,12 +304,12 @@ def list_model_packages(call: Call) -> dict[str, Any]:
 
 
 def _decide(call: Call, group: str, number: int, status: str, comment: str) -> None:
+    call.require("sagemaker", "decide")
     version = _version(call, group, number)
     first = call.ctx.workflow.first
     current = version.stages.get(first, Stage.PENDING)
     if current.value == status:
         return  # as at SageMaker, setting the status it already has changes nothing
-    call.require("sagemaker", "decide")
     try:
         request = approvals.find_open_request(uow=call.ctx.uow(), workflow=call.ctx.workflow, model=group,
                                               version=number, env=first)
