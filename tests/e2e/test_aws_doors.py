@@ -332,3 +332,63 @@ class TestTheProtocol:
         assert again["ModelPackageArn"] == first and first.endswith("/1")
         other = sm.create_model_package(ModelPackageGroupName=model, InferenceSpecification=spec)
         assert other["ModelPackageArn"].endswith("/2")
+
+
+def signed(stack: AwsStack, key: Key, body: bytes, **headers: str) -> dict[str, str]:
+    """Headers of a GetParameter request signed by botocore's signer, as boto3 would send them."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=stack.url + "/aws/ssm", data=body, headers={
+        "X-Amz-Target": "AmazonSSM.GetParameter", "Content-Type": "application/x-amz-json-1.1", **headers})
+    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "ssm", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+class TestSignatureDetails:
+    BODY = b'{"Name": "/signoff/models/x/dev"}'
+
+    def post(self, stack: AwsStack, headers: dict[str, str], body: bytes | None = None) -> dict[str, Any]:
+        import httpx
+
+        r = httpx.post(stack.url + "/aws/ssm", content=self.BODY if body is None else body, headers=headers)
+        assert r.status_code == 400
+        return r.json()  # type: ignore[no-any-return]
+
+    def test_a_correctly_signed_raw_request_is_answered(self, aws_stack: AwsStack) -> None:
+        import httpx
+
+        headers = signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY)
+        r = httpx.post(aws_stack.url + "/aws/ssm", content=self.BODY, headers=headers)
+        assert r.json()["__type"] == "ParameterNotFound"  # authenticated; the parameter does not exist
+
+    def test_a_clock_ahead_is_not_yet_current(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+        ahead = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=20)
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: ahead)
+        error = self.post(aws_stack, signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY))
+        assert error["__type"] == "InvalidSignatureException" and "not yet current" in error["message"]
+
+    def test_a_payload_hash_header_that_does_not_match_the_body(self, aws_stack: AwsStack) -> None:
+        import hashlib
+
+        headers = signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY,
+                         **{"X-Amz-Content-SHA256": hashlib.sha256(self.BODY).hexdigest()})
+        error = self.post(aws_stack, headers, body=self.BODY.replace(b"dev", b"prd"))
+        assert error["__type"] == "InvalidSignatureException" and "x-amz-content-sha256" in error["message"]
+
+    def test_a_session_token_is_not_ours(self, aws_stack: AwsStack) -> None:
+        headers = signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY, **{"X-Amz-Security-Token": "FwoG..."})
+        assert self.post(aws_stack, headers)["__type"] == "UnrecognizedClientException"
+
+    def test_a_malformed_authorization_header_is_incomplete(self, aws_stack: AwsStack) -> None:
+        headers = signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY)
+        headers["Authorization"] = headers["Authorization"].split(", Signature=")[0]
+        error = self.post(aws_stack, headers)
+        assert error["__type"] == "IncompleteSignatureException" and "'Signature'" in error["message"]
+
+    def test_an_unsigned_host_header_is_refused(self, aws_stack: AwsStack) -> None:
+        headers = signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY)
+        headers["Authorization"] = headers["Authorization"].replace("SignedHeaders=content-type;host;",
+                                                                    "SignedHeaders=content-type;")
+        assert self.post(aws_stack, headers)["__type"] == "InvalidSignatureException"
