@@ -10,14 +10,13 @@ of the policy: a pipeline's key is refused (AccessDeniedException), an approver'
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from signoff.adapters.identity import decision_groups
 from signoff.domain.models import Lineage, Model, ModelVersion, Stage
+from signoff.entrypoints.aws import paging
 from signoff.entrypoints.aws.errors import AwsError, validation
 from signoff.entrypoints.aws.protocol import Call, Service
 from signoff.errors import AlreadyExists, InvalidTransition, NotFound
@@ -121,16 +120,9 @@ def _page(call: Call, items: list[dict[str, Any]], sort_keys: dict[str, str], de
                          f"Member must have value less than or equal to {LIST_MAX}")
     key = sort_keys[sort_by]
     items.sort(key=lambda i: (i[key], i.get("ModelPackageVersion", 0)), reverse=order == "Descending")
-    offset = 0
-    token = call.params.get("NextToken")
-    if token:
-        try:
-            offset = int(json.loads(base64.urlsafe_b64decode(str(token).encode()))["o"])
-        except (ValueError, KeyError, TypeError):
-            raise validation("The specified NextToken is not valid.") from None
-    page = items[offset:offset + limit]
+    offset = paging.offset(call.params)
     more = offset + limit < len(items)
-    return page, base64.urlsafe_b64encode(json.dumps({"o": offset + limit}).encode()).decode() if more else None
+    return items[offset:offset + limit], paging.token(offset + limit) if more else None
 
 
 def _filtered_by_time(call: Call, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,11 +8,11 @@ DescribeParameters pages hold at most 10 and 50, GetParameterHistory at most 50.
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime
 from typing import Any
 
+from signoff.entrypoints.aws import paging
 from signoff.entrypoints.aws.errors import AwsError, access_denied, validation
 from signoff.entrypoints.aws.protocol import Call, Service
 from signoff.errors import NotFound
@@ -79,23 +79,6 @@ def _max_results(call: Call, default: int, top: int) -> int:
     return value
 
 
-def _token(value: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": value}).encode()).decode()
-
-
-def _offset(call: Call) -> int:
-    token = call.params.get("NextToken")
-    if token in (None, ""):
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(str(token).encode()))["o"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise validation("The specified NextToken is not valid.")
-
-
 def _lookup(call: Call, requested: str) -> tuple[dict[str, Any], str | None]:
     """A `name`, `name:version` or `name:label` selector → (stored version, selector)."""
     name, colon, selector = requested.partition(":")
@@ -152,7 +135,7 @@ def get_parameter_history(call: Call) -> dict[str, Any]:
     call.require("ssm", SCOPE)
     name = _name(call)
     limit = _max_results(call, HISTORY_MAX, HISTORY_MAX)
-    offset = _offset(call)
+    offset = paging.offset(call.params)
     if not name.startswith("/"):
         raise AwsError("ParameterNotFound", f"Parameter {name} not found.")
     try:
@@ -162,7 +145,7 @@ def get_parameter_history(call: Call) -> dict[str, Any]:
         raise AwsError("ParameterNotFound", f"Parameter {name} not found.") from None
     out: dict[str, Any] = {"Parameters": [_history_entry(call, r) for r in rows[:limit]]}
     if len(rows) > limit:
-        out["NextToken"] = _token(rows[limit - 1]["version"])
+        out["NextToken"] = paging.token(rows[limit - 1]["version"])
     return out
 
 
@@ -180,14 +163,14 @@ def get_parameters_by_path(call: Call) -> dict[str, Any]:
     if call.params.get("ParameterFilters"):
         raise validation("ParameterFilters are not supported by signoff's parameter store.")
     limit = _max_results(call, BY_PATH_MAX, BY_PATH_MAX)
-    offset = _offset(call)
+    offset = paging.offset(call.params)
     names = _under(path, lookups.parameter_names(uow=call.ctx.uow(), prefix=path.rstrip("/") + "/"),
                    bool(call.params.get("Recursive", False)))
     page = names[offset:offset + limit]
     out: dict[str, Any] = {"Parameters": [parameter(call, p) for p in
                                           lookups.latest_parameters(uow=call.ctx.uow(), names=page)]}
     if offset + limit < len(names):
-        out["NextToken"] = _token(offset + limit)
+        out["NextToken"] = paging.token(offset + limit)
     return out
 
 
@@ -223,7 +206,7 @@ def _describe_filter(call: Call) -> tuple[str, bool, list[str], list[str]]:
 def describe_parameters(call: Call) -> dict[str, Any]:
     call.require("ssm", SCOPE)
     limit = _max_results(call, DESCRIBE_MAX, DESCRIBE_MAX)
-    offset = _offset(call)
+    offset = paging.offset(call.params)
     path, recursive, equals, begins = _describe_filter(call)
     prefix = "/" if path == "/" else path.rstrip("/") + "/"
     names = lookups.parameter_names(uow=call.ctx.uow(), prefix=prefix)
@@ -234,7 +217,7 @@ def describe_parameters(call: Call) -> dict[str, Any]:
     out: dict[str, Any] = {"Parameters": [_metadata(call, p) for p in
                                           lookups.latest_parameters(uow=call.ctx.uow(), names=page)]}
     if offset + limit < len(names):
-        out["NextToken"] = _token(offset + limit)
+        out["NextToken"] = paging.token(offset + limit)
     return out
 
 
