@@ -392,3 +392,8 @@ class TestSignatureDetails:
         headers["Authorization"] = headers["Authorization"].replace("SignedHeaders=content-type;host;",
                                                                     "SignedHeaders=content-type;")
         assert self.post(aws_stack, headers)["__type"] == "InvalidSignatureException"
+
+    def test_a_signature_that_is_not_hex_is_a_mismatch_not_a_crash(self, aws_stack: AwsStack) -> None:
+        headers: dict[str, Any] = signed(aws_stack, aws_stack.key("ci-pipeline"), self.BODY)
+        headers["Authorization"] = (headers["Authorization"].split("Signature=")[0] + "Signature=\xe9\xe9").encode("latin-1")
+        assert self.post(aws_stack, headers)["__type"] == "InvalidSignatureException"

@@ -40,6 +40,11 @@ def _invalid(message: str) -> AwsError:
     return AwsError("InvalidSignatureException", message)
 
 
+def _same(a: str, b: str) -> bool:
+    # As bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+
+
 def parse_authorization(header: str) -> tuple[list[str], list[str], str]:
     """(credential parts, signed header names, signature); raises AwsError as AWS words it."""
     algorithm, _, rest = header.strip().partition(" ")
@@ -105,7 +110,7 @@ def verify(
     except KeyRefused:
         raise AwsError("UnrecognizedClientException", INVALID_TOKEN) from None
     declared_hash = (received.get("x-amz-content-sha256") or [""])[0]
-    if declared_hash and not hmac.compare_digest(declared_hash, hashlib.sha256(body).hexdigest()):
+    if declared_hash and not _same(declared_hash, hashlib.sha256(body).hexdigest()):
         raise _invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
     request = AWSRequest(method=method, url=f"http://{(received.get('host') or [''])[0]}{raw_path}"
                          + (f"?{query}" if query else ""), data=body)
@@ -118,7 +123,7 @@ def verify(
     signer = SigV4Auth(Credentials(access_key_id, identity.secret), service, region)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    if not hmac.compare_digest(expected, signature):
+    if not _same(expected, signature):
         raise _invalid(MISMATCH)
     # After the signature: the clock only matters for a request that is otherwise genuine (a replay).
     if signed_at < now - max_skew:
