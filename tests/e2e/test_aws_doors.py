@@ -316,7 +316,7 @@ class TestTheProtocol:
         assert r.json() == {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
 
     def test_errors_and_timestamps_are_aws_json(self, aws_stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
-        ssm, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        _, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
         with pytest.raises(ClientError) as missing:
             sm.describe_model_package_group(ModelPackageGroupName=unique())
         assert code_of(missing) == "ValidationException"
