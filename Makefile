@@ -79,7 +79,7 @@ soak: $(TEST_STAMP)
 # from the Debian binaries (or SIGNOFF_BENCH_POSTGRES_URL). DB=sqlite or DB=postgres runs one.
 DB ?= all
 
-bench: $(STAMP) $(MLFLOW_STAMP)
+bench: $(TEST_STAMP) $(MLFLOW_STAMP)  # the aws suite drives boto3 against moto (test extras)
 	@$(BIN)/python -m compileall -q src/signoff  # start-up is measured as installed (see $(STAMP))
 	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/run.py
 

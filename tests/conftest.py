@@ -22,7 +22,7 @@ from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
 from signoff.services.ports import FixedClock
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.web"]
+pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.web", "tests.fixtures.aws"]
 
 USERS = {
     "dana": {"groups": ["data-science", "ml-reviewers"]},

@@ -164,7 +164,10 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
     from signoff.services.dispatch import Dispatcher
 
     s = ctx.settings
-    http = HttpTargets(public_url=s.server.public_url, max_connections=max_connections)
+    from signoff.domain.aws_events import AwsPlace
+
+    http = HttpTargets(public_url=s.server.public_url, max_connections=max_connections,
+                       aws_place=AwsPlace(s.aws.region, s.aws.account_id, ctx.workflow.first))
     email = EmailRunner(uow_factory=ctx.plain_uow, mailer=ctx.extras.get("mailer") or SmtpMailer(s.smtp),
                         public_url=s.server.public_url, sender=s.smtp.sender, composer=mail_composer(ctx))
     runners: dict[str, Any] = {"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets),

@@ -287,6 +287,16 @@ class MlflowSettings(_Strict):
 
     def alias_for(self, env: str) -> str:
         return self.aliases.get(env, env)
+class AwsSettings(_Strict):
+    """`[aws]`: the AWS-compatible doors (SSM Parameter Store and SageMaker Model Registry APIs)."""
+
+    enabled: bool = True
+    # The region and account signoff answers as: requests must be signed for this region, and
+    # ARNs (parameters, model packages) carry both.
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    account_id: str = Field(default="000000000000", pattern=r"^[0-9]{12}$")
+    max_clock_skew_seconds: int = Field(default=900, ge=30, le=3600)  # AWS allows 15 minutes
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
 
 class Settings(BaseSettings):
@@ -308,6 +318,7 @@ class Settings(BaseSettings):
     emergency_group: str = "emergency"
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mlflow: MlflowSettings | None = None
+    aws: AwsSettings = Field(default_factory=AwsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -65,8 +65,11 @@ class HttpTargets:
 
     def __init__(self, *, public_url: str = "", client: httpx.Client | None = None,
                  environ: Mapping[str, str] | None = None, wall_clock: Callable[[], float] = time.time,
-                 max_connections: int = 32) -> None:
+                 max_connections: int = 32, aws_place: Any = None) -> None:
+        from signoff.domain.aws_events import AwsPlace
+
         self.public_url = public_url
+        self.aws_place = aws_place or AwsPlace()
         self.environ = os.environ if environ is None else environ
         self.wall_clock = wall_clock
         self._owns_client = client is None
@@ -118,6 +121,9 @@ class HttpTargets:
         if problem or missing or no_url:
             return Outcome.final(problem or missing or no_url or "")
         url, basic = _without_userinfo(full_url)
+        if getattr(job.target, "format", "cloudevents") == "aws":
+            sent = self._aws_webhook(job, secret, cap, url, {**({"Authorization": basic} if basic else {}), **configured})
+            return _scrubbed(sent, [full_url, url, secret, basic, *configured.values(), *_url_secrets(url)])
         body = json.dumps(job.event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = {**({"Authorization": basic} if basic else {}), **configured,
                    "Content-Type": "application/cloudevents+json; charset=utf-8",
@@ -127,6 +133,24 @@ class HttpTargets:
             headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
         outcome = self._post(url, body, headers, _timeout(job.target.timeout, cap))
         return _scrubbed(outcome, [full_url, url, secret, basic, *configured.values(), *_url_secrets(url)])
+
+    def _aws_webhook(self, job: Job, secret: str | None, cap: float | None, url: str,
+                     auth: dict[str, str]) -> Outcome:
+        from signoff.domain.aws_events import to_aws
+
+        shaped = to_aws(job.event, self.aws_place)
+        outcome = Outcome.ok(aws_events=0)
+        for index, event in enumerate(shaped):
+            body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            headers = {**auth, "Content-Type": "application/json; charset=utf-8",
+                       IDEMPOTENCY_HEADER: f"{job.key}/aws/{index}", "Signoff-Delivery-Id": str(job.id),
+                       "Signoff-Attempt": str(job.attempt), "Signoff-Event-Type": str(job.event.get("type", ""))}
+            if secret:
+                headers[SIGNATURE_HEADER] = sign(secret, int(self.wall_clock()), body)
+            outcome = self._post(url, body, headers, _timeout(job.target.timeout, cap))
+            if outcome.kind != "ok":
+                return outcome
+        return outcome
 
     def slack(self, job: Job, cap: float | None) -> Outcome:
         rendered = render(job.event, self.public_url)

@@ -22,6 +22,7 @@ APPROVAL_REMINDER = "signoff.approval.reminder"  # still open after the policy's
 VERSION_APPROVED = "signoff.version.approved"
 VERSION_REJECTED = "signoff.version.rejected"
 VERSION_REVOKED = "signoff.version.revoked"
+METADATA_UPDATED = "signoff.version.metadata_updated"
 INFERENCE_COMPLETED = "signoff.inference.completed"
 DRIFT_DETECTED = "signoff.drift.detected"
 ROLLED_BACK = "signoff.environment.rolled_back"

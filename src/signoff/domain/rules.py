@@ -98,6 +98,9 @@ class WebhookTarget(_HttpTarget):
         if twice:
             raise ValueError(f"headers_env names {', '.join(sorted(twice))}, which headers already sets")
         return self
+    # "aws": post the event as SageMaker/SSM would put it on EventBridge (domain/aws_events.py),
+    # one request per AWS event, nothing for events AWS has no counterpart for.
+    format: Literal["cloudevents", "aws"] = "cloudevents"
 
 
 class SlackTarget(_HttpTarget):

@@ -42,6 +42,18 @@ def parameter_history(*, uow: UnitOfWork, name: str, after: int | None = None, l
         return uow.params.history(name, after=after, limit=limit)  # type: ignore[no-any-return]
 
 
+def parameter_names(*, uow: UnitOfWork, prefix: str = "/") -> list[str]:
+    """Names of every parameter under `prefix`, sorted."""
+    with uow:
+        return uow.params.names(prefix)  # type: ignore[no-any-return]
+
+
+def latest_parameters(*, uow: UnitOfWork, names: list[str]) -> list[dict[str, Any]]:
+    """The latest version of each named parameter that exists, in the order given."""
+    with uow:
+        return uow.params.latest_many(names)  # type: ignore[no-any-return]
+
+
 def list_audit(
     *, uow: UnitOfWork, model: str | None = None, subject_prefix: str | None = None,
     since: datetime | None = None, after: int | None = None, limit: int = 100,

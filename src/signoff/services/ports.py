@@ -47,6 +47,7 @@ class UnitOfWork(Protocol):
     profiles: Any
     tokens: Any
     mlflow: Any
+    aws_keys: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

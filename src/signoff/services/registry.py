@@ -251,3 +251,31 @@ def create_model(
         uow.record(actor=actor, action="model.created", subject=f"models/{name}", model=name, after=model.to_dict())
         uow.commit()
     return model
+
+
+def update_metadata(
+    *, uow: UnitOfWork, workflow: Workflow, model: str, version: int, actor: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> ModelVersion:
+    """Replace a version's metadata with `change(current)` (applied inside the transaction, so
+    concurrent updates do not lose each other's keys). Metadata is description, not evidence:
+    the artifact, its digest and the metrics stay as registered. Raises NotFound, InvalidInput."""
+    with uow:
+        model_row = uow.models.row(model)
+        row = uow.versions.row(model_row, version)
+        before = dict(row.meta or {})
+        after = change(dict(before))
+        if not isinstance(after, dict):
+            raise InvalidInput("metadata must be an object", details={"field": "metadata"})
+        if after != before:
+            row.meta = after
+            subject = f"models/{model}/versions/{version}"
+            uow.record(actor=actor, action="version.metadata_updated", subject=subject, model=model,
+                       before={"metadata": before}, after={"metadata": after})
+            uow.emit(events.Event(events.METADATA_UPDATED, subject, {
+                "model": model, "version": version, "actor": actor, "metadata": after,
+                "registered_by": row.registered_by,
+            }))
+        out = uow.versions.to_entity(model_row, row, workflow)
+        uow.commit()
+    return out  # type: ignore[no-any-return]

@@ -66,6 +66,16 @@ class ParameterRepository:
             raise NotFound(f"parameter {name!r} not found", details={"name": name})
         return rows
 
+    def latest_many(self, names: list[str]) -> list[dict[str, Any]]:
+        """The latest version of each named parameter that exists, in the order given."""
+        if not names:
+            return []
+        newest = (select(ParameterRow.name, func.max(ParameterRow.version).label("v"))
+                  .where(ParameterRow.name.in_(names)).group_by(ParameterRow.name).subquery())
+        stmt = select(ParameterRow).join(newest, (ParameterRow.name == newest.c.name) & (ParameterRow.version == newest.c.v))
+        found = {row.name: parameter_to_dict(row) for row in self.session.scalars(stmt)}
+        return [found[n] for n in names if n in found]
+
     def names(self, prefix: str = "/") -> list[str]:
         stmt = select(ParameterRow.name).where(ParameterRow.name.startswith(prefix)).distinct().order_by(ParameterRow.name)
         return list(self.session.scalars(stmt))

@@ -398,3 +398,29 @@ class WebSessionRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     user_agent: Mapped[str] = mapped_column(String(256), default="")
+
+
+# --- AWS access keys (the SigV4 door: entrypoints/aws) ------------------------------------
+
+
+class AwsKeyRow(Base):
+    """An AWS-style access key pair acting as a signoff user.
+
+    SigV4 is a MAC over the request keyed by the secret, so the server needs the secret itself
+    to verify a signature: it is stored encrypted with a key derived from `[server] secret_key`,
+    never in clear and never shown again after creation.
+    """
+
+    __tablename__ = "aws_access_keys"
+    __table_args__ = (Index("ix_aws_access_keys_user", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    access_key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

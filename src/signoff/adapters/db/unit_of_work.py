@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.aws_keys import AwsKeyRepository
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.mlflow import MlflowRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
@@ -57,6 +58,7 @@ class SqlAlchemyUnitOfWork:
         self.profiles = ProfileRepository(self.session)
         self.tokens = TokenRepository(self.session)
         self.mlflow = MlflowRepository(self.session)  # the MLflow bridge (services/mlflow_bridge.py)
+        self.aws_keys = AwsKeyRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()

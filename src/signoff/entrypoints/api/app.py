@@ -32,6 +32,8 @@ from signoff.entrypoints.api.routes import (
 )
 from signoff.entrypoints.api.routes import deliveries, rules
 from signoff.entrypoints.api.routes import mlflow as mlflow_routes
+from signoff.entrypoints.api.routes import aws_keys, deliveries, rules
+from signoff.entrypoints.aws import mount_aws
 from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
 
@@ -40,6 +42,7 @@ ROUTERS = [models.router, versions.router, environments.router, approval_request
 ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
 ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
 ROUTERS.append(mlflow_routes.router)  # the MLflow bridge's webhook intake
+ROUTERS.append(aws_keys.router)  # keys for the AWS doors (entrypoints/aws)
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are
@@ -71,6 +74,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator
+    mount_aws(app, ctx)  # the AWS-compatible doors: SSM and SageMaker over SigV4 (entrypoints/aws)
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
                        metrics=RequestMetrics(app.state.metrics_registry))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -84,6 +84,9 @@ def _register_commands() -> None:
     from signoff.entrypoints.cli import mlflow_cmds
 
     mlflow_cmds.register_commands(app)
+    from signoff.entrypoints.cli import aws_keys_cmds
+
+    aws_keys_cmds.register_commands(app)
 
 
 _register_commands()
