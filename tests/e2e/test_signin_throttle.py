@@ -180,14 +180,14 @@ class TestTheForm:
 class TestDirectories:
     def test_ldap_accounts_are_throttled_too(self, tmp_path: Path, clock: FixedClock,
                                              slapd_server: SlapdServer) -> None:
-        settings = make_settings(tmp_path, auth={**LIMITS, "providers": ["ldap", "local"],
-                                                 "ldap": ldap_config(slapd_server)})
+        # The default limits: 10 failures per account in 15 minutes.
+        settings = make_settings(tmp_path, auth={"providers": ["ldap", "local"], "ldap": ldap_config(slapd_server)})
         ctx = bootstrap(settings, clock=clock)
         try:
             http = client(ctx)
-            assert [sign_in(http, "carol", "wrong").status_code for _ in range(3)] == [401, 401, 429]
+            assert [sign_in(http, "carol", "wrong").status_code for _ in range(10)] == [401] * 9 + [429]
             assert sign_in(http, "carol", "carol-password").status_code == 429
-            clock.advance(seconds=61)
+            clock.advance(minutes=15, seconds=1)
             assert sign_in(http, "carol", "carol-password").status_code == 201
         finally:
             directory_for(ctx).close()
@@ -216,16 +216,14 @@ class TestServerProcesses:
         first = SignoffProcess(tmp_path / "a")
         second = SignoffProcess(tmp_path / "b")
         second.env["SIGNOFF_DATABASE_URL"] = first.database_url
-        for server in (first, second):
-            server.env["SIGNOFF_AUTH__SIGNIN_FAILURES_PER_ACCOUNT"] = "3 per 10 minutes"
         first.start()
         try:
             second.start()
-            try:
-                answers = [httpx.post(f"{s.url}{V1}/sessions", json={"username": "dana", "password": "wrong"}).status_code
-                           for s in (first, second, first, second)]
+            try:  # the default limit, 10 failures per account, alternating between the two processes
+                answers = [httpx.post(f"{s.url}{V1}/sessions", json={"username": "dana", "password": "wrong"},
+                                      timeout=30).status_code for s in [first, second] * 6]
             finally:
                 second.stop()
         finally:
             first.stop()
-        assert answers == [401, 401, 429, 429]
+        assert answers == [401] * 9 + [429] * 3
