@@ -77,16 +77,18 @@ class TestPerAccount:
         clock.advance(seconds=61)
         assert sign_in(http, "dana", PASSWORDS["dana"]).status_code == 201
 
-    def test_failures_and_the_lockout_are_audited_with_their_events_refusals_are_not(self, tctx: Context) -> None:
-        http = client(tctx)
-        for _ in range(5):
+    def test_failures_and_the_lockout_are_audited_with_their_events_refusals_are_not(self, ctx: Context) -> None:
+        http = client(ctx)  # the default limits
+        for _ in range(12):
             sign_in(http, "rita", "wrong")
-        log = written(tctx)
-        assert [(a, t) for a, t, _ in log] == [("auth.signin_failed", "signoff.auth.signin_failed")] * 3 + [
+        log = written(ctx)
+        assert [(a, t) for a, t, _ in log] == [("auth.signin_failed", "signoff.auth.signin_failed")] * 10 + [
             ("auth.locked_out", "signoff.auth.locked_out")]
+        assert log[0][2] == {"user": "rita", "address": "10.0.0.1", "via": "api",
+                             "reason": "invalid user name or password"}
         assert log[-1][2] | {"retry_after": 0} == {
             "user": "rita", "address": "10.0.0.1", "via": "api", "scope": "account", "retry_after": 0,
-            "limit": "3 per 1 minute", "reason": "invalid user name or password"}
+            "limit": "10 per 15 minutes", "reason": "invalid user name or password"}
 
     def test_a_success_clears_the_accounts_count(self, tctx: Context) -> None:
         http = client(tctx)
@@ -131,11 +133,11 @@ class TestPerAddress:
 
 
 class TestRules:
-    def test_a_rule_routes_the_lockout_to_a_webhook(self, tctx: Context, webhook_receiver: WebhookReceiver) -> None:
-        EmbeddedClient(actor="olga", context=tctx).add_rule(
+    def test_a_rule_routes_the_lockout_to_a_webhook(self, ctx: Context, webhook_receiver: WebhookReceiver) -> None:
+        EmbeddedClient(actor="olga", context=ctx).add_rule(
             "lockouts", {"type": ["signoff.auth.locked_out"]}, [{"type": "webhook", "url": webhook_receiver.url}])
-        http = client(tctx)
-        for _ in range(3):
+        http = client(ctx)
+        for _ in range(10):
             sign_in(http, "paula", "wrong")
         (hook,) = webhook_receiver.wait_for(1)
         event = json.loads(hook.body)
