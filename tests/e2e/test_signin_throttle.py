@@ -77,16 +77,18 @@ class TestPerAccount:
         clock.advance(seconds=61)
         assert sign_in(http, "dana", PASSWORDS["dana"]).status_code == 201
 
-    def test_failures_and_the_lockout_are_audited_with_their_events_refusals_are_not(self, tctx: Context) -> None:
-        http = client(tctx)
-        for _ in range(5):
+    def test_failures_and_the_lockout_are_audited_with_their_events_refusals_are_not(self, ctx: Context) -> None:
+        http = client(ctx)  # the default limits
+        for _ in range(12):
             sign_in(http, "rita", "wrong")
-        log = written(tctx)
-        assert [(a, t) for a, t, _ in log] == [("auth.signin_failed", "signoff.auth.signin_failed")] * 3 + [
+        log = written(ctx)
+        assert [(a, t) for a, t, _ in log] == [("auth.signin_failed", "signoff.auth.signin_failed")] * 10 + [
             ("auth.locked_out", "signoff.auth.locked_out")]
+        assert log[0][2] == {"user": "rita", "address": "10.0.0.1", "via": "api",
+                             "reason": "invalid user name or password"}
         assert log[-1][2] | {"retry_after": 0} == {
             "user": "rita", "address": "10.0.0.1", "via": "api", "scope": "account", "retry_after": 0,
-            "limit": "3 per 1 minute", "reason": "invalid user name or password"}
+            "limit": "10 per 15 minutes", "reason": "invalid user name or password"}
 
     def test_a_success_clears_the_accounts_count(self, tctx: Context) -> None:
         http = client(tctx)
@@ -131,11 +133,11 @@ class TestPerAddress:
 
 
 class TestRules:
-    def test_a_rule_routes_the_lockout_to_a_webhook(self, tctx: Context, webhook_receiver: WebhookReceiver) -> None:
-        EmbeddedClient(actor="olga", context=tctx).add_rule(
+    def test_a_rule_routes_the_lockout_to_a_webhook(self, ctx: Context, webhook_receiver: WebhookReceiver) -> None:
+        EmbeddedClient(actor="olga", context=ctx).add_rule(
             "lockouts", {"type": ["signoff.auth.locked_out"]}, [{"type": "webhook", "url": webhook_receiver.url}])
-        http = client(tctx)
-        for _ in range(3):
+        http = client(ctx)
+        for _ in range(10):
             sign_in(http, "paula", "wrong")
         (hook,) = webhook_receiver.wait_for(1)
         event = json.loads(hook.body)
@@ -180,14 +182,14 @@ class TestTheForm:
 class TestDirectories:
     def test_ldap_accounts_are_throttled_too(self, tmp_path: Path, clock: FixedClock,
                                              slapd_server: SlapdServer) -> None:
-        settings = make_settings(tmp_path, auth={**LIMITS, "providers": ["ldap", "local"],
-                                                 "ldap": ldap_config(slapd_server)})
+        # The default limits: 10 failures per account in 15 minutes.
+        settings = make_settings(tmp_path, auth={"providers": ["ldap", "local"], "ldap": ldap_config(slapd_server)})
         ctx = bootstrap(settings, clock=clock)
         try:
             http = client(ctx)
-            assert [sign_in(http, "carol", "wrong").status_code for _ in range(3)] == [401, 401, 429]
+            assert [sign_in(http, "carol", "wrong").status_code for _ in range(10)] == [401] * 9 + [429]
             assert sign_in(http, "carol", "carol-password").status_code == 429
-            clock.advance(seconds=61)
+            clock.advance(minutes=15, seconds=1)
             assert sign_in(http, "carol", "carol-password").status_code == 201
         finally:
             directory_for(ctx).close()
@@ -196,12 +198,13 @@ class TestDirectories:
     def test_failed_oidc_callbacks_are_throttled_per_address(
             self, tmp_path: Path, smtp_server: SmtpServer, clock: FixedClock,
             oidc_provider: OidcProviderServer) -> None:  # noqa: F811
+        # The default limit: 100 failures per address in 15 minutes.
         built: Stack = build_stack(tmp_path, smtp_server, clock, auth={
-            **LIMITS, "providers": ["oidc", "local"], "oidc": oidc_config(oidc_provider)})
+            "providers": ["oidc", "local"], "oidc": oidc_config(oidc_provider)})
         try:
             with httpx.Client(base_url=built.url) as stranger:
-                answers = [stranger.get("/auth/oidc/callback?code=guess&state=guess") for _ in range(6)]
-            assert [a.status_code for a in answers] == [401, 401, 401, 401, 429, 429]
+                answers = [stranger.get("/auth/oidc/callback?code=guess&state=guess") for _ in range(101)]
+            assert [a.status_code for a in answers] == [401] * 99 + [429] * 2
             assert int(answers[-1].headers["Retry-After"]) >= 1
             assert {d["via"] for _, _, d in written(built.ctx)} == {"oidc"}
         finally:
@@ -216,16 +219,14 @@ class TestServerProcesses:
         first = SignoffProcess(tmp_path / "a")
         second = SignoffProcess(tmp_path / "b")
         second.env["SIGNOFF_DATABASE_URL"] = first.database_url
-        for server in (first, second):
-            server.env["SIGNOFF_AUTH__SIGNIN_FAILURES_PER_ACCOUNT"] = "3 per 10 minutes"
         first.start()
         try:
             second.start()
-            try:
-                answers = [httpx.post(f"{s.url}{V1}/sessions", json={"username": "dana", "password": "wrong"}).status_code
-                           for s in (first, second, first, second)]
+            try:  # the default limit, 10 failures per account, alternating between the two processes
+                answers = [httpx.post(f"{s.url}{V1}/sessions", json={"username": "dana", "password": "wrong"},
+                                      timeout=30).status_code for s in [first, second] * 6]
             finally:
                 second.stop()
         finally:
             first.stop()
-        assert answers == [401, 401, 429, 429]
+        assert answers == [401] * 9 + [429] * 3

@@ -38,10 +38,9 @@ from signoff.domain.timespec import frozen_by
 from signoff.errors import SignoffError
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.ports import FixedClock
-from tests.conftest import USERS, artifact_file, make_settings
+from tests.conftest import USERS, artifact_file, database_url_for, make_settings, on_postgres, unique
 
 ENVS = ("dev", "test", "prod")
-MODEL = "prop"
 ACTORS = ("dana", "rita", "ron", "paula", "pete", "olga", "eve", "erin")
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday noon
 MADE_LIVE_BY_APPROVAL = ("approval", "auto_approve")
@@ -67,7 +66,8 @@ def policies() -> st.SearchStrategy[dict[str, Any]]:
 
 
 class Integrity(RuleBasedStateMachine):
-    home: Path  # set by the test: where each example keeps its database and artifacts
+    home: Path  # set by the test: where each example keeps its artifacts
+    database_url: str  # one database for all examples (a new one each costs seconds on PostgreSQL)
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,8 +84,10 @@ class Integrity(RuleBasedStateMachine):
         self.policy_config = envs
         root = Path(tempfile.mkdtemp(dir=self.home))
         self.clock = FixedClock(START)
-        self.ctx = bootstrap(make_settings(root, environments=envs), clock=self.clock, migrate_schema=True)
+        settings = make_settings(root, environments=envs, database_url=self.database_url)
+        self.ctx = bootstrap(settings, clock=self.clock, migrate_schema=True)
         self.root = root
+        self.model = unique("prop")  # examples share the database, not their model
         for kind in first or []:
             self.register(kind=kind, accuracy=0.95, user="dana")
 
@@ -112,7 +114,7 @@ class Integrity(RuleBasedStateMachine):
             uri, digest = artifact_file(self.root, f"v{len(self.versions) + 1}.pkl"), None
         else:
             uri, digest = f"s3://b/v{len(self.versions) + 1}.pkl", ("sha256:" + "7" * 64 if kind == "digest" else None)
-        v = self.client(user).register(MODEL, uri, digest=digest, metrics={"accuracy": accuracy})
+        v = self.client(user).register(self.model, uri, digest=digest, metrics={"accuracy": accuracy})
         self.versions.append(int(v["version"]))
         if kind == "file":
             self.files[int(v["version"])] = Path(v["artifact_uri"].removeprefix("file://"))
@@ -121,7 +123,7 @@ class Integrity(RuleBasedStateMachine):
     def decide(self, pick: int, user: str, approve: bool) -> None:
         if not self.versions:
             return
-        open_now = self.client("eve").requests(state="open", model=MODEL)
+        open_now = self.client("eve").requests(state="open", model=self.model)
         if open_now:
             request = open_now[pick % len(open_now)]
             self.attempt(lambda: self.client(user).decide(request["id"], "approve" if approve else "reject",
@@ -132,7 +134,7 @@ class Integrity(RuleBasedStateMachine):
         """Most random users may not decide: two members of the right groups try, as a team would."""
         if not self.versions:
             return
-        open_now = self.client("eve").requests(state="open", model=MODEL)
+        open_now = self.client("eve").requests(state="open", model=self.model)
         if open_now:
             request = open_now[pick % len(open_now)]
             groups = set(request["policy"]["approvers"])
@@ -144,21 +146,21 @@ class Integrity(RuleBasedStateMachine):
     def report(self, pick: int, env: str, accuracy: float) -> None:
         if self.versions:
             v = self.versions[pick % len(self.versions)]
-            self.attempt(lambda: self.client("dana").report_inference(MODEL, v, env, metrics={"accuracy": accuracy},
+            self.attempt(lambda: self.client("dana").report_inference(self.model, v, env, metrics={"accuracy": accuracy},
                                                                       rows=100))
 
     @rule(pick=st.integers(0, 50), env=st.sampled_from(ENVS[1:]), user=st.sampled_from(ACTORS))
     def promote(self, pick: int, env: str, user: str) -> None:
         if self.versions:
             v = self.versions[pick % len(self.versions)]
-            self.attempt(lambda: self.client(user).request_promotion(MODEL, v, env))
+            self.attempt(lambda: self.client(user).request_promotion(self.model, v, env))
 
     @rule(env=st.sampled_from(ENVS), user=st.sampled_from(ACTORS), pick=st.one_of(st.none(), st.integers(0, 50)))
     def rollback(self, env: str, user: str, pick: int | None) -> None:
         if not self.versions:
             return
         to = self.versions[pick % len(self.versions)] if pick is not None and self.versions else None
-        done = self.attempt(lambda: self.client(user).rollback(MODEL, env, to_version=to))
+        done = self.attempt(lambda: self.client(user).rollback(self.model, env, to_version=to))
         if done is not None:
             assert done["version"] not in self.tampered_at, "rollback made changed bytes live"
 
@@ -166,13 +168,13 @@ class Integrity(RuleBasedStateMachine):
     def revoke(self, pick: int, env: str, user: str, only: bool) -> None:
         if self.versions:
             v = self.versions[pick % len(self.versions)]
-            self.attempt(lambda: self.client(user).revoke(MODEL, v, env, reason="property test", only_env=only))
+            self.attempt(lambda: self.client(user).revoke(self.model, v, env, reason="property test", only_env=only))
 
     @rule(pick=st.integers(0, 50), env=st.sampled_from(ENVS), user=st.sampled_from(["erin", "rita"]))
     def break_glass(self, pick: int, env: str, user: str) -> None:
         if self.versions:
             v = self.versions[pick % len(self.versions)]
-            self.attempt(lambda: self.client(user).break_glass(MODEL, v, env, justification="outage, fix needed now"))
+            self.attempt(lambda: self.client(user).break_glass(self.model, v, env, justification="outage, fix needed now"))
 
     @rule(pick=st.integers(0, 50))
     def tamper(self, pick: int) -> None:
@@ -192,7 +194,7 @@ class Integrity(RuleBasedStateMachine):
         if self.ctx is None:
             return
         with self.ctx.engine.connect() as conn:
-            for live in conn.execute(select(LiveRow).where(LiveRow.model_name == MODEL)).all():
+            for live in conn.execute(select(LiveRow).where(LiveRow.model_name == self.model)).all():
                 self._explained(conn, live)
 
     def _explained(self, conn: Any, live: Any) -> None:
@@ -217,7 +219,7 @@ class Integrity(RuleBasedStateMachine):
 
     def _break_glass_held(self, conn: Any, version: Any, env: str, move: Any) -> None:
         entries = conn.execute(select(AuditRow).where(AuditRow.action == "promotion.break_glass",
-                                                      AuditRow.subject == f"models/{MODEL}/versions/{version.number}")).all()
+                                                      AuditRow.subject == f"models/{self.model}/versions/{version.number}")).all()
         assert any(e.after.get("env") == env for e in entries), "break-glass without its audit entry"
         assert "emergency" in USERS[move.actor]["groups"]
         rejected_before = conn.execute(
@@ -272,9 +274,10 @@ class Integrity(RuleBasedStateMachine):
 
 
 def test_every_live_pointer_is_explained_by_an_approval_that_held(tmp_path: Path) -> None:
-    Integrity.home = tmp_path
+    Integrity.home, Integrity.database_url = tmp_path, database_url_for(tmp_path / "property.db")
+    # Each example bootstraps its own context (its policies): a few times dearer on PostgreSQL.
     run_state_machine_as_test(Integrity, settings=settings(
-        max_examples=40, stateful_step_count=30, deadline=None, database=None,
+        max_examples=15 if on_postgres() else 40, stateful_step_count=30, deadline=None, database=None,
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     ))
@@ -282,8 +285,8 @@ def test_every_live_pointer_is_explained_by_an_approval_that_held(tmp_path: Path
 
 def test_the_invariant_catches_a_pointer_moved_behind_the_services_back(tmp_path: Path) -> None:
     """The checker is worth something only if it fails: a live row written by hand is caught."""
+    Integrity.home, Integrity.database_url = tmp_path, database_url_for(tmp_path / "property.db")
     machine = Integrity()
-    Integrity.home = tmp_path
     config = {env: {"approvers": ["ml-leads", "risk-office"] if env == "prod" else ["ml-reviewers"]} for env in ENVS}
     machine.start(config=config)
     try:
@@ -292,8 +295,8 @@ def test_the_invariant_catches_a_pointer_moved_behind_the_services_back(tmp_path
         machine.every_live_pointer_is_explained()
         assert machine.ctx is not None
         with machine.ctx.engine.begin() as conn:
-            model_id = conn.execute(select(ModelRow.id).where(ModelRow.name == MODEL)).scalar_one()
-            live = conn.execute(select(LiveRow).where(LiveRow.env == "dev")).one()
+            model_id = conn.execute(select(ModelRow.id).where(ModelRow.name == machine.model)).scalar_one()
+            live = conn.execute(select(LiveRow).where(LiveRow.model_name == machine.model, LiveRow.env == "dev")).one()
             conn.execute(LiveRow.__table__.insert().values(
                 **{**live._asdict(), "env": "test", "since": START + timedelta(hours=1)}))
             conn.execute(PromotionRow.__table__.insert().values(

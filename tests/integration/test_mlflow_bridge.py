@@ -540,3 +540,28 @@ class TestSyncCommand:
         env["SIGNOFF_CONFIG"] = str(bare)
         refused = subprocess.run([*CLI, "mlflow", "sync"], env=env, capture_output=True, text=True, timeout=120)
         assert refused.returncode == 2 and "[mlflow]" in refused.stderr
+
+
+class TestWebhookEndpointWithoutBridge:
+    def test_without_mlflow_config_404_and_without_a_secret_503_nothing_written(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from fastapi.testclient import TestClient
+
+        from signoff.entrypoints.api import create_app
+
+        monkeypatch.delenv(SECRET_ENV, raising=False)
+        for mlflow, status, code in [(None, 404, "not_found"),
+                                     ({"tracking_uri": "http://127.0.0.1:9", "webhook_secret_env": SECRET_ENV},
+                                      503, "unavailable")]:
+            settings = make_settings(tmp_path / str(status), **({"mlflow": mlflow} if mlflow else {}))
+            ctx = bootstrap(settings, migrate_schema=True)
+            try:
+                with TestClient(create_app(ctx)) as http:
+                    response = http.post("/api/v1/mlflow/webhooks", content=b"{}", headers={
+                        "x-mlflow-signature": "v1,AAAA", "x-mlflow-timestamp": str(int(time.time())),
+                        "x-mlflow-delivery-id": "d-1"})
+                assert response.status_code == status
+                assert response.json()["error"]["code"] == code
+                assert EmbeddedClient(actor="rita", context=ctx).events() == []
+            finally:
+                ctx.close()

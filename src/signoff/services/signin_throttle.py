@@ -47,7 +47,8 @@ class SigninThrottle:
                  uow_factory: Callable[[], UnitOfWork], now: Callable[[], float] = time.time) -> None:
         self.limiter = FixedWindowRateLimiter(storage)
         self.now = now  # the storage's clock: window ends are in its Unix time
-        self.limits: dict[str, RateLimitItem] = {"account": parse(per_account), "address": parse(per_address)}
+        self.rates = {"account": per_account, "address": per_address}  # as configured, for the events
+        self.limits: dict[str, RateLimitItem] = {scope: parse(rate) for scope, rate in self.rates.items()}
         self.uow_factory = uow_factory
 
     def attempt(self, check: Callable[[], T], *, username: str, address: str, via: str) -> T:
@@ -94,7 +95,7 @@ class SigninThrottle:
             if reached is not None:
                 scope, seconds = reached
                 locked = {**data, "scope": scope, "retry_after": seconds,
-                          "limit": str(self.limits[scope])}
+                          "limit": self.rates[scope]}
                 uow.record(actor=ACTOR, action="auth.locked_out", subject=subject, model=None, after=locked)
                 uow.emit(Event(people.LOCKED_OUT, subject, locked))
             uow.commit()

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from signoff.entrypoints.api.routes import api_router
+from signoff.entrypoints.api.schemas import ErrorBody
 from signoff.errors import NotFound, ServiceUnavailable
 from signoff.services.mlflow_bridge import accept_webhook
 
@@ -39,7 +40,10 @@ def _secret(request: Request) -> str:
     return secret
 
 
-@router.post(PATH, status_code=202, responses={202: {"description": "Queued (or ignored: not governed)"}})
+@router.post(PATH, status_code=202, responses={
+    202: {"description": "Queued (or ignored: not governed)"},
+    503: {"model": ErrorBody, "description": "No webhook secret configured ([mlflow] webhook_secret_env)"},
+})
 async def mlflow_webhook(request: Request, background: BackgroundTasks) -> Any:
     """Take an MLflow registry webhook delivery (`model_version.created`,
     `model_version_alias.created`, `model_version_alias.deleted`, `model_version_tag.set`).
