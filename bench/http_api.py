@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from signoff.config import new_secret_key
 from databases import Database
 from events import stop_worker
 
@@ -61,7 +62,8 @@ class Server:
         self.database_url = database_url or f"sqlite:///{home / 'b.db'}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(env)
-        self.env.update(SIGNOFF_CONFIG=str(self.config), SIGNOFF_DATABASE_URL=self.database_url)
+        self.env.update(SIGNOFF_CONFIG=str(self.config), SIGNOFF_DATABASE_URL=self.database_url,
+                        SIGNOFF_SERVER__SECRET_KEY=new_secret_key())
         self.home, self.port = home, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
