@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from signoff import __version__
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings, load_settings
-from signoff.entrypoints.api import errors
+from signoff.entrypoints.api import access_log, errors
 from signoff.entrypoints.api.deps import bearer_authenticator
 from signoff.entrypoints.api.middleware import ApiMiddleware, RequestMetrics
 from signoff.entrypoints.api.routes import (
@@ -66,6 +66,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
     app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
     errors.install(app)
+    access_log.install()  # review-link tokens never reach the access log
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator
