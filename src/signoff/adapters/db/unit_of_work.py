@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
+from signoff.adapters.db.mismatches import MismatchRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
 from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
         self.deliveries = DeliveryRepository(self.session)
         self.profiles = ProfileRepository(self.session)
         self.tokens = TokenRepository(self.session)
+        self.mismatches = MismatchRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()
