@@ -14,9 +14,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signoff.entrypoints.api.body_guard import check_request
 from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
 from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
 from signoff.entrypoints.api.routes.versions import REGISTER_PATH, fast_register, fast_register_target
+from signoff.errors import InvalidInput
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -60,10 +62,14 @@ class ApiMiddleware:
         target = fast_target(scope)
         fast_route = RESOLVE_PATH if target is not None else None
         try:
-            if target is not None:
+            if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+                await _refuse(send_with_status, check_request(scope["path"], scope["query_string"], b"", b""))
+            elif target is not None:
                 await fast_resolve(scope, receive, send_with_status, *target)
             elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
                 await _too_large(send_with_status, self.max_body_bytes)
+            elif scope["method"] in BODY_METHODS and (refusal := _check_body(scope, body)) is not None:
+                await _refuse(send_with_status, refusal)
             elif scope["method"] in BODY_METHODS:
                 receive = _replay(body, receive)
                 if (model := fast_register_target(scope)) is not None:
@@ -98,6 +104,19 @@ class ApiMiddleware:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _check_body(scope: Scope, body: bytes) -> InvalidInput | None:
+    content_type = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
+    return check_request(scope["path"], scope["query_string"], content_type.lower(), body)
+
+
+async def _refuse(send: Send, exc: InvalidInput | None) -> None:
+    assert exc is not None
+    body = json.dumps({"error": exc.to_dict()}).encode()
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
