@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signoff.entrypoints.api.body_guard import check_request
+from signoff.entrypoints.api.errors import unexpected_response
 from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
 from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
 from signoff.entrypoints.api.routes.versions import REGISTER_PATH, fast_register, fast_register_target
@@ -52,11 +53,12 @@ class ApiMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
             await send(message)
 
         target = fast_target(scope)
@@ -79,6 +81,13 @@ class ApiMiddleware:
                     await self.app(scope, receive, send_with_status)
             else:
                 await self.app(scope, receive, send_with_status)
+        except Exception as exc:
+            # The fast paths run outside FastAPI's handlers, and an exception a handler does not
+            # take would reach the server as a dropped connection: answer it here, in the API's
+            # error format (a database outage as a 503), unless an answer has already begun.
+            if responded:
+                raise
+            await unexpected_response(exc, scope["method"], scope["path"])(scope, receive, send_with_status)
         finally:
             route = fast_route or getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
