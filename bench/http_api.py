@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 from signoff.config import new_secret_key
 from databases import Database
+from tests.fixtures.postgres import die_with_parent
 from events import stop_worker
 
 CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
@@ -76,7 +78,8 @@ class Server:
         """Seconds from spawning `signoff server` to the first 200 from /readyz (schema already current)."""
         begin = time.perf_counter()
         self.proc = subprocess.Popen([*CLI, "server", "--port", str(self.port)], env=self.env, cwd=self.home,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent(signal.SIGTERM))
         with httpx.Client(timeout=1) as http:
             while time.perf_counter() - begin < 60:
                 try:
