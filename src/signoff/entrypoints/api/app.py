@@ -57,7 +57,9 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
         if owns:
             ctx.close()
 
-    app = FastAPI(title="signoff", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are the web UI's (entrypoints/web/api_docs.py): FastAPI's own load from a CDN.
+    app = FastAPI(title="signoff", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=ctx.settings.server.token_cache_seconds)
     app.state.authenticators = [bearer_authenticator]

@@ -16,7 +16,7 @@ from itsdangerous import URLSafeSerializer
 from signoff.adapters.links import ReviewLinks
 from signoff.bootstrap import Context
 from signoff.config import secret_key_problem
-from signoff.entrypoints.web import auth, mailbox, pages, review, sso
+from signoff.entrypoints.web import api_docs, auth, mailbox, pages, review, sso
 from signoff.entrypoints.web.common import HERE, WebState, make_templates
 
 log = logging.getLogger("signoff.web")
@@ -40,7 +40,7 @@ def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
         cookies=URLSafeSerializer(server.secret_key.get_secret_value(), salt="signoff.web"),
         secure_cookies=server.public_url.startswith("https://"), mailbox=mail_catcher,
     )
-    for router in (auth.router, pages.router, review.router, mailbox.router):
+    for router in (auth.router, pages.router, review.router, mailbox.router, api_docs.router):
         app.include_router(router)
     sso.install(app, ctx)  # issue 8: LDAP passwords and "Sign in with …" (OIDC)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
