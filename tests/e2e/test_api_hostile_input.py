@@ -90,3 +90,28 @@ class TestOtherDoors:
         assert form.status_code == 400
         assert api.counts() == before
         assert api.http.get("/healthz").status_code == 200
+
+
+class TestNumbersTooLargeForAFloat:
+    def test_an_overflowing_number_is_refused_like_infinity(self, api: Api) -> None:
+        # 1e999 is valid JSON that parses to infinity: refused by the same rule, on both paths.
+        auth = api.auth("dana", "register")
+        before = api.counts()
+        for headers in (FAST, ROUTE):
+            for body in ('{"artifact_uri": "s3://b/m.pkl", "metadata": {"a": 1e999}}',
+                         '{"artifact_uri": "s3://b/m.pkl", "metrics": {"acc": -1e999}}'):
+                response = api.http.post(f"/api/v1/models/{unique()}/versions", content=body,
+                                         headers={**auth, **headers})
+                assert response.status_code == 400 and error_of(response)["code"] == "invalid_input", response.text
+        assert api.counts() == before
+
+    def test_in_a_reference_profile_too(self, api: Api) -> None:
+        model = unique()
+        api.client("dana").register(model, "s3://b/m.pkl")
+        auth = api.auth("dana", "register")
+        before = api.counts()
+        profile = '{"features": {"x": {"kind": "numeric", "count": 3, "missing": 0, "mean": 1e999}}}'
+        response = api.http.put(f"/api/v1/models/{model}/versions/1/reference-profile", content=profile,
+                                headers={**auth, **FAST})
+        assert response.status_code == 400 and error_of(response)["code"] == "invalid_input", response.text
+        assert api.counts() == before

@@ -12,7 +12,7 @@ from typing import Any
 from signoff.adapters.db.tables import ModelRow, VersionRow
 from signoff.domain import events
 from signoff.domain.workflow import Workflow
-from signoff.domain.models import Stage
+from signoff.domain.models import Stage, check_document
 from signoff.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signoff.services.ports import UnitOfWork
 
@@ -28,6 +28,7 @@ def check_profile(profile: Any) -> dict[str, Any]:
     """A profile is a JSON object with a ``features`` object; anything else is refused whole."""
     if not isinstance(profile, dict) or not isinstance(profile.get("features"), dict):
         raise InvalidInput("a profile must be an object with a 'features' object", details={"field": "profile"})
+    check_document(profile, "profile")  # finite numbers, no NUL, bounded nesting: storable on every database
     for name, feature in profile["features"].items():
         if not isinstance(feature, dict) or feature.get("kind") not in ("numeric", "categorical"):
             raise InvalidInput(f"profile feature {name!r} needs kind 'numeric' or 'categorical'",

@@ -20,10 +20,15 @@ _NOT_BRACKET = bytes(b for b in range(256) if b not in (1, 2))
 _STRING = None  # compiled on first use (a deep body is rare)
 
 
-def check_request(path: str, query: bytes, content_type: bytes, body: bytes) -> InvalidInput | None:
-    """The refusal for this request's input, or None when it may go on."""
+def check_url(path: str, query: bytes) -> InvalidInput | None:
+    """The refusal for a NUL in the (decoded) path or the query string, or None."""
     if "\x00" in path or b"%00" in query:
         return InvalidInput("NUL characters are not allowed in the path or query", details={"field": "url"})
+    return None
+
+
+def check_body(content_type: bytes, body: bytes) -> InvalidInput | None:
+    """The refusal for this request body, or None when it may go on."""
     if not body:
         return None
     if b"json" in content_type:

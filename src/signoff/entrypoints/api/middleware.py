@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signoff.entrypoints.api.body_guard import check_request
+from signoff.entrypoints.api.body_guard import check_body, check_url
 from signoff.entrypoints.api.errors import unexpected_response
 from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
 from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
@@ -64,8 +64,8 @@ class ApiMiddleware:
         target = fast_target(scope)
         fast_route = RESOLVE_PATH if target is not None else None
         try:
-            if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
-                await _refuse(send_with_status, check_request(scope["path"], scope["query_string"], b"", b""))
+            if (refusal := check_url(scope["path"], scope["query_string"])) is not None:
+                await _refuse(send_with_status, refusal)
             elif target is not None:
                 await fast_resolve(scope, receive, send_with_status, *target)
             elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
@@ -117,11 +117,10 @@ class ApiMiddleware:
 
 def _check_body(scope: Scope, body: bytes) -> InvalidInput | None:
     content_type = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
-    return check_request(scope["path"], scope["query_string"], content_type.lower(), body)
+    return check_body(content_type.lower(), body)
 
 
-async def _refuse(send: Send, exc: InvalidInput | None) -> None:
-    assert exc is not None
+async def _refuse(send: Send, exc: InvalidInput) -> None:
     body = json.dumps({"error": exc.to_dict()}).encode()
     await send({"type": "http.response.start", "status": 400,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

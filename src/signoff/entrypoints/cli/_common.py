@@ -54,6 +54,10 @@ def client(actor: str | None = None) -> BaseClient:
     return EmbeddedClient(actor=who, settings=settings)
 
 
+# Options whose values stay out of crash logs.
+SECRET_OPTIONS = frozenset({"--password", "--token", "--secret"})
+
+
 def crash_dir() -> Path:
     """Where unexpected errors leave their tracebacks: $SIGNOFF_HOME/logs, else ~/.local/state/signoff/logs."""
     home = os.environ.get("SIGNOFF_HOME")
@@ -71,8 +75,9 @@ def record_crash(exc: BaseException) -> tuple[str, str]:
     import traceback
 
     ref = secrets.token_hex(4)
+    args = [("***" if prev in SECRET_OPTIONS else arg) for prev, arg in zip(["", *sys.argv[1:]], sys.argv[1:])]
     text = (f"signoff CLI error {ref} at {datetime.datetime.now(datetime.UTC).isoformat()}\n"
-            f"argv: {' '.join(sys.argv[1:])}\n\n" + "".join(traceback.format_exception(exc)))
+            f"argv: {' '.join(args)}\n\n" + "".join(traceback.format_exception(exc)))
     for directory in (crash_dir(), Path(tempfile.gettempdir())):
         path = directory / f"signoff-error-{ref}.log"
         try:
