@@ -215,4 +215,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from tests.fixtures.postgres import Terminated, stop_on_signals
+
+    stop_on_signals()  # killed, it still stops the servers and PostgreSQL it started
+    try:
+        main()
+    except Terminated as exc:
+        sys.exit(128 + exc.signum)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.fixtures.postgres
-from tests.fixtures.postgres import PostgresCluster, pg_bindir  # noqa: E402
+from tests.fixtures.postgres import PostgresCluster, die_with_parent, pg_bindir  # noqa: E402
 
 KINDS = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql", "pg": "postgresql"}
 PG_SETTINGS = {"synchronous_commit": "off", "max_connections": "200", "shared_buffers": "256MB"}
@@ -57,7 +58,8 @@ class PostgresServer(PostgresCluster):
                 user = pwd.getpwnam("postgres")
             except KeyError:
                 raise Unavailable("running as root and there is no `postgres` user to run PostgreSQL as") from None
-        server: PostgresServer = super().launch(bindir, settings=PG_SETTINGS, user=user, prefix="signoff-bench-pg-")
+        server: PostgresServer = super().launch(bindir, settings=PG_SETTINGS, user=user, prefix="signoff-bench-pg-",
+                                                preexec_fn=die_with_parent(signal.SIGINT))
         return server
 
     def version(self) -> str:

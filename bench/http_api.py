@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from signoff.config import new_secret_key
 from databases import Database
+from tests.fixtures.postgres import die_with_parent
 from events import stop_worker
 
 CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
@@ -61,7 +64,8 @@ class Server:
         self.database_url = database_url or f"sqlite:///{home / 'b.db'}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
         self.env.update(env)
-        self.env.update(SIGNOFF_CONFIG=str(self.config), SIGNOFF_DATABASE_URL=self.database_url)
+        self.env.update(SIGNOFF_CONFIG=str(self.config), SIGNOFF_DATABASE_URL=self.database_url,
+                        SIGNOFF_SERVER__SECRET_KEY=new_secret_key())
         self.home, self.port = home, _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -74,7 +78,8 @@ class Server:
         """Seconds from spawning `signoff server` to the first 200 from /readyz (schema already current)."""
         begin = time.perf_counter()
         self.proc = subprocess.Popen([*CLI, "server", "--port", str(self.port)], env=self.env, cwd=self.home,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent(signal.SIGTERM))
         with httpx.Client(timeout=1) as http:
             while time.perf_counter() - begin < 60:
                 try:

@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from databases import Database, Unavailable, open_database, selected
+from tests.fixtures.postgres import Terminated, stop_on_signals
 
 DATABASE_SUITES = [
     ("embedded", "embedded", "run_embedded_bench"),
@@ -75,4 +76,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stop_on_signals()  # a killed `make bench` still stops its PostgreSQL server and signoff processes
+    try:
+        main()
+    except Terminated as exc:
+        print(f"bench: {exc}; stopped what it had started", file=sys.stderr)
+        sys.exit(128 + exc.signum)

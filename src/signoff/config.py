@@ -6,8 +6,14 @@ them at import time, so tests build their own without patching globals.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
 import os
+import re
+import secrets
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -84,9 +90,50 @@ class UserSettings(_Strict):
     admin: bool = False
 
 
+DEFAULT_SECRET_KEY = "changethis"
+SECRET_KEY_BYTES = 32  # review links and session cookies are HMACs keyed with it: 256 bits
+
+
+def new_secret_key() -> str:
+    """A fresh `server.secret_key`: 48 random bytes, URL-safe base64 (64 characters)."""
+    return secrets.token_urlsafe(48)
+
+
+def _key_bytes(key: str) -> int:
+    """How many bytes the key carries: hex and base64 keys count decoded, anything else as UTF-8."""
+    if len(key) % 2 == 0 and re.fullmatch(r"[0-9a-fA-F]+", key):
+        return len(key) // 2
+    if re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", key):
+        try:
+            return len(base64.urlsafe_b64decode(key.replace("+", "-").replace("/", "_") + "=" * (-len(key) % 4)))
+        except (binascii.Error, ValueError):
+            pass
+    return len(key.encode())
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is not fit to sign review links and cookies, or None when it is.
+
+    A key passes with at least 32 bytes (hex and base64 decoded) that do not look made by hand:
+    the characters' own entropy must reach 128 bits, and the key may be neither a repeated
+    block ("abcabc…") nor mostly a run of neighbouring characters ("abcdef…", "123456…")."""
+    if key == DEFAULT_SECRET_KEY:
+        return f"is the default {DEFAULT_SECRET_KEY!r}"
+    size = _key_bytes(key)
+    if size < SECRET_KEY_BYTES:
+        return f"is {size} bytes; it must be at least {SECRET_KEY_BYTES} random bytes"
+    counts = Counter(key)
+    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    period = next((p for p in range(1, len(key) // 2 + 1) if key == (key[:p] * (len(key) // p + 1))[:len(key)]), None)
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in zip(key, key[1:]))
+    if bits < 128 or period is not None or steps > len(key) // 2:
+        return "looks hand-made (repeated or low-entropy); it must be random"
+    return None
+
+
 class ServerSettings(_Strict):
     public_url: str = "http://127.0.0.1:8080"
-    secret_key: SecretStr = SecretStr("changethis")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     anonymous_resolve: bool = False
     max_body_bytes: int = 1_048_576
     # How long a verified API token is trusted without a database read (revocation delay bound).
@@ -99,6 +146,13 @@ class ServerSettings(_Strict):
     # inline = false` (then requests return right after their commit and the thread dispatches);
     # with inline dispatch on, a second dispatcher in the same process would race it.
     worker: bool | None = None
+
+    def require_strong_secret_key(self) -> None:
+        """Raises InvalidInput unless `secret_key` is fit for a server others can reach."""
+        problem = secret_key_problem(self.secret_key.get_secret_value())
+        if problem is not None:
+            raise InvalidInput(f"config key server.secret_key {problem}: set the output of `signoff secret-key` "
+                               "as [server] secret_key or SIGNOFF_SERVER__SECRET_KEY", details={"key": "server.secret_key"})
 
 
 class SmtpSettings(_Strict):

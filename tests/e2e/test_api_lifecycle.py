@@ -89,3 +89,79 @@ class TestInferenceOverHttp:
             live.load(cache_dir=tmp_path / "cache")
         mismatches = [e.event["data"] for e in pipeline.events(type=events.ARTIFACT_MISMATCH)]
         assert [(m["model"], m["loaded_by"]) for m in mismatches] == [(name, "dana")]
+
+
+PROFILE = {"rows": 3, "features": {"x": {"kind": "categorical", "count": 3, "missing": 0, "counts": {"a": 2, "b": 1}}}}
+
+
+class TestWhoMaySetAReferenceProfile:
+    def test_another_users_register_token_is_403_and_nothing_is_written(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        url = f"/api/v1/models/{name}/versions/1/reference-profile"
+        erin = api.auth("erin", "register")
+        before = api.counts()
+        refused = api.http.put(url, json=PROFILE, headers=erin)
+        assert refused.status_code == 403 and error_of(refused)["code"] == "forbidden"
+        assert api.counts() == before
+        assert api.http.get(url, headers=api.auth("eve", "resolve")).status_code == 404
+
+    def test_the_registrant_and_an_admin_may_until_it_is_approved_beyond_its_first_environment(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        url = f"/api/v1/models/{name}/versions/1/reference-profile"
+        assert api.http.put(url, json=PROFILE, headers=api.auth("dana", "register")).status_code == 200
+        assert api.http.put(url, json=PROFILE, headers=api.auth("olga", "admin")).status_code == 200
+        api.client("dana").report_inference(name, 1, "dev", metrics={"accuracy": 0.95})
+        api.client("ron").approve(name, 1, "test")  # approved beyond dev now
+        tokens = (api.auth("dana", "register"), api.auth("olga", "admin"))
+        before = api.counts()
+        for who in tokens:
+            late = api.http.put(url, json={"features": {}}, headers=who)
+            assert late.status_code == 409 and error_of(late)["code"] == "invalid_transition", late.text
+        assert api.counts() == before
+        assert api.http.get(url, headers=api.auth("eve", "resolve")).json() == PROFILE
+
+    def test_a_version_live_in_prod_keeps_its_profile(self, api: Api) -> None:
+        name = unique()
+        api.client("dana").register(name, "s3://b/1.pkl", metrics={"accuracy": 0.95})
+        api.client("dana").set_reference(name, 1, PROFILE)
+        api.client("rita").approve(name, 1, "dev")
+        api.client("dana").report_inference(name, 1, "dev", metrics={"accuracy": 0.95})
+        api.client("ron").approve(name, 1, "test")
+        for env, approvers in (("uat", ["uma"]), ("prod", ["paula", "pete"])):
+            api.client("dana").request_promotion(name, 1, env)
+            for who in approvers:
+                api.client(who).approve(name, 1, env)
+        assert api.client("eve", "resolve").resolve(name, "prod")["version"] == 1
+        with pytest.raises(PermissionDenied):
+            api.client("erin", "register").set_reference(name, 1, {"features": {}})
+        from signoff.errors import InvalidTransition
+
+        with pytest.raises(InvalidTransition):
+            api.client("dana", "register").set_reference(name, 1, {"features": {}})
+
+
+class TestMismatchReports:
+    def test_are_audited_once_per_version_and_observed_digest(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        url = f"/api/v1/models/{name}/versions/1/artifact-mismatches"
+        headers = api.auth("eve", "resolve")
+        before = api.counts()
+        for _ in range(50):
+            body = {"env": "dev", "artifact_uri": "s3://b/1.pkl", "expected_digest": "a" * 64, "digest": "b" * 64}
+            assert api.http.post(url, json=body, headers=headers).status_code == 204
+        assert api.counts() == (before[0] + 1, before[1] + 1)
+        other = {"env": "dev", "artifact_uri": "s3://b/1.pkl", "expected_digest": "a" * 64, "digest": "c" * 64}
+        assert api.http.post(url, json=other, headers=headers).status_code == 204
+        assert api.counts() == (before[0] + 2, before[1] + 2)
+
+    def test_made_up_digests_cannot_flood_the_audit_log(self, api: Api) -> None:
+        name = two_versions_in_dev(api)
+        url = f"/api/v1/models/{name}/versions/2/artifact-mismatches"
+        headers = api.auth("eve", "resolve")
+        before = api.counts()
+        for i in range(60):
+            body = {"artifact_uri": "s3://b/2.pkl", "digest": f"{i:064x}"}
+            assert api.http.post(url, json=body, headers=headers).status_code == 204
+        from signoff.adapters.db.mismatches import MAX_DIGESTS
+
+        assert api.counts() == (before[0] + MAX_DIGESTS, before[1] + MAX_DIGESTS)

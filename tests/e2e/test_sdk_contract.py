@@ -22,6 +22,23 @@ from tests.e2e.conftest import Api
 
 Factory = Callable[[str], BaseClient]
 
+# Every method a scenario calls directly, on either transport (see Recorded).
+CALLED: set[str] = set()
+
+
+class Recorded:
+    """A client whose method calls are noted in CALLED, so the suite can tell which part of the
+    BaseClient contract the scenarios left untried."""
+
+    def __init__(self, inner: BaseClient) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if callable(value):
+            CALLED.add(name)
+        return value
+
 
 def attempt(call: Callable[[], Any]) -> Any:
     try:
@@ -32,7 +49,7 @@ def attempt(call: Callable[[], Any]) -> Any:
 
 def scenario(client: Factory) -> list[Any]:
     """register → approve → resolve → report → promote, with the usual mistakes along the way."""
-    dana, rita, ron, eve, uma = (client(u) for u in ("dana", "rita", "ron", "eve", "uma"))
+    dana, rita, ron, eve, uma = (Recorded(client(u)) for u in ("dana", "rita", "ron", "eve", "uma"))
     steps: list[Any] = []
     add = steps.append
     add(attempt(lambda: dana.register("churn", "s3://b/churn-1.pkl", digest=DIGEST, metrics={"accuracy": 0.91, "f1": 0.8},
@@ -79,6 +96,72 @@ def scenario(client: Factory) -> list[Any]:
     return steps
 
 
+PROFILE = {"rows": 3, "features": {"x": {"kind": "categorical", "count": 3, "missing": 0, "counts": {"a": 2, "b": 1}}}}
+
+
+def operations(client: Factory, admin: Factory, hook_url: str) -> list[Any]:
+    """After approval, the event bus and administration: lifecycle, references, rules, deliveries,
+    users and tokens, with their refusals."""
+    dana, rita, erin, eve = (Recorded(client(u)) for u in ("dana", "rita", "erin", "eve"))
+    olga = Recorded(admin("olga"))
+    steps: list[Any] = []
+    add = steps.append
+    for n in (1, 2):
+        add(attempt(lambda: dana.register("fraud", f"s3://b/fraud-{n}.pkl", metrics={"accuracy": 0.9})))
+        add(attempt(lambda: rita.approve("fraud", n, "dev")))
+    add(attempt(lambda: dana.set_reference("fraud", 2, PROFILE)))
+    add(attempt(lambda: eve.set_reference("fraud", 2, PROFILE)))
+    add(attempt(lambda: dana.set_reference("fraud", 9, PROFILE)))
+    add(attempt(lambda: eve.rollback("fraud", "dev")))
+    add(attempt(lambda: rita.rollback("fraud", "dev", reason="slow")))
+    add(attempt(lambda: rita.revoke("fraud", 1, "dev", reason="leak")))
+    add(attempt(lambda: dana.break_glass("fraud", 2, "test", justification="INC-1 needs the fix now")))
+    add(attempt(lambda: erin.break_glass("fraud", 2, "test", justification="INC-1 needs the fix now")))
+    add(attempt(lambda: olga.rules()))
+    add(attempt(lambda: olga.rule("no-such-rule")))
+    add(attempt(lambda: olga.add_rule("hook", {"type": ["signoff.version.registered"]},
+                                      [{"type": "webhook", "url": hook_url, "timeout": 5}], description="d")))
+    add(attempt(lambda: olga.add_rule("hook", {"type": ["x"]}, [{"type": "webhook", "url": hook_url}])))
+    add(attempt(lambda: olga.add_rule("bad", {"type": "not-a-list"}, [{"type": "webhook", "url": hook_url}])))
+    add(attempt(lambda: olga.set_rule_enabled("hook", False)))
+    add(attempt(lambda: olga.set_rule_enabled("hook", True)))
+    add(attempt(lambda: olga.set_rule_enabled("nope", True)))
+    add(attempt(lambda: olga.rule("hook")))
+    add(attempt(lambda: olga.test_pattern({"type": ["a"]}, {"type": "a"})))
+    add(attempt(lambda: dana.register("fraud", "s3://b/fraud-3.pkl")))  # the hook answers 500: a dead letter
+    add(attempt(lambda: [_delivery(d) for d in olga.deliveries(rule="hook")]))
+    dead = olga.deliveries(state="dead", rule="hook")
+    add(attempt(lambda: _delivery(olga.delivery(dead[0]["id"]))))
+    add(attempt(lambda: olga.delivery(10**9)))
+    add(attempt(lambda: _delivery(olga.replay_delivery(dead[0]["id"]))))
+    add(attempt(lambda: olga.replay_delivery(10**9)))
+    add(attempt(lambda: [_delivery(d) for d in olga.deliveries(state="succeeded", rule="hook")]))
+    add(attempt(lambda: olga.add_user("newbie", groups=["visitors"], email="n@example.com", password="pw-1")))
+    add(attempt(lambda: olga.add_user("newbie")))
+    add(attempt(lambda: olga.add_user("Bad Name")))
+    add(attempt(lambda: sorted(u["name"] for u in olga.users())))
+    created = olga.create_token("newbie", ["resolve"], name="ci")
+    add(("ok", _token(created), created["token"].startswith("so_")))
+    add(attempt(lambda: olga.create_token("nobody", ["resolve"])))
+    add(attempt(lambda: olga.create_token("newbie", ["fly"])))
+    add(attempt(lambda: [_token(t) for t in olga.tokens(user="newbie")]))
+    add(attempt(lambda: _token(olga.revoke_token(created["id"]))))
+    add(attempt(lambda: olga.revoke_token(10**6)))
+    for c in (dana, rita, erin, eve, olga):
+        c.close()
+    return steps
+
+
+def _delivery(item: dict[str, Any]) -> dict[str, Any]:
+    keep = ("rule", "target_index", "target_type", "target", "state", "attempts", "replays", "last_status_code",
+            "event_type")
+    return {k: item[k] for k in keep} | {"attempt_log": [a["outcome"] for a in item.get("attempt_log", [])]}
+
+
+def _token(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("id", "prefix", "token", "last_used_at")}
+
+
 def _without_tokens(entry: dict[str, Any]) -> dict[str, Any]:
     # Hashes chain over token entries (which only the HTTP side has), so compare content only.
     return {k: v for k, v in entry.items() if k not in ("id", "prev_hash", "hash")}
@@ -117,6 +200,30 @@ class TestEmbeddedAndRemoteClientsAgree:
         for expected in ("InvalidInput", "PermissionDenied", "NotFound", "InvalidTransition", "AlreadyExists"):
             assert expected in kinds, f"the scenario should exercise {expected}"
 
+    def test_the_operations_after_approval_agree_too(self, tmp_path: Path, clock: FixedClock,
+                                                     webhook_receiver: Any) -> None:
+        def run(name: str, factory: Callable[[Context], tuple[Factory, Factory]]) -> list[Any]:
+            ctx = bootstrap(make_settings(tmp_path / name, events={"max_attempts": 1}), clock=clock)
+            try:
+                webhook_receiver.respond_with([500])
+                client, admin = factory(ctx)
+                return operations(client, admin, webhook_receiver.url)
+            finally:
+                ctx.close()
+
+        def embedded(ctx: Context) -> tuple[Factory, Factory]:
+            return (lambda u: EmbeddedClient(actor=u, context=ctx)), (lambda u: EmbeddedClient(actor=u, context=ctx))
+
+        def remote(ctx: Context) -> tuple[Factory, Factory]:
+            api = Api(ctx)
+            return (lambda u: api.client(u)), (lambda u: api.client(u, "admin"))
+
+        first, second = run("embedded", embedded), run("remote", remote)
+        for i, (e, r) in enumerate(zip(first, second, strict=True)):
+            assert e == r, f"step {i} differs:\nembedded: {e}\nremote:   {r}"
+        kinds = {s[1] for s in first if s[0] == "error"}
+        assert {"PermissionDenied", "NotFound", "AlreadyExists", "InvalidInput", "PatternInvalid"} <= kinds, kinds
+
     def test_the_http_client_revalidates_resolve_with_its_etag(self, api: Api) -> None:
         dana, rita, eve = api.client("dana"), api.client("rita"), api.client("eve", "resolve")
         dana.register("churn", "s3://b/1.pkl", digest=DIGEST)
@@ -128,3 +235,20 @@ class TestEmbeddedAndRemoteClientsAgree:
         assert eve.resolve("churn", "dev")["version"] == 2
         text = api.http.get("/metrics").text
         assert 'route="/api/v1/models/{model}/environments/{env}",status="304"} 1.0' in text
+
+
+class TestTheContractIsComplete:
+    def test_every_abstract_method_of_base_client_is_run_through_both_transports(self) -> None:
+        """A method added to BaseClient without a step in a scenario above fails here. (Runs after
+        the scenarios: pytest keeps the file's order.)"""
+        assert CALLED, "the scenarios did not run first"
+        untried = sorted(set(BaseClient.__abstractmethods__) - CALLED - {"close"})
+        assert not untried, f"BaseClient methods no contract scenario calls: {untried}"
+
+    def test_both_transports_implement_every_abstract_method(self) -> None:
+        from signoff.sdk._remote import RemoteClient
+
+        for cls in (EmbeddedClient, RemoteClient):
+            assert not cls.__abstractmethods__, (cls, cls.__abstractmethods__)
+            for name in BaseClient.__abstractmethods__:
+                assert getattr(cls, name) is not getattr(BaseClient, name), (cls, name)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from signoff.adapters.db import migrate
 from signoff.adapters.db.engine import build_engine
+from signoff.config import new_secret_key
 from tests.fixtures.servers import PostgresServer
 
 CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
@@ -21,6 +22,7 @@ CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
 def _signoff(url: str, cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
     env["SIGNOFF_DATABASE_URL"] = url
+    env["SIGNOFF_SERVER__SECRET_KEY"] = new_secret_key()
     return subprocess.run([*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 

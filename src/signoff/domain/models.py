@@ -81,6 +81,34 @@ def check_model_name(name: str) -> str:
     return name
 
 
+# Free-form documents (metadata, profiles, patterns) nest at most this deep: real ones nest a few
+# levels; deeper ones only exhaust the recursion of parsers and serialisers on their way.
+MAX_DOCUMENT_DEPTH = 32
+
+
+def check_document(value: Any, field: str) -> Any:
+    """A JSON-like document signoff can store on every database: nested at most MAX_DOCUMENT_DEPTH
+    levels, finite numbers only (NaN and ±Infinity are not JSON), no NUL characters in keys or
+    strings (PostgreSQL text cannot hold them). Raises InvalidInput naming the path of the fault."""
+    stack: list[tuple[Any, str, int]] = [(value, field, 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_DOCUMENT_DEPTH:
+                raise InvalidInput(f"{field} is nested deeper than {MAX_DOCUMENT_DEPTH} levels",
+                                   details={"field": field, "max_depth": MAX_DOCUMENT_DEPTH})
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str) and "\x00" in key:
+                    raise InvalidInput(f"{path}: keys may not contain NUL characters", details={"field": path})
+                stack.append((child, f"{path}.{key}" if isinstance(item, dict) else f"{path}[{key}]", depth + 1))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidInput(f"{path} must be a finite number, got {item!r}", details={"field": path})
+        elif isinstance(item, str) and "\x00" in item:
+            raise InvalidInput(f"{path} may not contain NUL characters", details={"field": path})
+    return value
+
+
 def check_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Metrics are finite numbers keyed by simple names; anything else is refused whole."""
     out: dict[str, float] = {}

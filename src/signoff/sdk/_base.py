@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from signoff.sdk._records import Record
@@ -107,37 +107,43 @@ class BaseClient(abc.ABC):
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         """Outbox events (CloudEvents) oldest first."""
 
-    # Lifecycle after approval. Not abstract, so a transport that lacks them still constructs.
+    @abc.abstractmethod
+    def set_reference(self, model: str, version: int, reference: Any) -> Record:
+        """Attach training data (DataFrame, array, CSV/Parquet path, or a profile) as the drift reference;
+        raises PermissionDenied (not the registrant or an admin), InvalidTransition (approved past its first
+        environment), NotFound."""
+
+    # Lifecycle after approval.
+    @abc.abstractmethod
     def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
         """Make an earlier version Approved in env live again; raises PermissionDenied, InvalidTransition."""
-        raise NotImplementedError(f"{type(self).__name__} does not support rollback")
 
+    @abc.abstractmethod
     def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
         """Mark a version Revoked in env and every later environment where it is Approved (`only_env`: env
         alone); the previous approved one goes live where it was. Raises PermissionDenied, InvalidTransition."""
-        raise NotImplementedError(f"{type(self).__name__} does not support revoke")
 
+    @abc.abstractmethod
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
         """Make a version live in env without its approval (emergency group only); raises PermissionDenied."""
-        raise NotImplementedError(f"{type(self).__name__} does not support break-glass")
 
-    # Event bus: rules and deliveries. Not abstract, so a transport that lacks them still constructs.
+    # Event bus: rules and deliveries.
+    @abc.abstractmethod
     def rules(self) -> list[Record]:
         """All rules by name, secrets redacted."""
-        raise NotImplementedError(f"{type(self).__name__} does not support rules")
 
+    @abc.abstractmethod
     def rule(self, name: str) -> Record:
         """One rule; raises NotFound."""
-        raise NotImplementedError(f"{type(self).__name__} does not support rules")
 
+    @abc.abstractmethod
     def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
                  description: str = "", enabled: bool = True) -> Record:
-        """Create a rule; raises PatternInvalid (with the JSON path), InvalidInput, AlreadyExists."""
-        raise NotImplementedError(f"{type(self).__name__} does not support rules")
+        """Create a rule; raises PatternInvalid (with the JSON path), InvalidInput, AlreadyExists, PermissionDenied."""
 
+    @abc.abstractmethod
     def set_rule_enabled(self, name: str, enabled: bool) -> Record:
-        """Enable or disable a rule; raises NotFound."""
-        raise NotImplementedError(f"{type(self).__name__} does not support rules")
+        """Enable or disable a rule; raises NotFound, PermissionDenied."""
 
     def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
         """Whether `event` matches the EventBridge `pattern`; raises PatternInvalid. Needs no server."""
@@ -145,19 +151,43 @@ class BaseClient(abc.ABC):
 
         return test_pattern(pattern, event)
 
+    @abc.abstractmethod
     def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
                    limit: int = 100) -> list[Record]:
         """Deliveries (one per event, rule and target) oldest first; `state="dead"` for dead letters."""
-        raise NotImplementedError(f"{type(self).__name__} does not support deliveries")
 
+    @abc.abstractmethod
     def delivery(self, delivery_id: int) -> Record:
         """One delivery with its attempt log; raises NotFound."""
-        raise NotImplementedError(f"{type(self).__name__} does not support deliveries")
 
+    @abc.abstractmethod
     def replay_delivery(self, delivery_id: int) -> Record:
         """Queue a dead delivery again (same idempotency key); raises NotFound, InvalidTransition."""
-        raise NotImplementedError(f"{type(self).__name__} does not support deliveries")
 
+    # Administration (the admin scope over HTTP; the database's owner embedded).
+    @abc.abstractmethod
+    def users(self) -> list[Record]:
+        """Users and their groups; raises PermissionDenied."""
+
+    @abc.abstractmethod
+    def add_user(self, name: str, *, groups: list[str] | None = None, email: str | None = None,
+                 password: str | None = None, admin: bool = False) -> Record:
+        """Add a local user; raises AlreadyExists, InvalidInput, PermissionDenied."""
+
+    @abc.abstractmethod
+    def tokens(self, *, user: str | None = None) -> list[Record]:
+        """API tokens (never their secret), oldest first; raises PermissionDenied."""
+
+    @abc.abstractmethod
+    def create_token(self, user: str, scopes: list[str], *, expires_in: timedelta | None = None,
+                     name: str = "") -> Record:
+        """A new token for `user`; `result["token"]` is the only copy of it. Raises NotFound, InvalidInput."""
+
+    @abc.abstractmethod
+    def revoke_token(self, token_id: int) -> Record:
+        """Revoke a token; raises NotFound, PermissionDenied."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
 

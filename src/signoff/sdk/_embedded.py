@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from signoff.services import accounts, approvals, dispatch, drift, inference, li
 from signoff.services import rules as rule_service
 from signoff.services.tokens import ANONYMOUS
 from signoff.services import artifacts as artifact_service
+from signoff.services import tokens as token_service
 
 
 class EmbeddedClient(BaseClient):
@@ -88,7 +89,7 @@ class EmbeddedClient(BaseClient):
         from signoff.inference._profile import reference_profile
 
         profile = reference_profile(reference)
-        drift.set_reference(uow=self.ctx.uow(), model=model, version=version, profile=profile or {},
+        drift.set_reference(uow=self.ctx.uow(), workflow=self.ctx.workflow, model=model, version=version, profile=profile or {},
                             actor=self.actor, source="sdk")
         return record({"model": model, "version": version, "features": sorted((profile or {}).get("features", {}))})
 
@@ -201,8 +202,30 @@ class EmbeddedClient(BaseClient):
             out.pop("attempt_log")
         return record(out)
 
+    # Administration: whoever can open the database owns it, as `signoff users` / `tokens` do locally.
+
     def users(self) -> list[Record]:
         return record(accounts.list_users(uow=self.ctx.uow()))
+
+    def add_user(self, name: str, *, groups: list[str] | None = None, email: str | None = None,
+                 password: str | None = None, admin: bool = False) -> Record:
+        from signoff.adapters.passwords import hash_password
+
+        return record(accounts.add_user(uow=self.ctx.uow(), name=name, actor=self.actor, groups=list(groups or []),
+                                        email=email, password_hash=hash_password(password) if password else None,
+                                        admin=admin))
+
+    def tokens(self, *, user: str | None = None) -> list[Record]:
+        return record(token_service.list_tokens(uow=self.ctx.uow(), user=user))
+
+    def create_token(self, user: str, scopes: list[str], *, expires_in: timedelta | None = None,
+                     name: str = "") -> Record:
+        token, info = token_service.create_token(uow=self.ctx.uow(), user=user, scopes=list(scopes), actor=self.actor,
+                                                 expires_in=expires_in, name=name)
+        return record({**info, "token": token})
+
+    def revoke_token(self, token_id: int) -> Record:
+        return record(token_service.revoke_token(uow=self.ctx.uow(), token_id=token_id, actor=self.actor))
 
     def close(self) -> None:
         if self._owns_context:

@@ -207,6 +207,32 @@ class RemoteClient(BaseClient):
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return self._items("/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))
 
+    # --- event bus: rules and deliveries ------------------------------------------------------
+
+    def rules(self) -> list[Record]:
+        return self._items("/rules")
+
+    def rule(self, name: str) -> Record:
+        return self._get(f"/rules/{_seg(name)}")  # type: ignore[no-any-return]
+
+    def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
+                 description: str = "", enabled: bool = True) -> Record:
+        body = {"name": name, "pattern": pattern, "targets": targets, "description": description, "enabled": enabled}
+        return self._post("/rules", body)  # type: ignore[no-any-return]
+
+    def set_rule_enabled(self, name: str, enabled: bool) -> Record:
+        return record(self._send("PATCH", f"/rules/{_seg(name)}", json={"enabled": enabled}).json())  # type: ignore[no-any-return]
+
+    def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
+                   limit: int = 100) -> list[Record]:
+        return self._items("/deliveries", state=state, rule=rule, cursor=cursor, limit=min(limit, MAX_PAGE))
+
+    def delivery(self, delivery_id: int) -> Record:
+        return self._get(f"/deliveries/{_seg(delivery_id)}")  # type: ignore[no-any-return]
+
+    def replay_delivery(self, delivery_id: int) -> Record:
+        return record(self._send("POST", f"/deliveries/{_seg(delivery_id)}/replay").json())  # type: ignore[no-any-return]
+
     # --- administration (admin scope): what `signoff users` and `signoff tokens` do remotely ----
 
     def users(self) -> list[Record]:

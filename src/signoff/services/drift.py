@@ -12,7 +12,8 @@ from typing import Any
 from signoff.adapters.db.tables import ModelRow, VersionRow
 from signoff.domain import events
 from signoff.domain.workflow import Workflow
-from signoff.errors import InvalidInput, NotFound
+from signoff.domain.models import Stage, check_document
+from signoff.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signoff.services.ports import UnitOfWork
 
 
@@ -27,6 +28,7 @@ def check_profile(profile: Any) -> dict[str, Any]:
     """A profile is a JSON object with a ``features`` object; anything else is refused whole."""
     if not isinstance(profile, dict) or not isinstance(profile.get("features"), dict):
         raise InvalidInput("a profile must be an object with a 'features' object", details={"field": "profile"})
+    check_document(profile, "profile")  # finite numbers, no NUL, bounded nesting: storable on every database
     for name, feature in profile["features"].items():
         if not isinstance(feature, dict) or feature.get("kind") not in ("numeric", "categorical"):
             raise InvalidInput(f"profile feature {name!r} needs kind 'numeric' or 'categorical'",
@@ -64,13 +66,29 @@ def assess_batch(
     return summary
 
 
-def set_reference(*, uow: UnitOfWork, model: str, version: int, profile: dict[str, Any], actor: str,
-                  source: str = "") -> None:
-    """Attach (or replace) the reference profile of a version; raises NotFound, InvalidInput."""
+def set_reference(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int, profile: dict[str, Any],
+                  actor: str, admin: bool | None = None, source: str = "") -> None:
+    """Attach (or replace) the reference profile of a version; raises NotFound, InvalidInput,
+    PermissionDenied (neither its registrant nor an admin), InvalidTransition (approved past its first
+    environment: drift in production is measured against what the approvers saw). `admin`: whether the
+    caller acts as an admin (a token's scope); None asks the user's own admin flag (embedded use)."""
     check_profile(profile)
     with uow:
         model_row = uow.models.row(model)
         version_row = uow.versions.row(model_row, version)
+        if admin is None:
+            user = uow.users.find(actor)
+            admin = bool(user is not None and user.is_admin)
+        if actor != version_row.registered_by and not admin:
+            raise PermissionDenied(f"only {version_row.registered_by} (who registered version {version} of {model!r}) "
+                                   "or an admin may set its reference profile",
+                                   details={"model": model, "version": version, "registered_by": version_row.registered_by})
+        stages = uow.versions.stages([version_row.id])[version_row.id]
+        past = [env for env in workflow.order[1:] if stages.get(env) in (Stage.APPROVED, Stage.REVOKED)]
+        if past:
+            raise InvalidTransition(f"version {version} of {model!r} is already approved in {past[0]}; its reference "
+                                    f"profile can change only before it is approved beyond {workflow.first}",
+                                    details={"model": model, "version": version, "env": past[0]})
         uow.profiles.put(version_row.id, profile, source=source, actor=actor, at=uow.clock.now())
         uow.record(actor=actor, action="reference.set", subject=f"models/{model}/versions/{version}", model=model,
                    after={"source": source, "features": sorted(profile["features"]), "rows": profile.get("rows")})

@@ -48,6 +48,7 @@ class UnitOfWork(Protocol):
     tokens: Any
     mlflow: Any
     aws_keys: Any
+    mismatches: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

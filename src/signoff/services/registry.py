@@ -16,6 +16,7 @@ from signoff.domain.models import (
     Model,
     ModelVersion,
     Stage,
+    check_document,
     check_metrics,
     check_model_name,
 )
@@ -147,6 +148,7 @@ def register_in(
     batched_registrations.py runs several in one); raises InvalidInput before writing anything."""
     check_model_name(model)
     clean_metrics = check_metrics(metrics or {})
+    check_document(metadata or {}, "metadata")
     if not artifact_uri or not isinstance(artifact_uri, str):
         raise InvalidInput("an artifact URI is required", details={"field": "artifact_uri"})
     check_digest(digest)

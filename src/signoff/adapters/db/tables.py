@@ -298,6 +298,19 @@ class TokenRow(Base):
 # --- Reference profiles (issue 7: inference loop, drift) ---------------------------------
 
 
+class ArtifactMismatchRow(Base):
+    """One observed wrong digest of a version: the first report is audited and announced, repeats
+    only counted, so a client (or an attacker with a resolve token) cannot flood the audit log."""
+
+    __tablename__ = "artifact_mismatches"
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when none could be computed
+    first_at: Mapped[datetime]
+    first_by: Mapped[str] = mapped_column(String(128))
+    last_at: Mapped[datetime]
+    reports: Mapped[int] = mapped_column(default=1)
+
+
 class ReferenceProfileRow(Base):
     """The training-data profile of a version that inference batches are compared with (drift)."""
 

@@ -19,6 +19,7 @@ from signoff.adapters.db.accounts import UserRepository
 from signoff.adapters.db.aws_keys import AwsKeyRepository
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.mlflow import MlflowRepository
+from signoff.adapters.db.mismatches import MismatchRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
 from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
@@ -59,6 +60,7 @@ class SqlAlchemyUnitOfWork:
         self.tokens = TokenRepository(self.session)
         self.mlflow = MlflowRepository(self.session)  # the MLflow bridge (services/mlflow_bridge.py)
         self.aws_keys = AwsKeyRepository(self.session)
+        self.mismatches = MismatchRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from signoff import __version__
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings, load_settings
-from signoff.entrypoints.api import errors
+from signoff.entrypoints.api import access_log, errors
 from signoff.entrypoints.api.deps import bearer_authenticator
 from signoff.entrypoints.api.middleware import ApiMiddleware, RequestMetrics
 from signoff.entrypoints.api.routes import (
@@ -62,7 +62,9 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
         if owns:
             ctx.close()
 
-    app = FastAPI(title="signoff", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are the web UI's (entrypoints/web/api_docs.py): FastAPI's own load from a CDN.
+    app = FastAPI(title="signoff", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=ctx.settings.server.token_cache_seconds)
     app.state.authenticators = [bearer_authenticator]
@@ -71,6 +73,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
     app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
     errors.install(app)
+    access_log.install()  # review-link tokens never reach the access log
     for router in ROUTERS:
         app.include_router(router)
     mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from signoff.adapters.db.outage import RETRY_AFTER_SECONDS, unavailable_from
 from signoff.errors import (
     AuthenticationFailed,
     Conflict,
@@ -65,7 +66,20 @@ def signoff_error_response(exc: SignoffError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return error_response(status, exc.code, exc.message, exc.details, headers)
+
+
+def unexpected_response(exc: Exception, method: str, path: str) -> JSONResponse:
+    """The answer for an exception no handler expected: 503 when the database is out of reach
+    (logged as one line), else a 500 (logged with its traceback). Never the exception's text."""
+    unavailable = unavailable_from(exc)
+    if unavailable is not None:
+        log.warning("database unavailable on %s %s: %s", method, path, str(exc).splitlines()[0][:300])
+        return signoff_error_response(unavailable)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return error_response(500, "internal", "internal server error")
 
 
 async def _signoff_error(request: Request, exc: Exception) -> JSONResponse:
@@ -91,8 +105,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", "internal server error")
+    return unexpected_response(exc, request.method, request.url.path)
 
 
 def install(app: FastAPI) -> None:

@@ -14,9 +14,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signoff.entrypoints.api.body_guard import check_body, check_url
+from signoff.entrypoints.api.errors import unexpected_response
 from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
 from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
 from signoff.entrypoints.api.routes.versions import REGISTER_PATH, fast_register, fast_register_target
+from signoff.errors import InvalidInput
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -50,20 +53,25 @@ class ApiMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
             await send(message)
 
         target = fast_target(scope)
         fast_route = RESOLVE_PATH if target is not None else None
         try:
-            if target is not None:
+            if (refusal := check_url(scope["path"], scope["query_string"])) is not None:
+                await _refuse(send_with_status, refusal)
+            elif target is not None:
                 await fast_resolve(scope, receive, send_with_status, *target)
             elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
                 await _too_large(send_with_status, self.max_body_bytes)
+            elif scope["method"] in BODY_METHODS and (refusal := _check_body(scope, body)) is not None:
+                await _refuse(send_with_status, refusal)
             elif scope["method"] in BODY_METHODS:
                 receive = _replay(body, receive)
                 if (model := fast_register_target(scope)) is not None:
@@ -73,6 +81,13 @@ class ApiMiddleware:
                     await self.app(scope, receive, send_with_status)
             else:
                 await self.app(scope, receive, send_with_status)
+        except Exception as exc:
+            # The fast paths run outside FastAPI's handlers, and an exception a handler does not
+            # take would reach the server as a dropped connection: answer it here, in the API's
+            # error format (a database outage as a 503), unless an answer has already begun.
+            if responded:
+                raise
+            await unexpected_response(exc, scope["method"], scope["path"])(scope, receive, send_with_status)
         finally:
             route = fast_route or getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
@@ -98,6 +113,18 @@ class ApiMiddleware:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _check_body(scope: Scope, body: bytes) -> InvalidInput | None:
+    content_type = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
+    return check_body(content_type.lower(), body)
+
+
+async def _refuse(send: Send, exc: InvalidInput) -> None:
+    body = json.dumps({"error": exc.to_dict()}).encode()
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -92,6 +92,10 @@ def _register_commands() -> None:
 _register_commands()
 
 
+# sysexits.h EX_SOFTWARE: a bug, not the user's input or a server's answer.
+EXIT_INTERNAL = 70
+
+
 def main() -> None:
     startup.starting()  # the collector is off until a server or worker is ready (startup.py)
     try:
@@ -99,3 +103,10 @@ def main() -> None:
     except SignoffError as exc:
         _common.err_console.print(f"error: {exc.message}", markup=False)
         sys.exit(exit_code_for(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line pointing at the traceback, never the traceback itself
+        ref, where = _common.record_crash(exc)
+        _common.err_console.print(f"error: unexpected {type(exc).__name__} (ref {ref}); the details are in {where}",
+                                  markup=False)
+        sys.exit(EXIT_INTERNAL)

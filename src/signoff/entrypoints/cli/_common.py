@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 from typing import Any, Iterable
 
 import typer
@@ -50,6 +52,43 @@ def client(actor: str | None = None) -> BaseClient:
 
     settings = embedded_settings(config=state.config, database_url=state.database_url)
     return EmbeddedClient(actor=actor or os.environ.get("SIGNOFF_USER") or None, settings=settings)
+
+
+# Options whose values stay out of crash logs.
+SECRET_OPTIONS = frozenset({"--password", "--token", "--secret"})
+
+
+def crash_dir() -> Path:
+    """Where unexpected errors leave their tracebacks: $SIGNOFF_HOME/logs, else ~/.local/state/signoff/logs."""
+    home = os.environ.get("SIGNOFF_HOME")
+    if home:
+        return Path(home) / "logs"
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "signoff" / "logs"
+
+
+def record_crash(exc: BaseException) -> tuple[str, str]:
+    """Write `exc`'s traceback to a private file; returns (reference, path) for a one-line message."""
+    import datetime
+    import secrets
+    import tempfile
+    import traceback
+
+    ref = secrets.token_hex(4)
+    args = [("***" if prev in SECRET_OPTIONS else arg) for prev, arg in zip(["", *sys.argv[1:]], sys.argv[1:])]
+    text = (f"signoff CLI error {ref} at {datetime.datetime.now(datetime.UTC).isoformat()}\n"
+            f"argv: {' '.join(args)}\n\n" + "".join(traceback.format_exception(exc)))
+    for directory in (crash_dir(), Path(tempfile.gettempdir())):
+        path = directory / f"signoff-error-{ref}.log"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # tracebacks may hold local values
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            return ref, str(path)
+        except OSError:
+            continue
+    return ref, "(no writable log directory)"
 
 
 def parse_pairs(items: Iterable[str] | None, what: str, numeric: bool = False) -> dict[str, Any]:

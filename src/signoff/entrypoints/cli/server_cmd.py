@@ -20,8 +20,10 @@ def app_from_env():  # type: ignore[no-untyped-def]
     from signoff.errors import SignoffError
 
     try:
+        settings = load_settings()
+        settings.server.require_strong_secret_key()  # also when uvicorn is pointed at this factory directly
         # A server start is when users removed from [users.*] lose their access.
-        app = create_app(bootstrap(load_settings(), retire_config_users=True))
+        app = create_app(bootstrap(settings, retire_config_users=True))
         app.state.on_shutdown.insert(0, app.state.ctx.close)
     except SignoffError as exc:  # e.g. migrations to apply: one line, not uvicorn's traceback
         from signoff.entrypoints.cli import _common, exit_code_for
@@ -71,4 +73,16 @@ def register_commands(app: typer.Typer) -> None:
 
             serve_demo(host, port, log_level=log_level, say=lambda line: print(line, flush=True))  # no wrapping
             return
+        from signoff.config import load_settings
+
+        # Checked here, before uvicorn starts, so a weak key is one line and exit 2, not a worker crash.
+        overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
+        load_settings(_common.state.config, **overrides).server.require_strong_secret_key()
         serve(host, port, workers, log_level, access_log)
+
+    @app.command("secret-key")
+    def secret_key() -> None:
+        """Print a fresh random value for `[server] secret_key` (SIGNOFF_SERVER__SECRET_KEY)."""
+        from signoff.config import new_secret_key
+
+        typer.echo(new_secret_key())

@@ -15,11 +15,11 @@ from itsdangerous import URLSafeSerializer
 
 from signoff.adapters.links import ReviewLinks
 from signoff.bootstrap import Context
-from signoff.entrypoints.web import admin, auth, mailbox, pages, review, sso
+from signoff.config import secret_key_problem
+from signoff.entrypoints.web import admin, api_docs, auth, mailbox, pages, review, sso
 from signoff.entrypoints.web.common import HERE, WebState, make_templates
 
 log = logging.getLogger("signoff.web")
-DEFAULT_SECRET = "changethis"
 
 
 def review_links(ctx: Context) -> ReviewLinks:
@@ -30,16 +30,17 @@ def review_links(ctx: Context) -> ReviewLinks:
 def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
     """Add the UI to `app`; `mail_catcher` (a demo Mailbox) turns on /mailbox."""
     server = ctx.settings.server
-    if server.secret_key.get_secret_value() == DEFAULT_SECRET:
-        # Review links and cookies are signed with it: anyone who knows it can forge them.
-        log.warning("[server] secret_key is the default %r; set a long random value (SIGNOFF_SERVER__SECRET_KEY)",
-                    DEFAULT_SECRET)
+    problem = secret_key_problem(server.secret_key.get_secret_value())
+    if problem is not None:
+        # Review links and cookies are signed with it: anyone who can guess it can forge them.
+        # `signoff server` refuses such a key; embedded apps (tests, the SDK's own) only warn.
+        log.warning("[server] secret_key %s (`signoff secret-key` prints a fresh one)", problem)
     app.state.web = WebState(
         ctx=ctx, templates=make_templates(), links=review_links(ctx),
         cookies=URLSafeSerializer(server.secret_key.get_secret_value(), salt="signoff.web"),
         secure_cookies=server.public_url.startswith("https://"), mailbox=mail_catcher,
     )
-    for router in (auth.router, pages.router, review.router, mailbox.router, admin.router):
+    for router in (auth.router, pages.router, review.router, mailbox.router, admin.router, api_docs.router):
         app.include_router(router)
     sso.install(app, ctx)  # issue 8: LDAP passwords and "Sign in with …" (OIDC)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

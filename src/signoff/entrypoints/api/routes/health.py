@@ -1,6 +1,8 @@
 """`/healthz` (the process answers), `/readyz` (database reachable, schema current), `/metrics`.
 
-None of these needs credentials: load balancers and Prometheus call them.
+None of these needs credentials: load balancers and Prometheus call them. Why `/readyz` is not
+ready (the database's error, pending migrations) is shown only to an authenticated admin: the
+driver's text names hosts, ports and users.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from signoff.adapters.db import migrate
+from signoff.adapters.db.outage import RETRY_AFTER_SECONDS
 from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
+from signoff.entrypoints.api.deps import authenticate
 from signoff.entrypoints.api.schemas import HealthPublic
 
 router = APIRouter(tags=["health"])
@@ -30,18 +34,31 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
 def readyz(request: Request) -> Any:
-    """The database answers and has every migration this release knows (or a newer schema)."""
+    """The database answers and has every migration this release knows (or a newer schema).
+    The reason for a 503 is in `details` for an admin (a token with the admin scope) only."""
     engine = request.app.state.ctx.engine
     try:
         with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
             conn.execute(select(1))
     except Exception as exc:  # any driver error means "not ready", never a 500
-        return JSONResponse({"status": "unavailable", "details": {"database": str(exc)[:200]}}, status_code=503)
+        return _not_ready(request, {"database": str(exc).splitlines()[0][:200]})
     # A schema newer than this code counts as ready: an older process during a rolling upgrade.
     if migrate.needs_upgrade(engine):
-        return JSONResponse({"status": "unavailable", "details": {"migrations": "pending: run `signoff db upgrade`"}},
-                            status_code=503)
+        return _not_ready(request, {"migrations": "pending: run `signoff db upgrade`"})
     return {"status": "ok", "details": {}}
+
+
+def _not_ready(request: Request, details: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"status": "unavailable", "details": details if _is_admin(request) else {}},
+                        status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _is_admin(request: Request) -> bool:
+    try:
+        principal = authenticate(request)
+    except Exception:  # bad credentials, or none checkable while the database is away: not an admin
+        return False
+    return principal is not None and principal.allows("admin")
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -79,9 +79,10 @@ def set_reference(model: str, version: VersionNumber, body: dict[str, Any],
                   principal: Principal = Depends(require("register")),
                   ctx: Context = Depends(context)) -> dict[str, Any]:
     """Set the version's reference profile (its training data's profile), which drift is measured
-    against. Scope: register."""
-    drift.set_reference(uow=ctx.uow(), model=model, version=version, profile=body, actor=principal.name,
-                        source="api")
+    against. Scope: register; only the version's registrant or an admin, and only until the version is
+    approved beyond its first environment (403 / 409)."""
+    drift.set_reference(uow=ctx.uow(), workflow=ctx.workflow, model=model, version=version, profile=body,
+                        actor=principal.name, admin=principal.allows("admin"), source="api")
     return {"model": model, "version": version, "features": sorted(body.get("features", {}))}
 
 

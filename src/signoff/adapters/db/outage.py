@@ -1,0 +1,36 @@
+"""Database errors that mean "not reachable right now", as a ServiceUnavailable without internals.
+
+The driver's own text names the host, port and user; it belongs in the server's log, never in
+an answer. Errors here come wrapped by SQLAlchemy, or raw from the driver where a statement ran
+on its cursor (adapters/db/prepared.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import exc as sa_exc
+
+from signoff.errors import ServiceUnavailable
+
+# Seconds a client should wait before trying again (the Retry-After header).
+RETRY_AFTER_SECONDS = 5
+
+_DRIVER_ERRORS: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+try:
+    import psycopg
+
+    _DRIVER_ERRORS += (psycopg.OperationalError, psycopg.InterfaceError)
+except ImportError:  # SQLite-only installs
+    pass
+
+
+def unavailable_from(exc: BaseException) -> ServiceUnavailable | None:
+    """The clean refusal for `exc` when it says the database cannot be used now; else None."""
+    outage = (isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError))
+              or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+              or isinstance(exc, _DRIVER_ERRORS))
+    if not outage:
+        return None
+    return ServiceUnavailable("the database is unavailable; try again in a few seconds",
+                              details={"retry_after": RETRY_AFTER_SECONDS})
