@@ -19,11 +19,14 @@ from signoff.errors import (
     PatternInvalid,
     PermissionDenied,
     PolicyViolation,
+    ReauthRequired,
     ServiceUnavailable,
     SignoffError,
+    VerificationFailed,
 )
 from signoff.sdk._base import BaseClient
 from signoff.sdk._client import Client
+from signoff.sdk._attest import verify_attestation
 from signoff.sdk._records import Record
 
 __version__ = "0.1.0"
@@ -43,9 +46,12 @@ __all__ = [
     "PatternInvalid",
     "PermissionDenied",
     "PolicyViolation",
+    "ReauthRequired",
     "Record",
     "ServiceUnavailable",
     "SignoffError",
+    "VerificationFailed",
+    "verify_attestation",
     "__version__",
 ]
 

@@ -223,6 +223,33 @@ class AuthSettings(_Strict):
         return self
 
 
+class SigningSettings(_Strict):
+    """`[signing]`: the server's Ed25519 keys (adapters/keys.py) and electronic signatures."""
+
+    key_file: Path | None = None  # default: <home>/signing-key.json, created on first start
+    key: SecretStr | None = None  # SIGNOFF_SIGNING__KEY: the key file's JSON or a PEM private key
+    part11: bool = False  # every environment's decisions are electronic signatures (reauth)
+    reauth_seconds: int = Field(default=120, ge=10, le=3600)
+
+
+class AuditSettings(_Strict):
+    """`[audit]`: signed checkpoints of the chain head and scheduled verification (by workers)."""
+
+    checkpoint_every: str = "1h"
+    verify_every: str = "1h"
+
+    @field_validator("checkpoint_every", "verify_every")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        from signoff.domain.timespec import parse_duration
+
+        try:
+            parse_duration(text)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return text
+
+
 class Settings(BaseSettings):
     """Everything configurable. `SIGNOFF_DATABASE_URL`, `SIGNOFF_SMTP__HOST`, …"""
 
@@ -241,6 +268,8 @@ class Settings(BaseSettings):
     events: EventsSettings = Field(default_factory=EventsSettings)
     emergency_group: str = "emergency"
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,8 @@ these classes in exactly one place each (``entrypoints/api/errors.py``, ``entryp
      │    └── ArtifactMismatch  the artifact's bytes no longer match the approved digest
      ├── PermissionDenied      authenticated but not allowed (not an approver, registrant…)
      ├── AuthenticationFailed  no or bad credentials
+     │    └── ReauthRequired   an electronic signature needs fresh authentication
+     ├── VerificationFailed    a signature, attestation or checkpoint does not hold (offline checks)
      ├── ServiceUnavailable    a dependency (directory, database) is down
      └── DeliveryFailed        a target could not be reached (worker-side)
 """
@@ -37,6 +39,8 @@ __all__ = [
     "ArtifactMismatch",
     "PermissionDenied",
     "AuthenticationFailed",
+    "ReauthRequired",
+    "VerificationFailed",
     "ServiceUnavailable",
     "DeliveryFailed",
     "error_for_code",
@@ -101,6 +105,16 @@ class PermissionDenied(SignoffError):
 
 class AuthenticationFailed(SignoffError):
     code = "unauthenticated"
+
+
+class ReauthRequired(AuthenticationFailed):
+    code = "reauth_required"
+
+
+class VerificationFailed(SignoffError):
+    """Raised by the offline verifiers; the message is the reason the thing was refused."""
+
+    code = "verification_failed"
 
 
 class ServiceUnavailable(SignoffError):

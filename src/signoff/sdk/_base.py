@@ -100,8 +100,31 @@ class BaseClient(abc.ABC):
         """Audit entries oldest first."""
 
     @abc.abstractmethod
-    def verify_audit(self) -> Record:
-        """Recompute the hash chain: {ok, checked, first_broken, reason}."""
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+        """Check the chain, its signed checkpoints (stored and given) and the live state against it:
+        {ok, checked, first_broken, reason, problems, checkpoints}."""
+
+    @abc.abstractmethod
+    def audit_checkpoint(self) -> Record:
+        """Sign and keep a checkpoint of the audit chain's head; returns the DSSE envelope."""
+
+    @abc.abstractmethod
+    def public_keys(self) -> Record:
+        """The server's public signing keys (key id, validity), retired ones included."""
+
+    @abc.abstractmethod
+    def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
+        """Deployment attestations of a version, newest first; raises NotFound."""
+
+    def attestation(self, model: str, version: int, env: str) -> Record:
+        """The newest attestation's DSSE envelope for (model, version, env); raises NotFound."""
+        found = self.attestations(model, version, env=env)
+        if not found:
+            from signoff.errors import NotFound
+
+            raise NotFound(f"no attestation for version {version} of {model!r} in {env}",
+                           details={"model": model, "version": version, "env": env})
+        return found[0]["envelope"]  # type: ignore[no-any-return]
 
     @abc.abstractmethod
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:

@@ -17,6 +17,8 @@ from signoff.sdk._resolved import Resolved
 from signoff.services import accounts, approvals, dispatch, drift, inference, lifecycle, lookups, registry
 from signoff.services import rules as rule_service
 from signoff.services import artifacts as artifact_service
+from signoff.services import attestations as attestation_service
+from signoff.services import audit_anchor
 
 
 class EmbeddedClient(BaseClient):
@@ -143,8 +145,18 @@ class EmbeddedClient(BaseClient):
         entries = lookups.list_audit(uow=self.ctx.uow(), model=model, since=since, after=cursor, limit=limit)
         return record([e.to_dict() for e in entries])
 
-    def verify_audit(self) -> Record:
-        return record(lookups.verify_audit(uow=self.ctx.uow()).to_dict())
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+        return record(audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, checkpoints=checkpoints,
+                                                by=self.actor))
+
+    def audit_checkpoint(self) -> Record:
+        return record(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))
+
+    def public_keys(self) -> Record:
+        return record(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
+
+    def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
+        return record(attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env))
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return record(lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))

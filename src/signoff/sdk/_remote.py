@@ -199,8 +199,19 @@ class RemoteClient(BaseClient):
         return self._items("/audit", model=model, since=since.isoformat() if since else None, cursor=cursor,
                            limit=min(limit, MAX_PAGE))
 
-    def verify_audit(self) -> Record:
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+        if checkpoints:
+            return self._post("/audit/verify", {"checkpoints": checkpoints})  # type: ignore[no-any-return]
         return self._get("/audit/verify")  # type: ignore[no-any-return]
+
+    def audit_checkpoint(self) -> Record:
+        return self._post("/audit/checkpoints", {})  # type: ignore[no-any-return]
+
+    def public_keys(self) -> Record:
+        return self._get("/keys")  # type: ignore[no-any-return]
+
+    def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
+        return self._items(f"/models/{_seg(model)}/versions/{_seg(version)}/attestations", env=env)
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return self._items("/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))

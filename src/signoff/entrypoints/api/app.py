@@ -30,7 +30,7 @@ from signoff.entrypoints.api.routes import (
     users,
     versions,
 )
-from signoff.entrypoints.api.routes import deliveries, rules
+from signoff.entrypoints.api.routes import deliveries, rules, signing
 from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
 
@@ -38,6 +38,7 @@ ROUTERS = [models.router, versions.router, environments.router, approval_request
            audit.router, events.router, health.router, lifecycle.router, users.router, tokens.router]
 ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
 ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
+ROUTERS += [signing.router, signing.well_known]  # keys, attestations, audit checkpoints
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are
@@ -65,6 +66,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
     app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
+    app.state.metrics_registry.register(signing.AuditCollector(ctx))
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

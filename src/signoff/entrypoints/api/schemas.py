@@ -230,11 +230,19 @@ class AuditEntryPublic(_Out):
     hash: str
 
 
+class AuditProblem(_Out):
+    check: str
+    message: str
+    entry: int | None = None
+
+
 class AuditReport(_Out):
     ok: bool
     checked: int
     first_broken: int | None
     reason: str
+    problems: list[AuditProblem] = []
+    checkpoints: int = 0
 
 
 class EventPublic(_Out):
