@@ -96,7 +96,11 @@ class Context:
 def workflow_from(settings: Settings) -> Workflow:
     envs = settings.environments
     policies = envs.policies()
-    return build_workflow(list(envs.order), {k: v.model_dump(exclude_unset=True) for k, v in policies.items()})
+    raw = {k: v.model_dump(exclude_unset=True) for k, v in policies.items()}
+    if settings.signing.part11:  # every environment signs unless its policy says otherwise
+        for env in envs.order:
+            raw.setdefault(env, {}).setdefault("signature", "reauth")
+    return build_workflow(list(envs.order), raw)
 
 
 def bootstrap(

@@ -39,6 +39,10 @@ class PolicySettings(_Strict):
     auto_approve: bool = False
     drift_psi_threshold: float = 0.2
     drift_ks_pvalue: float = 0.01
+    # Decisions here are electronic signatures: fresh authentication at the moment of signing.
+    # Unset: "reauth" when `[signing] part11 = true`, else "none".
+    signature: Literal["none", "reauth"] | None = None
+    meanings: list[str] = Field(default_factory=list)  # what an approval means; the signer picks one
 
 
 class EnvironmentsSettings(BaseModel):
@@ -230,6 +234,8 @@ class SigningSettings(_Strict):
     key: SecretStr | None = None  # SIGNOFF_SIGNING__KEY: the key file's JSON or a PEM private key
     part11: bool = False  # every environment's decisions are electronic signatures (reauth)
     reauth_seconds: int = Field(default=120, ge=10, le=3600)
+    lock_after: int = Field(default=5, ge=1, le=100)  # failed re-authentications before signing locks
+    lock_seconds: int = Field(default=900, ge=10, le=86400)  # for how long, counted from the last failure
 
 
 class AuditSettings(_Strict):

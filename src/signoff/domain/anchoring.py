@@ -166,3 +166,58 @@ def cross_check(w: Walk, live_pointers: list[dict[str, Any]], parameters: list[d
                 f"parameter {q['name']} version {q['version']} was edited: its value does not match the hash "
                 f"recorded in audit entry {move['entry']}"), move["entry"]))
     return problems
+
+
+SIGNED = "signature.signed"
+DECIDED = ("approval.approved", "approval.rejected")
+
+
+def check_signatures(w: Walk, rows: list[dict[str, Any]], trusted: list[Any]) -> list[Problem]:
+    """Each stored signature: the server's signature over it holds, no signed field was edited,
+    it sits on the request it signs, the chain recorded it, and the chain holds the decision it
+    signs (same signer, request, model, version, environment and digest)."""
+    import json
+
+    from signoff.errors import VerificationFailed
+    from signoff.sdk._attest import SIGNATURE_PAYLOAD_TYPE, open_envelope
+
+    chained = {e.after.get("signature_id"): e for e in w.entries_by_id.values()
+               if e.action == SIGNED and isinstance(e.after, dict)}
+    decisions = {(e.after.get("request_id"), e.actor): e for e in w.entries_by_id.values()
+                 if e.action in DECIDED and isinstance(e.after, dict)}
+    problems: list[Problem] = []
+    for row in rows:
+        where = f"signature {row['id']} ({row['user']} on request {row['request_id']})"
+        entry = chained.pop(row["id"], None)
+        if entry is None:
+            problems.append(Problem("signature", f"{where} is not recorded in the audit chain"))
+        try:
+            body, _ = open_envelope(row["envelope"], trusted, SIGNATURE_PAYLOAD_TYPE)
+        except VerificationFailed as exc:
+            problems.append(Problem("signature", f"{where}: the server's signature does not hold: {exc.message}",
+                                    entry.id if entry else None))
+            continue
+        signed = json.loads(body)
+        edited = sorted(k for k in set(signed) | set(row["record"]) if signed.get(k) != row["record"].get(k))
+        if edited:
+            problems.append(Problem("signature", f"{where}: signed field(s) {', '.join(edited)} were edited",
+                                    entry.id if entry else None))
+        if (row["request_id"], row["user"], row["meaning"]) != (signed["request_id"], signed["signer"]["user"],
+                                                               signed["meaning"]):
+            problems.append(Problem("signature", (
+                f"{where} was moved or altered: it signs request {signed['request_id']} by {signed['signer']['user']} "
+                f"meaning {signed['meaning']!r}"), entry.id if entry else None))
+        if entry is not None and entry.after.get("record") != signed:
+            problems.append(Problem("signature", f"{where} differs from the record in audit entry {entry.id}", entry.id))
+        decision = decisions.get((signed["request_id"], signed["signer"]["user"]))
+        subject = f"models/{signed['model']}/versions/{signed['version']}"
+        if decision is None or decision.subject != subject or decision.after.get("env") != signed["env"] \
+                or decision.after.get("digest") != signed["digest"]:
+            problems.append(Problem("signature", (
+                f"{where}: the chain holds no decision by {signed['signer']['user']} on request {signed['request_id']} "
+                f"about {subject} in {signed['env']} with digest {signed['digest']}"), entry.id if entry else None))
+    for signature_id, entry in chained.items():
+        problems.append(Problem("signature", (
+            f"signature {signature_id} recorded in audit entry {entry.id} is missing from the signatures table"),
+            entry.id))
+    return problems

@@ -66,6 +66,14 @@ def _attest(
     if request_id is not None:
         row = uow.requests.row(request_id)
         evidence = evidence_hash(request_evidence(row))
+        # Electronic signatures of this request: each approver with the meaning they signed.
+        signed = {s["user"]: s for s in uow.signatures.for_requests([request_id])[request_id]  # type: ignore[attr-defined]
+                  if s["record"]["decision"] == "approve"}
+        for entry in signers:
+            if entry["user"] in signed:
+                record = signed[entry["user"]]["record"]
+                entry.update(meaning=record["meaning"], signed_at=record["signed_at"],
+                             full_name=record["signer"]["full_name"])
     statement = deployment_statement(
         model=model_row.name, version=version_row.number, artifact_uri=version_row.artifact_uri,
         digest=version_row.digest or "", env=env, created_at=now, change=kind, request_id=request_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from signoff.domain import events
-from signoff.domain.anchoring import Problem, cross_check, walk_chain
+from signoff.domain.anchoring import DECIDED, SIGNED, Problem, check_signatures, cross_check, walk_chain
 from signoff.domain.attestations import rfc3339
 from signoff.domain.events import canonical_json
 from signoff.errors import VerificationFailed
@@ -50,9 +50,10 @@ def verify_audit(*, uow: UnitOfWork, keys: Any, checkpoints: list[dict[str, Any]
                 valid.append(verify_checkpoint(envelope, keyset))
             except VerificationFailed as exc:
                 problems.append(Problem("checkpoint", f"a checkpoint was refused: {exc.message}"))
-        walk = walk_chain(uow.audit.iter_all(), valid)
+        walk = walk_chain(uow.audit.iter_all(), valid, keep={SIGNED, *DECIDED})
         problems = walk.problems + problems
         problems += cross_check(walk, uow.state.live_pointers(), uow.state.latest_parameters())  # type: ignore[attr-defined]
+        problems += check_signatures(walk, uow.signatures.all(), keyset)  # type: ignore[attr-defined]
         report = {
             "ok": not problems, "checked": walk.checked, "first_broken": walk.first_broken,
             "reason": walk.reason or (problems[0].message if problems else ""),

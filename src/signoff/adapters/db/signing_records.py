@@ -15,6 +15,8 @@ from signoff.adapters.db.tables import (
     AuditVerificationRow,
     LiveRow,
     ParameterRow,
+    SignatureRow,
+    SigningFailureRow,
 )
 
 
@@ -103,3 +105,46 @@ class StateRepository:
         stmt = (select(ParameterRow).join(latest, (ParameterRow.name == latest.c.name)
                                           & (ParameterRow.version == latest.c.v)).order_by(ParameterRow.name))
         return [{"name": r.name, "version": r.version, "value": r.value} for r in self.session.scalars(stmt)]
+
+
+class SignatureRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, *, request_id: int, user: str, meaning: str, signed_at: datetime, record: dict[str, Any],
+            envelope: dict[str, Any]) -> int:
+        row = SignatureRow(request_id=request_id, user_name=user, meaning=meaning, signed_at=signed_at,
+                           record=record, envelope=envelope)
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def for_requests(self, request_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {i: [] for i in request_ids}
+        if not request_ids:
+            return out
+        stmt = select(SignatureRow).where(SignatureRow.request_id.in_(request_ids)).order_by(SignatureRow.id)
+        for row in self.session.scalars(stmt):
+            out[row.request_id].append(_signature(row))
+        return out
+
+    def all(self) -> list[dict[str, Any]]:
+        return [_signature(r) for r in self.session.scalars(select(SignatureRow).order_by(SignatureRow.id))]
+
+    def last_signed_at(self, user: str) -> datetime | None:
+        return self.session.scalar(select(func.max(SignatureRow.signed_at))  # type: ignore[no-any-return]
+                                   .where(SignatureRow.user_name == user))
+
+    def add_failure(self, user: str, at: datetime, method: str) -> None:
+        self.session.add(SigningFailureRow(user_name=user, at=at, method=method))
+        self.session.flush()
+
+    def failures_since(self, user: str, since: datetime) -> list[datetime]:
+        stmt = (select(SigningFailureRow.at).where(SigningFailureRow.user_name == user, SigningFailureRow.at > since)
+                .order_by(SigningFailureRow.at))
+        return list(self.session.scalars(stmt))
+
+
+def _signature(row: SignatureRow) -> dict[str, Any]:
+    return {"id": row.id, "request_id": row.request_id, "user": row.user_name, "meaning": row.meaning,
+            "signed_at": row.signed_at.isoformat(), "record": row.record, "envelope": row.envelope}

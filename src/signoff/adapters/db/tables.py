@@ -416,3 +416,28 @@ class AuditVerificationRow(Base):
     checked: Mapped[int] = mapped_column(BigInteger)
     problems: Mapped[list[Any]] = mapped_column(default=list)
     by: Mapped[str] = mapped_column(String(128))
+
+
+class SignatureRow(Base):
+    """An electronic signature on a decision: the signed record and the server's DSSE envelope."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("request_id", "user_name", name="uq_signature_signer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"))
+    user_name: Mapped[str] = mapped_column(String(128))
+    meaning: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime]
+    record: Mapped[dict[str, Any]]
+    envelope: Mapped[dict[str, Any]]
+
+
+class SigningFailureRow(Base):
+    """A failed re-authentication at signing time; enough of them lock signing for a while."""
+
+    __tablename__ = "signing_failures"
+    __table_args__ = (Index("ix_signing_failures_user_at", "user_name", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(32))

@@ -31,6 +31,7 @@ from signoff.adapters.db.repositories import (
 from signoff.adapters.db.signing_records import (
     AttestationRepository,
     CheckpointRepository,
+    SignatureRepository,
     StateRepository,
     VerificationRepository,
 )
@@ -68,6 +69,7 @@ class SqlAlchemyUnitOfWork:
         self.checkpoints = CheckpointRepository(self.session)
         self.verifications = VerificationRepository(self.session)
         self.state = StateRepository(self.session)
+        self.signatures = SignatureRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()

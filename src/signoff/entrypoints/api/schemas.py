@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import SecretStr, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -153,6 +153,9 @@ class PromotionCreate(_In):
 class DecisionCreate(_In):
     decision: Literal["approve", "reject"]
     comment: LongText = ""
+    # Electronic signatures: the signer's password (sent over TLS) and the meaning they sign with.
+    password: SecretStr | None = Field(default=None, max_length=1024)
+    meaning: str | None = Field(default=None, max_length=512)
 
 
 class DecisionPublic(_Out):

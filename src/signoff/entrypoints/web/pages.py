@@ -14,6 +14,8 @@ from signoff.entrypoints.web.common import (
     web_state,
 )
 from signoff.errors import PermissionDenied
+from signoff.entrypoints.signatures import with_signatures
+from signoff.services import attestations
 from signoff.services import approvals, dispatch, lookups, registry, review, rules
 from signoff.services.live import parameter_name
 
@@ -57,8 +59,11 @@ def version(request: Request, name: str = ModelName, number: int = Number) -> Re
     timeline = [e.to_dict() for e in lookups.list_audit(uow=ctx.uow(), model=name, subject_prefix=subject, limit=1000)
                 if e.subject == subject]
     return render(request, "version.html", version=v.to_dict(), timeline=timeline,
-                  requests=review.version_requests(uow=ctx.uow(), workflow=ctx.workflow, model=name, version=number),
-                  reports=review.version_reports(uow=ctx.uow(), model=name, version=number))
+                  requests=with_signatures(ctx, review.version_requests(uow=ctx.uow(), workflow=ctx.workflow,
+                                                                        model=name, version=number)),
+                  reports=review.version_reports(uow=ctx.uow(), model=name, version=number),
+                  attestations=attestations.list_attestations(uow=ctx.uow(), workflow=ctx.workflow, model=name,
+                                                              version=number))
 
 
 @router.get("/queue")

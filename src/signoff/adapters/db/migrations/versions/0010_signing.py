@@ -1,4 +1,4 @@
-"""Signed deployment attestations, audit checkpoints and verification results
+"""Signed deployment attestations, audit checkpoints and verification results, electronic signatures
 
 Revision ID: 0010_signing
 Revises: 0005_web
@@ -56,9 +56,34 @@ def upgrade() -> None:
         sa.Column("by", sa.String(length=128), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "signatures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("user_name", sa.String(length=128), nullable=False),
+        sa.Column("meaning", sa.Text(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(), nullable=False),
+        sa.Column("record", sa.JSON(), nullable=False),
+        sa.Column("envelope", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["request_id"], ["approval_requests.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id", "user_name", name="uq_signature_signer"),
+    )
+    op.create_table(
+        "signing_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_name", sa.String(length=128), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("method", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_signing_failures_user_at", "signing_failures", ["user_name", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_signing_failures_user_at", table_name="signing_failures")
+    op.drop_table("signing_failures")
+    op.drop_table("signatures")
     op.drop_table("audit_verifications")
     op.drop_table("audit_checkpoints")
     op.drop_index("ix_attestations_version_env", table_name="attestations")
