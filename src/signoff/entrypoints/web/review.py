@@ -37,6 +37,7 @@ def _review_page(request: Request, request_id: int, *, status_code: int = 200, e
     data = review.review(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
     data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
     data["approval"] = with_signatures(ctx, [data["approval"]])[0]
+    error = error or request.query_params.get("signing_error")
     return render(request, "review.html", status_code=status_code, error=error, comment=comment,
                   decided=request.query_params.get("decided"), **data)
 
@@ -76,10 +77,16 @@ def review_page(request: Request, request_id: int = RequestId) -> Response:
 @router.post("/requests/{request_id}/decision")
 def decide(request: Request, request_id: int = RequestId, csrf_token: str = Form(""),
            decision: str = Form(""), comment: str = Form("", max_length=4000),
-           password: str = Form("", max_length=1024), meaning: str = Form("", max_length=512)) -> Response:
+           password: str = Form("", max_length=1024), meaning: str = Form("", max_length=512),
+           sign_with: str = Form("", max_length=16)) -> Response:
     user = signed_in(request)
     check_csrf(user, csrf_token)
     ctx = web_state(request).ctx
+    if sign_with == "sso":  # the provider authenticates the signer again, then the decision is made
+        from signoff.entrypoints.web import esign_sso
+
+        return esign_sso.start(request, user=user.name, request_id=request_id, decision=decision,
+                               comment=comment.strip(), meaning=meaning)
     try:
         # An electronic signature needs the password typed into this form (or a sign-in moments ago).
         reauth = reauthentication(request, ctx, user.name, password=password or None, meaning=meaning or None)
