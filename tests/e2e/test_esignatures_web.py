@@ -4,6 +4,7 @@ single sign-on users are sent back to the provider with `max_age=0`, whose ID to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -37,6 +38,18 @@ def stack(tmp_path: Path, smtp_server: SmtpServer, clock: FixedClock,
     built.ctx.close()
 
 
+def wait_for_mail(stack: Stack, address: str, needle: str, timeout: float = 15.0) -> str:
+    """The plain text of the first mail to `address` containing `needle` (mail goes out after the commit)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in stack.mails_to(address):
+            text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+            if needle in text:
+                return str(text)
+        time.sleep(0.1)
+    raise AssertionError(f"no mail to {address} with {needle!r}")
+
+
 def sign_in(visitor: Visitor, name: str) -> None:
     r = visitor.post_form("/signin", "/signin", name=name, password=PASSWORDS[name])
     assert r.status_code == 303, r.text
@@ -64,6 +77,12 @@ class TestThePasswordInTheForm:
         shown = paula.get(f"/requests/{request_id}").text
         assert "Electronic signatures" in shown and "Approved for release to prod" in shown
         assert "2026-11-25 12:05:00 UTC" in shown and "password:local" in shown
+        version_page = paula.get(f"/models/{EmbeddedClient(actor='paula', context=stack.ctx).request(request_id).model}"
+                                 "/versions/1").text
+        assert "signed “Approved for release to prod” at" in version_page
+        notice = wait_for_mail(stack, "dana@example.com", "Electronic signatures")
+        assert 'paula (paula, user id' in notice and 'signed "Approved for release to prod" at 2026-11-25 12:05:00 UTC' \
+            in notice
 
 
 class TestSingleSignOn:

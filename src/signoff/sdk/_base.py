@@ -116,6 +116,10 @@ class BaseClient(abc.ABC):
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         """Deployment attestations of a version, newest first; raises NotFound."""
 
+    @abc.abstractmethod
+    def evidence(self, model: str, version: int) -> Record:
+        """The evidence pack of a version (JSON form); raises NotFound."""
+
     def attestation(self, model: str, version: int, env: str) -> Record:
         """The newest attestation's DSSE envelope for (model, version, env); raises NotFound."""
         found = self.attestations(model, version, env=env)

@@ -155,6 +155,12 @@ class EmbeddedClient(BaseClient):
     def public_keys(self) -> Record:
         return record(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
 
+    def evidence(self, model: str, version: int) -> Record:
+        from signoff.services import evidence
+
+        return record(evidence.build_pack(uow_factory=self.ctx.uow, workflow=self.ctx.workflow, keys=self.ctx.keys,
+                                          model=model, version=version, actor=self.actor))
+
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         return record(attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env))
 

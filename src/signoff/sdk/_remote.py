@@ -210,6 +210,9 @@ class RemoteClient(BaseClient):
     def public_keys(self) -> Record:
         return self._get("/keys")  # type: ignore[no-any-return]
 
+    def evidence(self, model: str, version: int) -> Record:
+        return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}/evidence")  # type: ignore[no-any-return]
+
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         return self._items(f"/models/{_seg(model)}/versions/{_seg(version)}/attestations", env=env)
 

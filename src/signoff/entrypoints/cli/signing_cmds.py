@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -102,16 +103,26 @@ def attestation(model: str, version: int, env: str = typer.Option(..., "--env", 
 
 
 def verify(
-    attestation_file: Path = typer.Argument(..., metavar="ATTESTATION", help="The DSSE envelope (JSON file)."),
-    artifact: str = typer.Option(..., "--artifact", help="The artifact's bytes: a path or an http(s) URL."),
-    env: str = typer.Option(..., "--env", help="The environment you are deploying to."),
-    keys: Path = typer.Option(..., "--keys", help="The trusted public key set (`signoff keys export-public`)."),
-    revocations: Path | None = typer.Option(None, "--revocations", help="A JSON revocation list."),
+    attestation_file: Optional[Path] = typer.Argument(None, metavar="[ATTESTATION]", help="The DSSE envelope (JSON file)."),
+    artifact: Optional[str] = typer.Option(None, "--artifact", help="The artifact's bytes: a path or an http(s) URL."),
+    env: Optional[str] = typer.Option(None, "--env", help="The environment you are deploying to."),
+    keys: Optional[Path] = typer.Option(None, "--keys", help="The trusted public key set (`signoff keys export-public`)."),
+    revocations: Optional[Path] = typer.Option(None, "--revocations", help="A JSON revocation list."),
+    evidence: Optional[Path] = typer.Option(None, "--evidence", help="Check an evidence pack (JSON) instead."),
 ) -> None:
-    """Check an attestation offline (no server, no database); exit 0 if it holds, 1 with the reason if not."""
+    """Check an attestation (or with --evidence, an evidence pack) offline: no server, no database.
+    Exit 0 if it holds, 1 with the reason if not."""
     from signoff.sdk._attest import verify_attestation
+    from signoff.sdk._evidence import verify_evidence
 
     try:
+        if evidence is not None:
+            summary = verify_evidence(evidence, keys=keys)
+            typer.echo(f"ok: evidence pack holds ({summary['attestations']} attestations, {summary['signatures']} "
+                       f"signatures, {summary['audit_entries']} audit entries; keys: {summary['keys']})")
+            return
+        if attestation_file is None or artifact is None or env is None or keys is None:
+            raise InvalidInput("verify needs ATTESTATION --artifact --env --keys (or --evidence FILE)")
         statement = verify_attestation(attestation_file, artifact=artifact, env=env, keys=keys,
                                        revocations=revocations)
     except VerificationFailed as exc:
@@ -121,6 +132,34 @@ def verify(
     notes = subject.get("annotations") or {}
     typer.echo(f"ok: {notes.get('model', subject.get('name'))} version {notes.get('version', '?')} "
                f"(sha256 {subject['digest']['sha256'][:16]}…) is signed off for {env}")
+
+
+def evidence(
+    model: str,
+    version: int,
+    fmt: str = typer.Option("html", "--format", help="html, json or pdf."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: stdout for html/json)."),
+) -> None:
+    """The evidence pack of MODEL VERSION: requests, evidence, signatures, live history, audit, attestations, keys."""
+    from signoff.services.evidence import render_html, render_pdf
+
+    if fmt not in ("html", "json", "pdf"):
+        raise InvalidInput(f"--format must be html, json or pdf, not {fmt!r}")
+    if fmt == "pdf" and output is None:
+        raise InvalidInput("a PDF needs -o FILE")
+    with client() as c:
+        pack = c.evidence(model, version)
+    if fmt == "json":
+        data: bytes = (json.dumps(pack, indent=2, sort_keys=True) + "\n").encode()
+    elif fmt == "html":
+        data = render_html(pack).encode()
+    else:
+        data = render_pdf(pack)
+    if output is None:
+        typer.echo(data.decode(), nl=False)
+    else:
+        output.write_bytes(data)
+        console.print(f"wrote {output} ({len(data)} bytes)")
 
 
 def audit_checkpoint() -> None:
@@ -146,4 +185,5 @@ def register_commands(app: typer.Typer, audit_app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.command("attestation")(attestation)
     app.command("verify")(verify)
+    app.command("evidence")(evidence)
     audit_app.command("checkpoint")(audit_checkpoint)

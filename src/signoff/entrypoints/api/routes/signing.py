@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from signoff.adapters.db.signing_records import CheckpointRepository, VerificationRepository
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.deps import context, require
+from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.routes.versions import VersionNumber
 from signoff.services import attestations, audit_anchor
@@ -50,6 +50,17 @@ def list_attestations(model: str, version: VersionNumber, env: str | None = Quer
     items = attestations.list_attestations(uow=ctx.uow(), workflow=ctx.workflow, model=model, version=version,
                                            env=env or None)
     return {"items": items, "next_cursor": None}
+
+
+@router.get("/models/{model}/versions/{version}/evidence")
+def evidence_pack(model: str, version: VersionNumber, principal: Principal = Depends(current_principal),
+                  ctx: Context = Depends(context)) -> dict[str, Any]:
+    """The evidence pack of a version (JSON): requests, evidence, signatures, live history, audit slice
+    with verification and covering checkpoint, attestations and public keys."""
+    from signoff.services import evidence
+
+    return evidence.build_pack(uow_factory=ctx.uow, workflow=ctx.workflow, keys=ctx.keys, model=model,
+                               version=version, actor=principal.name)
 
 
 @router.post("/audit/checkpoints", status_code=201)
