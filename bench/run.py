@@ -29,6 +29,7 @@ DATABASE_SUITES = [
     ("http", "http_api", "run_http_bench"),  # not `http`: that would shadow the standard library
     ("events", "events", "run_event_bench"),
     ("scale", "scale", "run_scale_bench"),
+    ("signing", "signing", "run_signing_bench"),  # signatures, attestations: µs each, approvals/s on vs off
 ]
 SHARED_SUITES = [("inference", "inference", "run_inference_bench")]
 

@@ -76,8 +76,12 @@ def locked_until(uow: UnitOfWork, user: str, rules: SigningRules) -> datetime | 
     """When signing unlocks for `user`, or None if it is not locked (inside the caller's `with uow`)."""
     now = uow.clock.now()
     window = timedelta(seconds=rules.lock_seconds)
-    since = max(uow.signatures.last_signed_at(user) or _EPOCH, now - window)  # type: ignore[attr-defined]
-    failures = uow.signatures.failures_since(user, since)  # type: ignore[attr-defined]
+    failures = uow.signatures.failures_since(user, now - window)  # type: ignore[attr-defined]
+    if len(failures) < rules.lock_after:
+        return None  # the usual case: one query
+    # A successful signature since then resets the count (it needed a correct password).
+    since = uow.signatures.last_signed_at(user) or _EPOCH  # type: ignore[attr-defined]
+    failures = [f for f in failures if f > since]
     if len(failures) >= rules.lock_after and failures[-1] + window > now:
         return failures[-1] + window  # type: ignore[no-any-return]
     return None
