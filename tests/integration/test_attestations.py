@@ -75,6 +75,21 @@ class TestSigningKeys:
             bootstrap(make_settings(tmp_path, signing={"key": "not a key"}))
         assert not (tmp_path / ".signoff" / "signing-key.json").exists()
 
+    def test_db_upgrade_and_server_start_stop_with_one_line_on_an_unreadable_key(self, tmp_path: Path) -> None:
+        cli = Cli(tmp_path)
+        cli.env["SIGNOFF_SIGNING__KEY_FILE"] = str(tmp_path / "missing-key.json")
+        upgrade = cli("db", "upgrade")
+        assert upgrade.returncode == 2
+        assert upgrade.stderr.strip().splitlines() == [
+            f"error: cannot read the signing key file {tmp_path / 'missing-key.json'}: No such file or directory"]
+        server = subprocess.run([sys.executable, "-m", "signoff.entrypoints.cli", "server", "--port", "1"],
+                                capture_output=True, text=True, env=cli.env, cwd=tmp_path, timeout=60)
+        assert server.returncode == 2
+        assert server.stderr.strip().splitlines()[-1].startswith("error: cannot read the signing key file")
+        cli.env.pop("SIGNOFF_SIGNING__KEY_FILE")
+        created = cli("db", "upgrade")
+        assert created.returncode == 0 and "created signing key" in created.stderr
+
     def test_a_pem_key_in_the_environment_signs(self, tmp_path: Path, clock: FixedClock, artifact: Path) -> None:
         private = Ed25519PrivateKey.generate()
         pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
