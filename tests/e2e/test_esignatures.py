@@ -4,7 +4,10 @@ records a meaning and a signed record in the chain, and repeated failures lock s
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +18,14 @@ from sqlalchemy import update
 from signoff.adapters.db.tables import SignatureRow
 from signoff.adapters.identity import directory_for
 from signoff.bootstrap import Context, bootstrap
+from signoff.errors import ReauthRequired
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.ports import FixedClock
 from tests.conftest import USERS, make_settings, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.directory import ldap_config
 from tests.fixtures.servers import SlapdServer
+from tests.integration.test_cli import Cli
 
 V1 = "/api/v1"
 MEANINGS = ["Approved for release to dev", "Approved for release to dev under deviation DV-12"]
@@ -89,7 +94,6 @@ class TestLocalAccounts:
         assert report["ok"], report["problems"]
         [attestation] = rita.attestations(name, 1, env="dev")
         import base64
-        import json
 
         statement = json.loads(base64.b64decode(attestation.envelope["payload"]))
         [approver] = statement["predicate"]["decisionDetails"]["evidence"][0]["annotations"]["approvers"]
@@ -231,3 +235,31 @@ class TestDirectoryAccounts:
             assert signature["auth_method"] == "password:ldap" and signature["meaning"] == "Approved for release to prod"
         finally:
             harness.http.close()
+
+
+class TestTheOtherDoors:
+    def test_the_embedded_sdk_signs_with_the_password(self, signing_ctx: Context, tmp_path: Path) -> None:
+        _, request_id = open_request(signing_ctx, tmp_path)
+        rita = EmbeddedClient(actor="rita", context=signing_ctx)
+        with pytest.raises(ReauthRequired):
+            rita.decide(request_id, "approve", meaning=MEANINGS[0])
+        signed = rita.decide(request_id, "approve", password=PASSWORDS["rita"], meaning=MEANINGS[0])
+        assert signed["signatures"][0]["meaning"] == MEANINGS[0] and rita.request(request_id)["signatures"]
+
+    def test_the_cli_prompts_for_the_password(self, tmp_path: Path) -> None:
+        cli = Cli(tmp_path)
+        config = tmp_path / "signoff.toml"
+        text = config.read_text()
+        text = text.replace('[environments.dev]\napprovers = ["ml-reviewers"]',
+                            '[environments.dev]\napprovers = ["ml-reviewers"]\nsignature = "reauth"')
+        text = text.replace('[users.rita]\ngroups = ["ml-reviewers"]',
+                            '[users.rita]\ngroups = ["ml-reviewers"]\npassword = "rita-cli-pass"')
+        config.write_text(text)
+        assert cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana").returncode == 0
+        unsigned = cli("approve", "churn", "1", "--env", "dev", "--as", "rita")
+        assert unsigned.returncode == 6 and "electronic signatures" in unsigned.stderr
+        signed = subprocess.run([sys.executable, "-m", "signoff.entrypoints.cli", "approve", "churn", "1", "--env", "dev",
+                                 "--as", "rita", "--sign", "--json"], input="rita-cli-pass\n", capture_output=True,
+                                text=True, env=cli.env, cwd=cli.cwd, timeout=60)
+        assert signed.returncode == 0, signed.stderr
+        assert json.loads(signed.stdout)["signatures"][0]["meaning"] == "Approved for release to dev"

@@ -21,8 +21,7 @@ SIGN_IN_TOKEN_PREFIX = "sign-in ("  # the name `POST /api/v1/sessions` gives the
 
 
 def signing_rules(ctx: Context) -> SigningRules:
-    s = ctx.settings.signing
-    return SigningRules(reauth_seconds=s.reauth_seconds, lock_after=s.lock_after, lock_seconds=s.lock_seconds)
+    return SigningRules.of(ctx.settings.signing)
 
 
 def reauthentication(request: Request, ctx: Context, user: str, *, password: str | None, meaning: str | None,
@@ -58,7 +57,4 @@ def _sign_in(request: Request, ctx: Context, token_id: int | None) -> tuple[Any,
 
 def with_signatures(ctx: Context, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each request dict with its signatures' manifestation (name, user id, UTC time, meaning)."""
-    found = esign.signatures_for(uow=ctx.uow(), request_ids=[r["id"] for r in requests])
-    for r in requests:
-        r["signatures"] = [esign.manifestation(s) for s in found.get(r["id"], [])]
-    return requests
+    return esign.with_signatures(uow=ctx.uow(), requests=requests)

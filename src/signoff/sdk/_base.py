@@ -55,8 +55,10 @@ class BaseClient(abc.ABC):
         """One approval request with its decisions; raises NotFound."""
 
     @abc.abstractmethod
-    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
-        """Approve or reject; raises PermissionDenied, InvalidTransition, GateFailed, PolicyViolation."""
+    def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
+               meaning: str | None = None) -> Record:
+        """Approve or reject; raises PermissionDenied, InvalidTransition, GateFailed, PolicyViolation,
+        ReauthRequired (an electronic signature needs `password`; `meaning` picks the policy's meaning)."""
 
     def open_request(self, model: str, version: int, env: str) -> Record:
         """The open request for (model, version, env); raises InvalidTransition if there is none."""
@@ -68,13 +70,15 @@ class BaseClient(abc.ABC):
                                     details={"model": model, "version": version, "env": env})
         return found[0]
 
-    def approve(self, model: str, version: int, env: str, comment: str = "") -> Record:
-        """Approve the open request for (model, version, env)."""
-        return self.decide(self.open_request(model, version, env)["id"], "approve", comment)
+    def approve(self, model: str, version: int, env: str, comment: str = "", *, password: str | None = None,
+                meaning: str | None = None) -> Record:
+        """Approve the open request for (model, version, env); `password`/`meaning` sign it where required."""
+        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
+                           meaning=meaning)
 
-    def reject(self, model: str, version: int, env: str, comment: str) -> Record:
+    def reject(self, model: str, version: int, env: str, comment: str, *, password: str | None = None) -> Record:
         """Reject the open request for (model, version, env); a comment is required."""
-        return self.decide(self.open_request(model, version, env)["id"], "reject", comment)
+        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
 
     @abc.abstractmethod
     def resolve(self, model: str, env: str) -> Record:

@@ -14,7 +14,7 @@ from signoff.domain.models import Lineage
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, dispatch, drift, inference, lifecycle, lookups, registry
+from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, registry
 from signoff.services import rules as rule_service
 from signoff.services import artifacts as artifact_service
 from signoff.services import attestations as attestation_service
@@ -95,11 +95,21 @@ class EmbeddedClient(BaseClient):
         return record([r.to_dict() for r in rs])
 
     def request(self, request_id: int) -> Record:
-        return record(approvals.get_request(**self._kw(), request_id=request_id).to_dict())
+        r = approvals.get_request(**self._kw(), request_id=request_id).to_dict()
+        return record(esign.with_signatures(uow=self.ctx.uow(), requests=[r])[0])
 
-    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
-        r = approvals.decide(**self._kw(), request_id=request_id, actor=self.actor, verdict=decision, comment=comment)
-        return record(r.to_dict())
+    def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
+               meaning: str | None = None) -> Record:
+        rules = esign.SigningRules.of(self.ctx.settings.signing)
+        reauth = None
+        if password is not None:
+            from signoff.adapters.identity import directory_for
+
+            reauth = esign.reauthenticate_password(uow_factory=self.ctx.uow, directory=directory_for(self.ctx),
+                                                   user=self.actor, password=password, rules=rules, meaning=meaning)
+        r = approvals.decide(**self._kw(), request_id=request_id, actor=self.actor, verdict=decision, comment=comment,
+                             reauth=reauth, signing=rules)
+        return record(esign.with_signatures(uow=self.ctx.uow(), requests=[r.to_dict()])[0])
 
     def resolve(self, model: str, env: str) -> Resolved:
         live = lookups.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env)

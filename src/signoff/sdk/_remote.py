@@ -130,9 +130,14 @@ class RemoteClient(BaseClient):
     def request(self, request_id: int) -> Record:
         return self._get(f"/approval-requests/{_seg(request_id)}")  # type: ignore[no-any-return]
 
-    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
-        return self._post(f"/approval-requests/{_seg(request_id)}/decisions",  # type: ignore[no-any-return]
-                          {"decision": decision, "comment": comment})
+    def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
+               meaning: str | None = None) -> Record:
+        body: dict[str, Any] = {"decision": decision, "comment": comment}
+        if password is not None:
+            body["password"] = password
+        if meaning is not None:
+            body["meaning"] = meaning
+        return self._post(f"/approval-requests/{_seg(request_id)}/decisions", body)  # type: ignore[no-any-return]
 
     def resolve(self, model: str, env: str) -> Resolved:
         key = (model, env)

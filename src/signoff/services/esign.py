@@ -38,6 +38,11 @@ class SigningRules:
     lock_after: int = 5
     lock_seconds: int = 900
 
+    @classmethod
+    def of(cls, signing: Any) -> SigningRules:
+        """From `[signing]` (config.SigningSettings)."""
+        return cls(signing.reauth_seconds, signing.lock_after, signing.lock_seconds)
+
 
 @dataclass(frozen=True)
 class Reauthentication:
@@ -195,6 +200,14 @@ def signatures_for(*, uow: UnitOfWork, request_ids: list[int]) -> dict[int, list
     """Each request's signatures (manifestation: name, time, meaning), oldest first."""
     with uow:
         return uow.signatures.for_requests(request_ids)  # type: ignore[attr-defined, no-any-return]
+
+
+def with_signatures(*, uow: UnitOfWork, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each request dict with its signatures' manifestation (name, user id, UTC time, meaning)."""
+    found = signatures_for(uow=uow, request_ids=[r["id"] for r in requests])
+    for r in requests:
+        r["signatures"] = [manifestation(s) for s in found.get(r["id"], [])]
+    return requests
 
 
 def manifestation(signature: dict[str, Any]) -> dict[str, Any]:
