@@ -174,6 +174,10 @@ def sign_decision(uow: UnitOfWork, *, policy: Policy, request_row: Any, model: s
         raise ReauthRequired(f"your authentication is more than {reauth.max_age} s old: authenticate again")
     _refuse_if_locked(uow, actor, rules or SigningRules())
     meaning = choose_meaning(policy, verdict, reauth.meaning)
+    if getattr(uow, "signer", None) is None:
+        from signoff.errors import ServiceUnavailable
+
+        raise ServiceUnavailable("no signing key is loaded: electronic signatures cannot be made")
     user = uow.users.row(actor)
     record = {
         "type": RECORD_TYPE, "request_id": request_row.id, "model": model, "version": version,

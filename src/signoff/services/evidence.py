@@ -41,6 +41,8 @@ def build_pack(*, uow_factory: Any, workflow: Workflow, keys: Any, model: str, v
         "version": v,
         "requests": requests,
         "inference_reports": review.version_reports(uow=uow_factory(), model=model, version=version),
+        "drift": [{"at": e["at"], "env": (e["after"] or {}).get("env"), "details": e["after"]}
+                  for e in entries if e["action"] == "drift.detected"],
         "live_history": live_history,
         "audit": {"entries": entries, "verification": verification, "checkpoint": checkpoint},
         "attestations": attestations.list_attestations(uow=uow_factory(), workflow=workflow, model=model,
