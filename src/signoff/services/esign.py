@@ -167,6 +167,8 @@ def sign_decision(uow: UnitOfWork, *, policy: Policy, request_row: Any, model: s
                 f"decisions in {policy.env} are electronic signatures: authenticate again (your password, or "
                 "a sign-in made moments ago) to sign", details={"env": policy.env})
         return None
+    if policy.signature != "reauth" and reauth.method.startswith("session:"):
+        return None  # a recent sign-in is not a wish to sign where the policy asks for no signature
     now = uow.clock.now()
     if reauth.user != actor:
         raise ReauthRequired("the re-authentication is not the decider's", details={"user": actor})
