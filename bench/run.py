@@ -30,6 +30,7 @@ DATABASE_SUITES = [
     ("http", "http_api", "run_http_bench"),  # not `http`: that would shadow the standard library
     ("events", "events", "run_event_bench"),
     ("scale", "scale", "run_scale_bench"),
+    ("signing", "signing", "run_signing_bench"),  # signatures, attestations: µs each, approvals/s on vs off
 ]
 DATABASE_SUITES.append(("signin", "people", "run_signin_bench"))  # the sign-in throttle under guessing
 DATABASE_SUITES.append(("mlflow", "mlflow_bridge", "run_mlflow_bridge_bench"))  # MLflow bridge latencies

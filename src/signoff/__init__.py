@@ -21,11 +21,14 @@ from signoff.errors import (
     PermissionDenied,
     PolicyViolation,
     RateLimited,
+    ReauthRequired,
     ServiceUnavailable,
     SignoffError,
+    VerificationFailed,
 )
 from signoff.sdk._base import BaseClient
 from signoff.sdk._client import Client
+from signoff.sdk._attest import verify_attestation
 from signoff.sdk._records import Record
 
 __version__ = "0.1.0"
@@ -47,9 +50,12 @@ __all__ = [
     "PermissionDenied",
     "PolicyViolation",
     "RateLimited",
+    "ReauthRequired",
     "Record",
     "ServiceUnavailable",
     "SignoffError",
+    "VerificationFailed",
+    "verify_attestation",
     "__version__",
 ]
 

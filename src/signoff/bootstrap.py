@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from signoff.adapters.db import migrate
 from signoff.adapters.db.engine import build_engine, is_sqlite
 from signoff.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
+from signoff.adapters.keys import KeyRing
 from signoff.config import Settings, load_settings
 from signoff.domain.workflow import Workflow, build_workflow
 from signoff.errors import ServiceUnavailable
@@ -43,6 +44,7 @@ class Context:
     session_factory: sessionmaker[Session]
     reader: LiveReader
     extras: dict[str, Any] = field(default_factory=dict)
+    keys: KeyRing | None = None  # the signing keys; every unit of work signs with them
     # Event bus: dispatch right after a commit that wrote events (embedded use), and callbacks
     # (an in-process worker's wake-up) told about such commits.
     dispatch_inline: bool = False
@@ -58,6 +60,7 @@ class Context:
     def plain_uow(self) -> SqlAlchemyUnitOfWork:
         """A unit of work without the after-commit dispatch (the dispatcher's own transactions)."""
         uow = SqlAlchemyUnitOfWork(self.session_factory, self.clock)
+        uow.signer = self.keys
         # Read-your-writes: this process's resolve cache drops a moved pointer at once rather
         # than when its own NOTIFY comes back.
         uow.after_commit.append(lambda: self.reader.invalidate(uow.moved_live) if uow.moved_live else None)
@@ -93,7 +96,11 @@ class Context:
 def workflow_from(settings: Settings) -> Workflow:
     envs = settings.environments
     policies = envs.policies()
-    return build_workflow(list(envs.order), {k: v.model_dump(exclude_unset=True) for k, v in policies.items()})
+    raw = {k: v.model_dump(exclude_unset=True) for k, v in policies.items()}
+    if settings.signing.part11:  # every environment signs unless its policy says otherwise
+        for env in envs.order:
+            raw.setdefault(env, {}).setdefault("signature", "reauth")
+    return build_workflow(list(envs.order), raw)
 
 
 def bootstrap(
@@ -104,14 +111,18 @@ def bootstrap(
     sync_users: bool = True,
     sync_rules: bool = True,
     retire_config_users: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> Context:
     """Wire everything; on SQLite the schema is brought up to date automatically.
 
     `retire_config_users` (a server starting): config users no longer declared are disabled.
     Other entrypoints (the CLI, the SDK) may run with a partial config and must not do that.
+    The signing keys are loaded first (created under the home on first use, announced through
+    `say`, stderr by default): a configured key that cannot be read stops here with InvalidInput.
     """
     settings = settings or load_settings()
     workflow = workflow_from(settings)
+    keys = signing_keys(settings, clock or SystemClock(), say)
     engine = build_engine(settings.resolved_database_url())
     if migrate_schema is None:
         migrate_schema = is_sqlite(engine)
@@ -131,6 +142,7 @@ def bootstrap(
         clock=clock or SystemClock(),
         session_factory=sessionmaker(engine, expire_on_commit=False),
         reader=_live_reader(settings, engine),
+        keys=keys,
     )
     if sync_users and (settings.users or retire_config_users):
         from signoff.adapters.passwords import hash_password
@@ -142,6 +154,15 @@ def bootstrap(
                     defaults=_default_rules(settings))
     ctx.dispatch_inline = settings.events.inline
     return ctx
+
+
+def signing_keys(settings: Settings, clock: Clock, say: Callable[[str], None] | None = None) -> KeyRing:
+    """The key ring of `[signing]` (adapters/keys.py); raises InvalidInput for an unreadable key."""
+    from signoff.adapters.keys import load_keyring
+
+    s = settings.signing
+    return load_keyring(key=s.key.get_secret_value() if s.key else None, key_file=s.key_file,
+                        home=settings.home, now=clock.now(), say=say)
 
 
 def _live_reader(settings: Settings, engine: Engine) -> LiveReader:

@@ -46,6 +46,10 @@ class PolicySettings(_Strict):
     require_digest: bool = True
     drift_psi_threshold: float = 0.2
     drift_ks_pvalue: float = 0.01
+    # Decisions here are electronic signatures: fresh authentication at the moment of signing.
+    # Unset: "reauth" when `[signing] part11 = true`, else "none".
+    signature: Literal["none", "reauth"] | None = None
+    meanings: list[str] = Field(default_factory=list)  # what an approval means; the signer picks one
 
 
 class EnvironmentsSettings(BaseModel):
@@ -341,6 +345,8 @@ class MlflowSettings(_Strict):
 
     def alias_for(self, env: str) -> str:
         return self.aliases.get(env, env)
+
+
 class AwsSettings(_Strict):
     """`[aws]`: the AWS-compatible doors (SSM Parameter Store and SageMaker Model Registry APIs)."""
 
@@ -351,6 +357,35 @@ class AwsSettings(_Strict):
     account_id: str = Field(default="000000000000", pattern=r"^[0-9]{12}$")
     max_clock_skew_seconds: int = Field(default=900, ge=30, le=3600)  # AWS allows 15 minutes
     key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+
+class SigningSettings(_Strict):
+    """`[signing]`: the server's Ed25519 keys (adapters/keys.py) and electronic signatures."""
+
+    key_file: Path | None = None  # default: <home>/signing-key.json, created on first start
+    key: SecretStr | None = None  # SIGNOFF_SIGNING__KEY: the key file's JSON or a PEM private key
+    part11: bool = False  # every environment's decisions are electronic signatures (reauth)
+    reauth_seconds: int = Field(default=120, ge=10, le=3600)
+    lock_after: int = Field(default=5, ge=1, le=100)  # failed re-authentications before signing locks
+    lock_seconds: int = Field(default=900, ge=10, le=86400)  # for how long, counted from the last failure
+
+
+class AuditSettings(_Strict):
+    """`[audit]`: signed checkpoints of the chain head and scheduled verification (by workers)."""
+
+    checkpoint_every: str = "1h"
+    verify_every: str = "1h"
+
+    @field_validator("checkpoint_every", "verify_every")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        from signoff.domain.timespec import parse_duration
+
+        try:
+            parse_duration(text)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return text
 
 
 class Settings(BaseSettings):
@@ -373,6 +408,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mlflow: MlflowSettings | None = None
     aws: AwsSettings = Field(default_factory=AwsSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @classmethod
     def settings_customise_sources(

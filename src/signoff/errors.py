@@ -17,6 +17,8 @@ these classes in exactly one place each (``entrypoints/api/errors.py``, ``entryp
      │    └── ArtifactMismatch  the artifact's bytes no longer match the approved digest
      ├── PermissionDenied      authenticated but not allowed (not an approver, registrant…)
      ├── AuthenticationFailed  no or bad credentials
+     │    └── ReauthRequired   an electronic signature needs fresh authentication
+     ├── VerificationFailed    a signature, attestation or checkpoint does not hold (offline checks)
      ├── RateLimited           too many failed sign-ins: wait `details["retry_after"]` seconds
      ├── ServiceUnavailable    a dependency (directory, database) is down
      └── DeliveryFailed        a target could not be reached (worker-side)
@@ -41,6 +43,8 @@ __all__ = [
     "PermissionDenied",
     "AuthenticationFailed",
     "RateLimited",
+    "ReauthRequired",
+    "VerificationFailed",
     "ServiceUnavailable",
     "DeliveryFailed",
     "error_for_code",
@@ -121,6 +125,14 @@ class RateLimited(SignoffError):
     @property
     def retry_after(self) -> int:
         return max(1, int(self.details.get("retry_after", 1)))
+class ReauthRequired(AuthenticationFailed):
+    code = "reauth_required"
+
+
+class VerificationFailed(SignoffError):
+    """Raised by the offline verifiers; the message is the reason the thing was refused."""
+
+    code = "verification_failed"
 
 
 class ServiceUnavailable(SignoffError):

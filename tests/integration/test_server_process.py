@@ -100,6 +100,8 @@ class TestTheCliInRemoteMode:
     def _compare(self, server: SignoffProcess, tokens: dict[str, str], tmp_path: Path) -> None:
         model = "churn"
         embedded = SignoffProcess(tmp_path / "embedded")  # its own database, never started: embedded CLI
+        # Its signing key exists beforehand, as the server's does: the first use would announce its creation.
+        assert embedded.cli("keys", "init", remote=False).returncode == 0
         steps = [
             ("dana", ["register", model, "--artifact", f"s3://b/{model}.pkl", "--digest", DIGEST, "--metric", "accuracy=0.95"]),
             ("rita", ["approve", model, "1", "--env", "dev", "--comment", "fine"]),

@@ -103,13 +103,18 @@ class OidcProvider:
 
     # ------------------------------------------------------------------ the flow
 
-    def begin(self, next_url: str = "/") -> tuple[str, PendingLogin]:
-        """The provider's authorization URL to send the browser to, and what its callback must match."""
+    def begin(self, next_url: str = "/", *, max_age: int | None = None) -> tuple[str, PendingLogin]:
+        """The provider's authorization URL to send the browser to, and what its callback must match.
+
+        `max_age=0` (electronic signatures) asks the provider to authenticate the person again;
+        the ID token's `auth_time` then says whether it did (services/esign.py checks it).
+        """
         pending = PendingLogin(generate_token(32), generate_token(32), generate_token(64), self._wall(), next_url)
+        extra: dict[str, Any] = {} if max_age is None else {"max_age": str(max_age), "prompt": "login"}
         url = prepare_grant_uri(
             self.metadata()["authorization_endpoint"], self.settings.client_id, "code", self.redirect_url,
             self.settings.scopes, pending.state, nonce=pending.nonce,
-            code_challenge=create_s256_code_challenge(pending.verifier), code_challenge_method="S256")
+            code_challenge=create_s256_code_challenge(pending.verifier), code_challenge_method="S256", **extra)
         return url, pending
 
     def complete(self, *, params: Mapping[str, str], pending: PendingLogin | None) -> Identity:
@@ -131,8 +136,9 @@ class OidcProvider:
         tokens = self._token_request({"grant_type": "authorization_code", "code": code,
                                       "redirect_uri": self.redirect_url, "code_verifier": pending.verifier})
         claims = self._id_token_claims(tokens, nonce=pending.nonce)
-        claims = self._with_userinfo(claims, tokens["access_token"])
-        identity = self._identity(claims)
+        auth_time = claims.get("auth_time")  # only the signed ID token's word counts, not userinfo's
+        claims = {k: v for k, v in self._with_userinfo(claims, tokens["access_token"]).items() if k != "auth_time"}
+        identity = self._identity({**claims, "auth_time": auth_time} if auth_time is not None else claims)
         with self._lock:
             self._grants[identity.name] = _Grant(str(claims["sub"]), tokens["access_token"], tokens.get("refresh_token"))
         return identity
@@ -269,8 +275,10 @@ class OidcProvider:
         if claims.get("email_verified") is False:
             email = None  # review links are matched against it: only an address the provider checked
         name = claims.get("name") if isinstance(claims.get("name"), str) else None
+        auth_time = claims.get("auth_time")
         return Identity(account_name(raw, strip_domain=self.settings.strip_domain), self.name,
-                        self._groups(claims), email, name)
+                        self._groups(claims), email, name,
+                        float(auth_time) if isinstance(auth_time, (int, float)) else None)
 
     def _groups(self, claims: Mapping[str, Any]) -> frozenset[str]:
         value = claims.get(self.settings.groups_claim)

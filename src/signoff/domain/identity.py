@@ -25,6 +25,7 @@ class Identity:
     groups: frozenset[str]
     email: str | None = None
     display_name: str | None = None
+    auth_time: float | None = None  # OIDC: when the provider last authenticated the person (epoch s)
 
 
 def account_name(raw: str, *, strip_domain: bool = False) -> str:

@@ -33,6 +33,8 @@ class Policy:
     require_digest: bool = True
     drift_psi_threshold: float = 0.2
     drift_ks_pvalue: float = 0.01
+    signature: str = "none"  # "reauth": decisions are electronic signatures (services/esign.py)
+    meanings: tuple[str, ...] = ()
 
     def may_decide(self, groups: set[str]) -> bool:
         return bool(groups & set(self.approvers))
@@ -51,6 +53,8 @@ class Policy:
             "request_expiry_seconds": self.request_expiry.total_seconds() if self.request_expiry else None,
             "auto_approve": self.auto_approve,
             "require_digest": self.require_digest,
+            "signature": self.signature,
+            "meanings": list(self.meanings),
         }
 
 
@@ -122,6 +126,8 @@ def build_workflow(order: list[str], raw: dict[str, dict[str, object]]) -> Workf
             require_digest=bool(cfg.get("require_digest", True)),
             drift_psi_threshold=float(cfg.get("drift_psi_threshold", 0.2)),  # type: ignore[arg-type]
             drift_ks_pvalue=float(cfg.get("drift_ks_pvalue", 0.01)),  # type: ignore[arg-type]
+            signature=str(cfg.get("signature") or "none"),
+            meanings=tuple(str(m) for m in cfg.get("meanings", []) or []),  # type: ignore[union-attr]
         )
     return Workflow(order=tuple(order), policies=policies)
 

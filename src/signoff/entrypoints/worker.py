@@ -55,6 +55,9 @@ class Worker:
         from signoff.entrypoints.sweeper import Sweeper
 
         self.sweeper = Sweeper(ctx, interval=sweep_interval) if sweep_interval else None
+        from signoff.entrypoints.audit_schedule import AuditScheduler
+
+        self.audit = AuditScheduler(ctx) if sweep_interval else None  # checkpoints, scheduled verification
 
     def notify(self) -> None:
         """Something was committed: look now instead of at the next poll."""
@@ -72,6 +75,8 @@ class Worker:
         self._spawn(self._renew_leases, "signoff-worker-leases")
         if self.sweeper is not None:
             self.sweeper.start()
+        if self.audit is not None:
+            self.audit.start()
         log.info("worker %s started (%d threads)", self.name, self.concurrency)
         return self
 
@@ -90,6 +95,8 @@ class Worker:
             self.listener.stop()
         if self.sweeper is not None:
             self.sweeper.stop(timeout)
+        if self.audit is not None:
+            self.audit.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []

@@ -55,8 +55,10 @@ class BaseClient(abc.ABC):
         """One approval request with its decisions; raises NotFound."""
 
     @abc.abstractmethod
-    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
-        """Approve or reject; raises PermissionDenied, InvalidTransition, GateFailed, PolicyViolation."""
+    def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
+               meaning: str | None = None) -> Record:
+        """Approve or reject; raises PermissionDenied, InvalidTransition, GateFailed, PolicyViolation,
+        ReauthRequired (an electronic signature needs `password`; `meaning` picks the policy's meaning)."""
 
     def open_request(self, model: str, version: int, env: str) -> Record:
         """The open request for (model, version, env); raises InvalidTransition if there is none."""
@@ -68,13 +70,15 @@ class BaseClient(abc.ABC):
                                     details={"model": model, "version": version, "env": env})
         return found[0]
 
-    def approve(self, model: str, version: int, env: str, comment: str = "") -> Record:
-        """Approve the open request for (model, version, env)."""
-        return self.decide(self.open_request(model, version, env)["id"], "approve", comment)
+    def approve(self, model: str, version: int, env: str, comment: str = "", *, password: str | None = None,
+                meaning: str | None = None) -> Record:
+        """Approve the open request for (model, version, env); `password`/`meaning` sign it where required."""
+        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
+                           meaning=meaning)
 
-    def reject(self, model: str, version: int, env: str, comment: str) -> Record:
+    def reject(self, model: str, version: int, env: str, comment: str, *, password: str | None = None) -> Record:
         """Reject the open request for (model, version, env); a comment is required."""
-        return self.decide(self.open_request(model, version, env)["id"], "reject", comment)
+        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
 
     @abc.abstractmethod
     def resolve(self, model: str, env: str) -> Record:
@@ -100,8 +104,35 @@ class BaseClient(abc.ABC):
         """Audit entries oldest first."""
 
     @abc.abstractmethod
-    def verify_audit(self) -> Record:
-        """Recompute the hash chain: {ok, checked, first_broken, reason}."""
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+        """Check the chain, its signed checkpoints (stored and given) and the live state against it:
+        {ok, checked, first_broken, reason, problems, checkpoints}."""
+
+    @abc.abstractmethod
+    def audit_checkpoint(self) -> Record:
+        """Sign and keep a checkpoint of the audit chain's head; returns the DSSE envelope."""
+
+    @abc.abstractmethod
+    def public_keys(self) -> Record:
+        """The server's public signing keys (key id, validity), retired ones included."""
+
+    @abc.abstractmethod
+    def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
+        """Deployment attestations of a version, newest first; raises NotFound."""
+
+    @abc.abstractmethod
+    def evidence(self, model: str, version: int) -> Record:
+        """The evidence pack of a version (JSON form); raises NotFound."""
+
+    def attestation(self, model: str, version: int, env: str) -> Record:
+        """The newest attestation's DSSE envelope for (model, version, env); raises NotFound."""
+        found = self.attestations(model, version, env=env)
+        if not found:
+            from signoff.errors import NotFound
+
+            raise NotFound(f"no attestation for version {version} of {model!r} in {env}",
+                           details={"model": model, "version": version, "env": env})
+        return found[0]["envelope"]  # type: ignore[no-any-return]
 
     @abc.abstractmethod
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:

@@ -15,11 +15,13 @@ from signoff.errors import AuthenticationFailed
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, dispatch, drift, inference, lifecycle, lookups, registry
+from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, registry
 from signoff.services import rules as rule_service
 from signoff.services.tokens import ANONYMOUS
 from signoff.services import artifacts as artifact_service
 from signoff.services import tokens as token_service
+from signoff.services import attestations as attestation_service
+from signoff.services import audit_anchor
 
 
 class EmbeddedClient(BaseClient):
@@ -116,11 +118,21 @@ class EmbeddedClient(BaseClient):
         return record([r.to_dict() for r in rs])
 
     def request(self, request_id: int) -> Record:
-        return record(approvals.get_request(**self._kw(), request_id=request_id).to_dict())
+        r = approvals.get_request(**self._kw(), request_id=request_id).to_dict()
+        return record(esign.with_signatures(uow=self.ctx.uow(), requests=[r])[0])
 
-    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
-        r = approvals.decide(**self._kw(), request_id=request_id, actor=self.actor, verdict=decision, comment=comment)
-        return record(r.to_dict())
+    def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
+               meaning: str | None = None) -> Record:
+        rules = esign.SigningRules.of(self.ctx.settings.signing)
+        reauth = None
+        if password is not None:
+            from signoff.adapters.identity import directory_for
+
+            reauth = esign.reauthenticate_password(uow_factory=self.ctx.uow, directory=directory_for(self.ctx),
+                                                   user=self.actor, password=password, rules=rules, meaning=meaning)
+        r = approvals.decide(**self._kw(), request_id=request_id, actor=self.actor, verdict=decision, comment=comment,
+                             reauth=reauth, signing=rules)
+        return record(esign.with_signatures(uow=self.ctx.uow(), requests=[r.to_dict()])[0])
 
     def resolve(self, model: str, env: str) -> Resolved:
         live = lookups.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env)
@@ -166,8 +178,24 @@ class EmbeddedClient(BaseClient):
         entries = lookups.list_audit(uow=self.ctx.uow(), model=model, since=since, after=cursor, limit=limit)
         return record([e.to_dict() for e in entries])
 
-    def verify_audit(self) -> Record:
-        return record(lookups.verify_audit(uow=self.ctx.uow()).to_dict())
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+        return record(audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, checkpoints=checkpoints,
+                                                by=self.actor))
+
+    def audit_checkpoint(self) -> Record:
+        return record(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))
+
+    def public_keys(self) -> Record:
+        return record(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
+
+    def evidence(self, model: str, version: int) -> Record:
+        from signoff.services import evidence_pack as evidence
+
+        return record(evidence.build_pack(uow_factory=self.ctx.uow, workflow=self.ctx.workflow, keys=self.ctx.keys,
+                                          model=model, version=version, actor=self.actor))
+
+    def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
+        return record(attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env))
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return record(lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))

@@ -132,9 +132,14 @@ class RemoteClient(BaseClient):
     def request(self, request_id: int) -> Record:
         return self._get(f"/approval-requests/{_seg(request_id)}")  # type: ignore[no-any-return]
 
-    def decide(self, request_id: int, decision: str, comment: str = "") -> Record:
-        return self._post(f"/approval-requests/{_seg(request_id)}/decisions",  # type: ignore[no-any-return]
-                          {"decision": decision, "comment": comment})
+    def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
+               meaning: str | None = None) -> Record:
+        body: dict[str, Any] = {"decision": decision, "comment": comment}
+        if password is not None:
+            body["password"] = password
+        if meaning is not None:
+            body["meaning"] = meaning
+        return self._post(f"/approval-requests/{_seg(request_id)}/decisions", body)  # type: ignore[no-any-return]
 
     def resolve(self, model: str, env: str) -> Resolved:
         key = (model, env)
@@ -201,8 +206,22 @@ class RemoteClient(BaseClient):
         return self._items("/audit", model=model, since=since.isoformat() if since else None, cursor=cursor,
                            limit=min(limit, MAX_PAGE))
 
-    def verify_audit(self) -> Record:
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+        if checkpoints:
+            return self._post("/audit/verify", {"checkpoints": checkpoints})  # type: ignore[no-any-return]
         return self._get("/audit/verify")  # type: ignore[no-any-return]
+
+    def audit_checkpoint(self) -> Record:
+        return self._post("/audit/checkpoints", {})  # type: ignore[no-any-return]
+
+    def public_keys(self) -> Record:
+        return self._get("/keys")  # type: ignore[no-any-return]
+
+    def evidence(self, model: str, version: int) -> Record:
+        return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}/evidence")  # type: ignore[no-any-return]
+
+    def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
+        return self._items(f"/models/{_seg(model)}/versions/{_seg(version)}/attestations", env=env)
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return self._items("/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))

@@ -11,6 +11,7 @@ from signoff.domain.gates import evaluate_gates
 from signoff.domain.models import Stage, check_metrics
 from signoff.domain.workflow import Workflow
 from signoff.errors import AuthenticationFailed, InvalidInput, InvalidTransition, PolicyViolation, SignoffError
+from signoff.services import esign
 from signoff.services.evidence import build_evidence_snapshot, candidate_metrics, live_metrics
 from signoff.services.live import parameter_name, point_live
 from signoff.services.ports import UnitOfWork
@@ -209,8 +210,11 @@ def decide(
     verdict: str,
     comment: str = "",
     groups: set[str] | None = None,
+    reauth: Any = None,
+    signing: Any = None,
 ) -> ApprovalRequest:
-    """Record a decision; raises NotFound, PermissionDenied, InvalidTransition, GateFailed, PolicyViolation."""
+    """Record a decision; raises NotFound, PermissionDenied, InvalidTransition, GateFailed, PolicyViolation,
+    ReauthRequired (an electronic signature is required and `reauth` is missing or stale)."""
     try:
         choice = Verdict(verdict)
     except ValueError:
@@ -234,6 +238,8 @@ def decide(
         decision = request.decide(choice, comment, ctx)
         decision.evidence = snapshot
         uow.requests.save_decision(row, request, decision)
+        esign.sign_decision(uow, policy=request.policy, request_row=row, model=model_row.name,  # signature, if due
+                            version=version_row.number, verdict=choice.value, actor=actor, reauth=reauth, rules=signing)
         uow.record(actor=actor, action=f"approval.{choice.value}d" if choice is Verdict.APPROVE else "approval.rejected",
                    subject=request.subject, model=model_row.name,
                    after={"request_id": row.id, "env": row.env, "decision": choice.value, "comment": comment,

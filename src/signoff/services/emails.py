@@ -146,6 +146,11 @@ class MailComposer:
             ctx["approvers_so_far"] = request.approvers
         except Exception:  # noqa: BLE001 - the notice reads fine without the list
             ctx["approvers_so_far"] = []
+        from signoff.services import esign
+
+        # Electronic signatures show name, time and meaning wherever the decision is shown (§11.50).
+        found = esign.signatures_for(uow=self.uow_factory(), request_ids=[data["request_id"]])
+        ctx["signatures"] = [esign.manifestation(s) for s in found.get(data["request_id"], [])]
         return ctx
 
     def _why(self, data: dict[str, Any], to: list[str], rule: str, etype: str) -> str:

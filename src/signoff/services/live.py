@@ -18,6 +18,7 @@ from sqlalchemy import update
 from signoff.adapters.db.tables import LiveRow, ModelRow, PromotionRow, VersionRow
 from signoff.domain.models import Stage
 from signoff.domain.workflow import Workflow
+from signoff.services.attestations import record_move
 from signoff.services.ports import UnitOfWork
 
 
@@ -72,6 +73,9 @@ def point_live(
         previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
         reason=reason, request_id=request_id, at=now,
     ))
+    record_move(uow, workflow, model_row, version_row, env, parameter=parameter_name(model_row.name, env),
+                parameter_version=param_version, value=value, kind=kind, request_id=request_id,
+                approvers=approvers, actor=actor)
     return param_version, previous, approved_envs
 
 
@@ -95,6 +99,8 @@ def clear_live(
         previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
         reason=reason, request_id=None, at=now,
     ))
+    record_move(uow, None, model_row, None, env, parameter=parameter_name(model_row.name, env),
+                parameter_version=param_version, value=value, kind=kind, request_id=None, approvers=[], actor=actor)
     return param_version, previous
 
 

@@ -437,3 +437,70 @@ class AwsKeyRow(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+class AttestationRow(Base):
+    """A signed deployment attestation (DSSE envelope), written with the live move it attests."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_version_env", "version_id", "env"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    env: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(80))
+    request_id: Mapped[int | None]
+    parameter_version: Mapped[int]
+    keyid: Mapped[str] = mapped_column(String(64))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class AuditCheckpointRow(Base):
+    """A signed checkpoint of the audit chain's head; operators also keep copies elsewhere."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(BigInteger)
+    head_id: Mapped[int | None] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    keyid: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[dict[str, Any]]
+
+
+class AuditVerificationRow(Base):
+    """The result of one full `audit verify` (chain, checkpoints, state against the chain)."""
+
+    __tablename__ = "audit_verifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    checked: Mapped[int] = mapped_column(BigInteger)
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    by: Mapped[str] = mapped_column(String(128))
+
+
+class SignatureRow(Base):
+    """An electronic signature on a decision: the signed record and the server's DSSE envelope."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (UniqueConstraint("request_id", "user_name", name="uq_signature_signer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"))
+    user_name: Mapped[str] = mapped_column(String(128))
+    meaning: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime]
+    record: Mapped[dict[str, Any]]
+    envelope: Mapped[dict[str, Any]]
+
+
+class SigningFailureRow(Base):
+    """A failed re-authentication at signing time; enough of them lock signing for a while."""
+
+    __tablename__ = "signing_failures"
+    __table_args__ = (Index("ix_signing_failures_user_at", "user_name", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(32))

@@ -31,6 +31,13 @@ from signoff.adapters.db.repositories import (
     RequestRepository,
     VersionRepository,
 )
+from signoff.adapters.db.signing_records import (
+    AttestationRepository,
+    CheckpointRepository,
+    SignatureRepository,
+    StateRepository,
+    VerificationRepository,
+)
 from signoff.adapters.db.tokens import TokenRepository
 from signoff.domain.audit import AuditEntry
 from signoff.domain.events import Event
@@ -42,6 +49,9 @@ class SqlAlchemyUnitOfWork:
         self.session_factory = session_factory
         self.clock = clock
         self.after_commit: list[Callable[[], None]] = []
+        # The server's key ring (adapters/keys.py): attestations are signed inside the transaction
+        # that moves a live pointer. None: nothing is signed (a context built without keys).
+        self.signer: Any = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self.session_factory()
@@ -61,6 +71,11 @@ class SqlAlchemyUnitOfWork:
         self.mlflow = MlflowRepository(self.session)  # the MLflow bridge (services/mlflow_bridge.py)
         self.aws_keys = AwsKeyRepository(self.session)
         self.mismatches = MismatchRepository(self.session)
+        self.attestations = AttestationRepository(self.session)
+        self.checkpoints = CheckpointRepository(self.session)
+        self.verifications = VerificationRepository(self.session)
+        self.state = StateRepository(self.session)
+        self.signatures = SignatureRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()

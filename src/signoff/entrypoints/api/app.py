@@ -30,9 +30,8 @@ from signoff.entrypoints.api.routes import (
     users,
     versions,
 )
-from signoff.entrypoints.api.routes import deliveries, rules
 from signoff.entrypoints.api.routes import mlflow as mlflow_routes
-from signoff.entrypoints.api.routes import aws_keys, deliveries, rules
+from signoff.entrypoints.api.routes import aws_keys, deliveries, rules, signing
 from signoff.entrypoints.aws import mount_aws
 from signoff.entrypoints.web import mount_web
 from signoff.services.tokens import TokenVerifier
@@ -43,6 +42,7 @@ ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory acco
 ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
 ROUTERS.append(mlflow_routes.router)  # the MLflow bridge's webhook intake
 ROUTERS.append(aws_keys.router)  # keys for the AWS doors (entrypoints/aws)
+ROUTERS += [signing.router, signing.well_known]  # keys, attestations, audit checkpoints
 
 DESCRIPTION = """Model registry with human sign-off. Every request under `/api/v1` needs
 `Authorization: Bearer <token>` (`signoff tokens create`). Errors are
@@ -72,6 +72,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
     app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
+    app.state.metrics_registry.register(signing.AuditCollector(ctx))
     errors.install(app)
     access_log.install()  # review-link tokens never reach the access log
     for router in ROUTERS:

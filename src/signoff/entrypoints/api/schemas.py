@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import SecretStr, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -160,6 +160,9 @@ class PromotionCreate(_In):
 class DecisionCreate(_In):
     decision: Literal["approve", "reject"]
     comment: LongText = ""
+    # Electronic signatures: the signer's password (sent over TLS) and the meaning they sign with.
+    password: SecretStr | None = Field(default=None, max_length=1024)
+    meaning: str | None = Field(default=None, max_length=512)
 
 
 class DecisionPublic(_Out):
@@ -243,11 +246,19 @@ class AuditEntryPublic(_Out):
     hash: str
 
 
+class AuditProblem(_Out):
+    check: str
+    message: str
+    entry: int | None = None
+
+
 class AuditReport(_Out):
     ok: bool
     checked: int
     first_broken: int | None
     reason: str
+    problems: list[AuditProblem] = []
+    checkpoints: int = 0
 
 
 class EventPublic(_Out):

@@ -196,6 +196,10 @@ def db_upgrade(revision: str = typer.Argument("heads")) -> None:
 
     overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
     settings = load_settings(_common.state.config, **overrides)
+    from signoff.bootstrap import signing_keys
+    from signoff.services.ports import SystemClock
+
+    signing_keys(settings, SystemClock())  # the first upgrade creates the key, and says where
     engine = build_engine(settings.resolved_database_url())
     try:
         migrate.upgrade(engine, revision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -71,16 +72,29 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: bool = JSON_OPTION) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken entry if it does not hold."""
+def audit_verify(
+    checkpoint: Optional[list[Path]] = typer.Option(None, "--checkpoint", help="A signed checkpoint kept elsewhere "
+                                                    "(`signoff audit checkpoint`); repeatable."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Recompute the hash chain, check it against signed checkpoints, and check every live pointer and
+    latest parameter value against it; exit 1 naming each discrepancy."""
+    from signoff.entrypoints.cli.signing_cmds import read_checkpoints
+
+    given = read_checkpoints(list(checkpoint or []))
     with client() as c:
-        report = c.verify_audit()
+        report = c.verify_audit(checkpoints=given or None)
     if as_json:
         print_json(report)
     elif report["ok"]:
-        console.print(f"audit chain ok: {report['checked']} entries verified")
+        console.print(f"audit chain ok: {report['checked']} entries verified, "
+                      f"{report.get('checkpoints', 0)} checkpoints, live pointers and parameters match")
     else:
-        typer.echo(f"audit chain BROKEN at entry {report['first_broken']}: {report['reason']}", err=True)
+        if report["first_broken"] is not None:
+            typer.echo(f"audit chain BROKEN at entry {report['first_broken']}: {report['reason']}", err=True)
+        for problem in report.get("problems", []):
+            if problem["check"] != "chain":
+                typer.echo(f"{problem['check']}: {problem['message']}", err=True)
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -103,4 +117,7 @@ def events_list(type: Optional[str] = typer.Option(None, "--type"), limit: int =
 def register_commands(app: typer.Typer) -> None:
     app.add_typer(params_app, name="params")
     app.add_typer(audit_app, name="audit")
+    from signoff.entrypoints.cli import signing_cmds
+
+    signing_cmds.register_commands(app, audit_app)
     app.add_typer(events_app, name="events")

@@ -117,10 +117,13 @@ def register_commands(app: typer.Typer) -> None:
         else:
             console.print(board_table(model, vs))
 
-    def _decide(model: str, version: int, env: str, verdict: str, comment: str, actor: str | None, as_json: bool) -> None:
+    def _decide(model: str, version: int, env: str, verdict: str, comment: str, actor: str | None, as_json: bool,
+                sign: bool = False, meaning: str | None = None) -> None:
+        # An electronic signature: the password is asked for now, never taken from the command line.
+        password = typer.prompt("Password (to sign)", hide_input=True, err=True) if sign else None
         with client(actor) as c:
             request = c.open_request(model, version, env)
-            r = c.decide(request["id"], verdict, comment)
+            r = c.decide(request["id"], verdict, comment, password=password, meaning=meaning)
         if as_json:
             print_json(r)
             return
@@ -136,18 +139,21 @@ def register_commands(app: typer.Typer) -> None:
     def approve(
         model: str, version: int, env: str = typer.Option(..., "--env"),
         comment: str = typer.Option("", "--comment"), actor: Optional[str] = AS_OPTION, as_json: bool = JSON_OPTION,
+        sign: bool = typer.Option(False, "--sign", help="Sign electronically: asks for your password."),
+        meaning: Optional[str] = typer.Option(None, "--meaning", help="The signature's meaning (one of the policy's)."),
     ) -> None:
         """Approve VERSION of MODEL in ENV (its open request)."""
-        _decide(model, version, env, "approve", comment, actor, as_json)
+        _decide(model, version, env, "approve", comment, actor, as_json, sign, meaning)
 
     @app.command()
     def reject(
         model: str, version: int, env: str = typer.Option(..., "--env"),
         comment: str = typer.Option(..., "--comment", help="Why (required)."),
         actor: Optional[str] = AS_OPTION, as_json: bool = JSON_OPTION,
+        sign: bool = typer.Option(False, "--sign", help="Sign electronically: asks for your password."),
     ) -> None:
         """Reject VERSION of MODEL in ENV; a comment is required."""
-        _decide(model, version, env, "reject", comment, actor, as_json)
+        _decide(model, version, env, "reject", comment, actor, as_json, sign)
 
     @app.command()
     def promote(

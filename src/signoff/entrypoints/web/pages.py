@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -13,8 +15,9 @@ from signoff.entrypoints.web.common import (
     viewer,
     web_state,
 )
-from signoff.errors import PermissionDenied
-from signoff.services import approvals, dispatch, lookups, registry, review, rules
+from signoff.entrypoints.signatures import with_signatures
+from signoff.errors import NotFound, PermissionDenied
+from signoff.services import approvals, attestations, dispatch, lookups, registry, review, rules
 from signoff.services.live import parameter_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -48,6 +51,24 @@ def board(request: Request, name: str = ModelName) -> Response:
                   parameters={env: parameter_name(name, env) for env in ctx.workflow.order})
 
 
+@router.get("/models/{name}/versions/{number}/evidence.{fmt}")
+def evidence_download(request: Request, name: str = ModelName, number: int = Number, fmt: str = "html") -> Response:
+    """The version's evidence pack as a download: html (prints cleanly), json (checks offline) or pdf."""
+    from signoff.services import evidence_pack as evidence
+
+    user = signed_in(request)
+    if fmt not in ("html", "json", "pdf"):
+        raise NotFound(f"no evidence pack format {fmt!r} (html, json, pdf)")
+    ctx = web_state(request).ctx
+    pack = evidence.build_pack(uow_factory=ctx.uow, workflow=ctx.workflow, keys=ctx.keys, model=name,
+                               version=number, actor=user.name)
+    filename = f"evidence-{name}-v{number}.{fmt}"
+    body, media = {"html": lambda: (evidence.render_html(pack).encode(), "text/html; charset=utf-8"),
+                   "json": lambda: (json.dumps(pack, indent=2, sort_keys=True).encode(), "application/json"),
+                   "pdf": lambda: (evidence.render_pdf(pack), "application/pdf")}[fmt]()
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.get("/models/{name}/versions/{number}")
 def version(request: Request, name: str = ModelName, number: int = Number) -> Response:
     signed_in(request)
@@ -57,8 +78,11 @@ def version(request: Request, name: str = ModelName, number: int = Number) -> Re
     timeline = [e.to_dict() for e in lookups.list_audit(uow=ctx.uow(), model=name, subject_prefix=subject, limit=1000)
                 if e.subject == subject]
     return render(request, "version.html", version=v.to_dict(), timeline=timeline,
-                  requests=review.version_requests(uow=ctx.uow(), workflow=ctx.workflow, model=name, version=number),
-                  reports=review.version_reports(uow=ctx.uow(), model=name, version=number))
+                  requests=with_signatures(ctx, review.version_requests(uow=ctx.uow(), workflow=ctx.workflow,
+                                                                        model=name, version=number)),
+                  reports=review.version_reports(uow=ctx.uow(), model=name, version=number),
+                  attestations=attestations.list_attestations(uow=ctx.uow(), workflow=ctx.workflow, model=name,
+                                                              version=number))
 
 
 @router.get("/queue")

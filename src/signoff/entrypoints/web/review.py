@@ -21,6 +21,7 @@ from signoff.entrypoints.web.common import (
     viewer,
     web_state,
 )
+from signoff.entrypoints.signatures import reauthentication, signing_rules, with_signatures
 from signoff.errors import PermissionDenied, SignoffError
 from signoff.services import approvals, review
 
@@ -35,6 +36,8 @@ def _review_page(request: Request, request_id: int, *, status_code: int = 200, e
     ctx = web_state(request).ctx
     data = review.review(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
     data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
+    data["approval"] = with_signatures(ctx, [data["approval"]])[0]
+    error = error or request.query_params.get("signing_error")
     return render(request, "review.html", status_code=status_code, error=error, comment=comment,
                   decided=request.query_params.get("decided"), **data)
 
@@ -73,14 +76,24 @@ def review_page(request: Request, request_id: int = RequestId) -> Response:
 
 @router.post("/requests/{request_id}/decision")
 def decide(request: Request, request_id: int = RequestId, csrf_token: str = Form(""),
-           decision: str = Form(""), comment: str = Form("", max_length=4000)) -> Response:
+           decision: str = Form(""), comment: str = Form("", max_length=4000),
+           password: str = Form("", max_length=1024), meaning: str = Form("", max_length=512),
+           sign_with: str = Form("", max_length=16)) -> Response:
     user = signed_in(request)
     check_csrf(user, csrf_token)
     ctx = web_state(request).ctx
+    if sign_with == "sso":  # the provider authenticates the signer again, then the decision is made
+        from signoff.entrypoints.web import esign_sso
+
+        return esign_sso.start(request, user=user.name, request_id=request_id, decision=decision,
+                               comment=comment.strip(), meaning=meaning)
     try:
+        # An electronic signature needs the password typed into this form (or a sign-in moments ago).
+        reauth = reauthentication(request, ctx, user.name, password=password or None, meaning=meaning or None)
         approvals.decide(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, actor=user.name,
                          verdict=decision, comment=comment.strip(),
-                         groups=decision_groups(ctx, user.name))  # directory users: groups checked now
+                         groups=decision_groups(ctx, user.name),  # directory users: groups checked now
+                         reauth=reauth, signing=signing_rules(ctx))
     except PermissionDenied:
         raise  # a 403 page of its own: this person may not decide here at all
     except SignoffError as exc:  # gate failed, frozen, already decided, no comment…: show it on the page

@@ -106,7 +106,10 @@ def oidc_callback(request: Request) -> Response:
             response.headers["Retry-After"] = str(exc.retry_after)
     else:
         assert pending is not None
-        response = RedirectResponse(safe_next(pending.next_url), status_code=303)
+        from signoff.entrypoints.web import esign_sso
+
+        # A signature in progress (max_age=0 round trip): make the kept decision, then go back to it.
+        response = esign_sso.finish(request, who) or RedirectResponse(safe_next(pending.next_url), status_code=303)
         set_session_cookie(response, request, sid)
     _drop_pending(response, request)
     return response

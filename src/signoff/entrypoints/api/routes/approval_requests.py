@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
 
 from signoff.adapters.identity import decision_groups
 from signoff.bootstrap import Context
@@ -20,6 +20,7 @@ from signoff.entrypoints.api.deps import (
 )
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import ApprovalRequestPublic, DecisionCreate, Page
+from signoff.entrypoints.signatures import reauthentication, signing_rules, with_signatures
 from signoff.services import approvals
 from signoff.services.tokens import Principal
 
@@ -51,16 +52,24 @@ def list_requests(
 @router.get("/approval-requests/{request_id}", response_model=ApprovalRequestPublic)
 def get_request(request_id: RequestId, principal: Principal = Depends(current_principal),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
-    """One request with its decisions, evidence and gate results."""
-    return approvals.get_request(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
+    """One request with its decisions, evidence, gate results and electronic signatures."""
+    request = approvals.get_request(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
+    return with_signatures(ctx, [request])[0]
 
 
 @router.post("/approval-requests/{request_id}/decisions", status_code=201, response_model=ApprovalRequestPublic)
-def decide(request_id: RequestId, body: DecisionCreate, principal: Principal = Depends(require("decide")),
+def decide(request_id: RequestId, body: DecisionCreate, http: Request, principal: Principal = Depends(require("decide")),
            ctx: Context = Depends(context)) -> dict[str, Any]:
     """Approve or reject. Scope: decide, and current membership in one of the environment's approver groups
-    (checked now, not when the token was made). The registrant may not approve their own version."""
+    (checked now, not when the token was made). The registrant may not approve their own version.
+    Where the environment's policy asks for electronic signatures, the body carries the signer's
+    `password`, or the call is made with a sign-in at most `[signing] reauth_seconds` old; else 401
+    `reauth_required` and nothing is written. `meaning` picks one of the policy's meanings."""
+    reauth = reauthentication(http, ctx, principal.name, password=body.password.get_secret_value()
+                              if body.password else None, meaning=body.meaning,
+                              token_id=principal.token_id if principal.via != "session" else None)
     request = approvals.decide(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, actor=principal.name,
                                verdict=body.decision, comment=body.comment,
-                               groups=decision_groups(ctx, principal.name))  # directory users: checked now
-    return request.to_dict()
+                               groups=decision_groups(ctx, principal.name),  # directory users: checked now
+                               reauth=reauth, signing=signing_rules(ctx))
+    return with_signatures(ctx, [request.to_dict()])[0]

@@ -52,7 +52,10 @@ def _instant(text: str | None) -> datetime | None:
 
 @router.get("/audit/verify", response_model=AuditReport)
 def verify_audit(principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
-    """Recompute the hash chain; the report names the first entry that does not hold."""
-    return lookups.verify_audit(uow=ctx.uow()).to_dict()
+    """Recompute the hash chain, check it against the stored signed checkpoints, and check every
+    live pointer and latest parameter value against it; the report names each discrepancy."""
+    from signoff.services import audit_anchor
+
+    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, by=principal.name)
 
 

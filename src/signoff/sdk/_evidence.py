@@ -1,0 +1,72 @@
+"""Offline check of an evidence pack's JSON form (`signoff verify --evidence`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from signoff.errors import VerificationFailed
+from signoff.sdk._attest import (
+    ENVIRONMENT_SCOPE,
+    IN_TOTO_PAYLOAD_TYPE,
+    SIGNATURE_PAYLOAD_TYPE,
+    load_keyset,
+    open_envelope,
+    verify_checkpoint,
+)
+
+
+def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> dict[str, Any]:
+    """Re-check a pack without a server: every attestation and signature against the keys (the
+    pack's own set unless `keys` is given), each audit entry's hash, and the checkpoint that covers
+    them. Returns counts; raises VerificationFailed naming the first thing that does not hold."""
+    from signoff.domain.audit import AuditEntry, entry_hash
+
+    if isinstance(pack, (str, Path)):
+        try:
+            pack = json.loads(Path(pack).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise VerificationFailed(f"cannot read the evidence pack: {exc}") from None
+    if not isinstance(pack, dict) or pack.get("format") != "signoff-evidence-pack/v1":
+        raise VerificationFailed("not a signoff evidence pack (format signoff-evidence-pack/v1)")
+    trusted = load_keyset(keys if keys is not None else pack["public_keys"])
+    version = pack["version"]
+    digest = str(version.get("digest") or "").removeprefix("sha256:")
+    for a in pack.get("attestations", []):
+        body, _ = open_envelope(a["envelope"], trusted, IN_TOTO_PAYLOAD_TYPE)
+        statement = json.loads(body)
+        subject = statement["subject"][0]
+        if subject["digest"]["sha256"] != digest or statement["predicate"]["scopes"].get(ENVIRONMENT_SCOPE) != a["env"]:
+            raise VerificationFailed(f"attestation {a['id']} is not about this version's digest in {a['env']}")
+    signatures = 0
+    for r in pack.get("requests", []):
+        for s in r.get("signatures", []):
+            body, _ = open_envelope(s["envelope"], trusted, SIGNATURE_PAYLOAD_TYPE)
+            record = json.loads(body)
+            shown = (s["meaning"], s["user"], s["signed_at"], s["request_id"])
+            signed = (record["meaning"], record["signer"]["user"], record["signed_at"], record["request_id"])
+            if shown != signed or record["request_id"] != r["id"] or record["evidence_sha256"] != r["evidence_sha256"]:
+                raise VerificationFailed(f"signature {s['id']} on request {r['id']} does not match what it signed")
+            signatures += 1
+    entries = pack["audit"]["entries"]
+    for e in entries:
+        entry = AuditEntry(e["id"], _time(e["at"]), e["actor"], e["action"], e["subject"], e["model"], e["before"],
+                           e["after"], e["prev_hash"], e["hash"])
+        if entry_hash(entry.prev_hash, entry.body()) != entry.hash:
+            raise VerificationFailed(f"audit entry {e['id']} does not match its hash")
+    checkpoint = pack["audit"].get("checkpoint")
+    if entries:
+        if checkpoint is None:
+            raise VerificationFailed("no signed checkpoint covers the audit entries")
+        head = verify_checkpoint(checkpoint, trusted)
+        if (head.get("head_id") or 0) < entries[-1]["id"]:
+            raise VerificationFailed("the checkpoint does not cover the last audit entry of the pack")
+    return {"attestations": len(pack.get("attestations", [])), "signatures": signatures, "audit_entries": len(entries),
+            "checkpoint": checkpoint is not None, "keys": "given" if keys is not None else "the pack's own"}
+
+
+def _time(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
