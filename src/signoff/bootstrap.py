@@ -55,6 +55,11 @@ class Context:
         uow.after_commit.append(lambda: self.events_committed() if uow.events else None)
         return uow
 
+    def read_uow(self) -> SqlAlchemyUnitOfWork:
+        """A unit of work for use cases that only read: it cannot commit, and on SQLite it
+        begins DEFERRED, so it never waits for the writer gate (adapters/db/engine.py)."""
+        return SqlAlchemyUnitOfWork(self.session_factory, self.clock, read_only=True)
+
     def plain_uow(self) -> SqlAlchemyUnitOfWork:
         """A unit of work without the after-commit dispatch (the dispatcher's own transactions)."""
         uow = SqlAlchemyUnitOfWork(self.session_factory, self.clock)
@@ -107,7 +112,7 @@ def bootstrap(
     """Wire everything; on SQLite the schema is brought up to date automatically."""
     settings = settings or load_settings()
     workflow = workflow_from(settings)
-    engine = build_engine(settings.resolved_database_url())
+    engine = build_engine(settings.resolved_database_url(), pool=settings.database)
     if migrate_schema is None:
         migrate_schema = is_sqlite(engine)
     if migrate_schema:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.engine import READ_ONLY
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
 from signoff.adapters.db.prepared import execute_fixed
@@ -35,13 +36,17 @@ from signoff.services.ports import Clock
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, *, read_only: bool = False) -> None:
         self.session_factory = session_factory
         self.clock = clock
+        self.read_only = read_only
         self.after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self.session_factory()
+        if self.read_only:
+            # Begins now, DEFERRED on SQLite: a read never queues behind this process's writers.
+            self.session.connection(execution_options=READ_ONLY)
         self.models = ModelRepository(self.session)
         self.versions = VersionRepository(self.session)
         self.live = LiveRepository(self.session)
@@ -114,6 +119,8 @@ class SqlAlchemyUnitOfWork:
         return frozenset(self._live_moved)
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         now = self.clock.now()
         self.outbox.add_many(self._events, now)
         for model in sorted(self._live_moved):

@@ -33,7 +33,7 @@ def _review_page(request: Request, request_id: int, *, status_code: int = 200, e
                  comment: str = "") -> Response:
     user = signed_in(request)
     ctx = web_state(request).ctx
-    data = review.review(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
+    data = review.review(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
     data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
     return render(request, "review.html", status_code=status_code, error=error, comment=comment,
                   decided=request.query_params.get("decided"), **data)

@@ -41,7 +41,7 @@ def list_requests(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Approval requests oldest first, filtered by state, environment and model."""
-    requests = approvals.list_requests(uow=ctx.uow(), workflow=ctx.workflow, state=state or None, env=env or None,
+    requests = approvals.list_requests(uow=ctx.read_uow(), workflow=ctx.workflow, state=state or None, env=env or None,
                                        model=model or None, version=version, after=int_cursor(cursor, INT32_MAX),
                                        limit=limit)
     items = [r.to_dict() for r in requests]
@@ -52,7 +52,7 @@ def list_requests(
 def get_request(request_id: RequestId, principal: Principal = Depends(current_principal),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """One request with its decisions, evidence and gate results."""
-    return approvals.get_request(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
+    return approvals.get_request(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
 
 
 @router.post("/approval-requests/{request_id}/decisions", status_code=201, response_model=ApprovalRequestPublic)

@@ -40,7 +40,7 @@ def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | 
                     limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                     ctx: Context = Depends(context)) -> dict[str, Any]:
     """Deliveries oldest first; `?state=dead` lists the dead letters."""
-    items = dispatch.list_deliveries(uow=ctx.uow(), state=state, rule=rule or None, after=int_cursor(cursor),
+    items = dispatch.list_deliveries(uow=ctx.read_uow(), state=state, rule=rule or None, after=int_cursor(cursor),
                                      limit=limit)
     return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
 
@@ -49,7 +49,7 @@ def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | 
 def get_delivery(delivery_id: int = DeliveryId, principal: Principal = Depends(current_principal),
                  ctx: Context = Depends(context)) -> dict[str, Any]:
     """One delivery with every attempt (worker, duration, outcome, status code, error)."""
-    return dispatch.get_delivery(uow=ctx.uow(), delivery_id=delivery_id)
+    return dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryPublic)
@@ -60,7 +60,7 @@ def replay_delivery(delivery_id: int = DeliveryId, principal: Principal = Depend
     out = dispatch.replay_delivery(uow=ctx.uow(), delivery_id=delivery_id, actor=principal.name)
     if ctx.dispatch_inline:
         ctx.events_committed()
-        out = dispatch.get_delivery(uow=ctx.uow(), delivery_id=delivery_id)
+        out = dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
         out.pop("attempt_log")
     return out
 
