@@ -30,6 +30,7 @@ from signoff.services.rules import sync_rules as _sync_rules
 
 if TYPE_CHECKING:
     from signoff.services.dispatch import Dispatcher
+    from signoff.services.retention import RetentionPolicy
 
 log = logging.getLogger("signoff.events")
 
@@ -150,6 +151,22 @@ def _live_reader(settings: Settings, engine: Engine) -> LiveReader:
     from signoff.adapters.db.live_cache import CachedLiveReader
 
     return CachedLiveReader(engine, ttl=ttl, name=f"signoff-resolve:{os.getpid()}")
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """`[retention]` as the service's policy: days to ages, 0 to "keep for ever"."""
+    from datetime import timedelta
+
+    from signoff.services.retention import RetentionPolicy
+
+    r = settings.retention
+
+    def age(days: int) -> timedelta | None:
+        return timedelta(days=days) if days > 0 else None
+
+    return RetentionPolicy(deliveries=age(r.deliveries_days), dead_letters=age(r.dead_letters_days),
+                           events=age(r.events_days), sessions=age(r.sessions_days), tokens=age(r.tokens_days),
+                           batch_size=r.batch_size)
 
 
 def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_connections: int = 32) -> Dispatcher:

@@ -55,6 +55,12 @@ class Worker:
         from signoff.entrypoints.sweeper import Sweeper
 
         self.sweeper = Sweeper(ctx, interval=sweep_interval) if sweep_interval else None
+        # `[retention]` is applied by workers too, every `interval` (none: only `signoff prune`).
+        from signoff.domain.timespec import parse_duration
+        from signoff.entrypoints.pruner import Pruner
+
+        every = ctx.settings.retention.interval
+        self.pruner = Pruner(ctx, interval=parse_duration(every).total_seconds()) if every else None
 
     def notify(self) -> None:
         """Something was committed: look now instead of at the next poll."""
@@ -72,6 +78,8 @@ class Worker:
         self._spawn(self._renew_leases, "signoff-worker-leases")
         if self.sweeper is not None:
             self.sweeper.start()
+        if self.pruner is not None:
+            self.pruner.start()
         log.info("worker %s started (%d threads)", self.name, self.concurrency)
         return self
 
@@ -90,6 +98,8 @@ class Worker:
             self.listener.stop()
         if self.sweeper is not None:
             self.sweeper.stop(timeout)
+        if self.pruner is not None:
+            self.pruner.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []

@@ -46,6 +46,7 @@ class UnitOfWork(Protocol):
     deliveries: Any
     profiles: Any
     tokens: Any
+    retention: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

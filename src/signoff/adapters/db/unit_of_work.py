@@ -22,6 +22,7 @@ from signoff.adapters.db.notify import LIVE_CHANNEL, announce
 from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
+from signoff.adapters.db.retention import RetentionRepository
 from signoff.adapters.db.repositories import (
     LiveRepository,
     ModelRepository,
@@ -60,6 +61,7 @@ class SqlAlchemyUnitOfWork:
         self.deliveries = DeliveryRepository(self.session)
         self.profiles = ProfileRepository(self.session)
         self.tokens = TokenRepository(self.session)
+        self.retention = RetentionRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()

@@ -79,6 +79,10 @@ def _register_commands() -> None:
     deliveries_cmds.register_commands(app)
     worker_cmd.register_commands(app)
 
+    from signoff.entrypoints.cli import prune_cmd
+
+    prune_cmd.register_commands(app)
+
 
 _register_commands()
 
