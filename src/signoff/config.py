@@ -98,6 +98,9 @@ class ServerSettings(_Strict):
     # inline = false` (then requests return right after their commit and the thread dispatches);
     # with inline dispatch on, a second dispatcher in the same process would race it.
     worker: bool | None = None
+    # `/metrics`: the figures that need a scan of the deliveries and attempts tables are
+    # refreshed in the background at most this often; 0 reads them at every scrape.
+    metrics_cache_seconds: float = Field(default=15.0, ge=0, le=3600)
 
 
 class SmtpSettings(_Strict):

@@ -64,7 +64,8 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     app.state.on_shutdown = []  # callables run when the server stops (in-process workers…)
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
-    app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
+    app.state.metrics_registry.register(deliveries.DeliveryCollector(
+        ctx, cache_seconds=ctx.settings.server.metrics_cache_seconds))
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
