@@ -1,0 +1,142 @@
+"""Operations figures: what a `/metrics` scrape costs with millions of delivery rows, and how
+fast `signoff prune` removes them.
+
+A fresh database is bulk-seeded inside the database itself (generate_series on PostgreSQL, a
+recursive CTE on SQLite) with `SIGNOFF_BENCH_OPS_ROWS` deliveries (default 3,000,000: 98 %
+succeeded, 1 % dead, 1 % pending, over three target types), one attempt per delivery and one
+outbox event per three deliveries, all finished 100 days ago. Then, in this process, the
+collectors `/metrics` registers are scraped (prometheus_client's generate_latest):
+
+- `scrape_uncached_ms`: with `[server] metrics_cache_seconds = 0`, every scrape reads all
+  figures (what every scrape cost before the cache; the scan of both tables);
+- `scrape_first_ms`: the first scrape with the cache on (it fills the cache);
+- `scrape_ms`: p50/p99/max of the following scrapes, while the totals are refreshed in the
+  background — the figure the target (< 50 ms) is about;
+- `prune`: `signoff prune`'s service on everything (default batch size), rows/s.
+
+`python bench/ops.py` prints the JSON (SIGNOFF_BENCH_DB picks the database, as in bench/run.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import text
+
+from databases import Database
+from seed import settle
+from signoff.bootstrap import bootstrap, retention_policy
+from signoff.config import Settings
+from signoff.entrypoints.api.routes.deliveries import DeliveryCollector
+from signoff.entrypoints.api.routes.health import RegistryCollector
+from signoff.services import retention
+
+ROWS = int(os.environ.get("SIGNOFF_BENCH_OPS_ROWS", "3000000"))
+CHUNK = 500_000
+SCRAPES = 50
+TARGET_SCRAPE_MS = 50
+
+_OUTBOX = """INSERT INTO outbox (id, event_id, type, subject, time, payload, dispatched_at)
+SELECT i, 'ev-' || i, 'signoff.version.registered', 'models/bench/versions/' || i, {ts}, '{{}}', {ts} FROM {series}"""
+_DELIVERIES = """INSERT INTO deliveries (id, idempotency_key, event_seq, event_id, event_type, event_time, rule_name,
+  target_index, target_type, target, state, attempts, replays, next_attempt_at, created_at, updated_at, finished_at)
+SELECT i, 'key-' || i, ((i - 1) / 3) + 1, 'ev-' || (((i - 1) / 3) + 1), 'signoff.version.registered', {ts}, 'rule',
+  0, CASE i % 3 WHEN 0 THEN 'email' WHEN 1 THEN 'webhook' ELSE 'request_approval' END,
+  '{{"type": "webhook", "url": "https://hooks.example.com/signoff"}}',
+  CASE i % 100 WHEN 0 THEN 'dead' WHEN 1 THEN 'pending' ELSE 'succeeded' END, 1, 0, {ts}, {ts}, {ts},
+  CASE i % 100 WHEN 1 THEN NULL ELSE {ts} END
+FROM {series}"""
+_ATTEMPTS = """INSERT INTO delivery_attempts (id, delivery_id, number, worker, started_at, duration_ms, outcome,
+  status_code, error)
+SELECT i, i, 1, 'bench', {ts}, 1.5, CASE i % 100 WHEN 0 THEN 'final' ELSE 'ok' END, 200, NULL FROM {series}"""
+
+
+def _series(dialect: str, first: int, last: int) -> tuple[str, str]:
+    if dialect == "postgresql":
+        return (f"generate_series({first}, {last}) AS s(i)", "TIMESTAMP '2026-01-01 00:00:00'")
+    return (f"(WITH RECURSIVE s(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM s WHERE i < {last}) "
+            "SELECT i FROM s)", "'2026-01-01 00:00:00.000000'")
+
+
+def seed_deliveries(engine: Any, rows: int) -> float:
+    """`rows` finished deliveries, their attempts and their events, inserted by the database; seconds."""
+    started = time.perf_counter()
+    events = (rows + 2) // 3
+    for sql, total in ((_OUTBOX, events), (_DELIVERIES, rows), (_ATTEMPTS, rows)):
+        for first in range(1, total + 1, CHUNK):
+            series, ts = _series(engine.dialect.name, first, min(total, first + CHUNK - 1))
+            with engine.begin() as conn:
+                conn.execute(text(sql.format(series=series, ts=ts)))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for table in ("outbox", "deliveries", "delivery_attempts"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"(SELECT max(id) FROM {table}))"))
+    settle(engine)
+    return time.perf_counter() - started
+
+
+def _scrape(registry: CollectorRegistry) -> tuple[float, str]:
+    started = time.perf_counter()
+    body = generate_latest(registry).decode()
+    return (time.perf_counter() - started) * 1000, body
+
+
+def run_ops_bench(database: Database, rows: int = ROWS) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="signoff-bench-ops-") as tmp:
+        home = Path(tmp)
+        settings = Settings(home=home, database_url=database.fresh_url(home, "ops"))
+        ctx = bootstrap(settings, migrate_schema=True)
+        try:
+            print(f"  seeding {rows:,} deliveries and attempts ...", file=sys.stderr)
+            seed_s = seed_deliveries(ctx.engine, rows)
+            out: dict[str, Any] = {"rows": {"deliveries": rows, "delivery_attempts": rows,
+                                            "outbox": (rows + 2) // 3}, "seed_s": round(seed_s, 1)}
+            uncached = CollectorRegistry()
+            uncached.register(RegistryCollector(ctx.engine))
+            uncached.register(DeliveryCollector(ctx, cache_seconds=0))
+            out["scrape_uncached_ms"] = [round(_scrape(uncached)[0], 1) for _ in range(3)]
+            cached = CollectorRegistry()
+            cached.register(RegistryCollector(ctx.engine))
+            cached.register(DeliveryCollector(ctx, cache_seconds=0.5))  # short: refreshes run during the scrapes
+            first, body = _scrape(cached)
+            assert f'signoff_delivery_attempts_total{{outcome="ok"}} {float(rows - rows // 100)}' in body, body
+            times = []
+            for _ in range(SCRAPES):
+                times.append(_scrape(cached)[0])
+                time.sleep(0.05)
+            times.sort()
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            out["scrape_first_ms"] = round(first, 1)
+            out["scrape_ms"] = {"p50": round(statistics.median(times), 2), "p99": round(p99, 2),
+                                "max": round(times[-1], 2), "scrapes": SCRAPES,
+                                "while_refreshing_every_s": 0.5}
+            out["targets"] = {"scrape_p99_ms": [round(p99, 2), "<", TARGET_SCRAPE_MS, p99 < TARGET_SCRAPE_MS]}
+            started = time.perf_counter()
+            report = retention.prune(uow_factory=ctx.plain_uow, clock=ctx.clock, policy=retention_policy(settings))
+            prune_s = time.perf_counter() - started
+            gone = sum(report.deleted.values())
+            out["prune"] = {"deleted": report.deleted, "seconds": round(prune_s, 1),
+                            "rows_per_s": round(gone / prune_s) if prune_s else None,
+                            "batch_size": settings.retention.batch_size}
+            return out
+        finally:
+            ctx.close()
+
+
+if __name__ == "__main__":
+    from databases import open_database, selected
+
+    result: dict[str, Any] = {}
+    for kind in selected():
+        with open_database(kind) as db:
+            result[kind] = run_ops_bench(db)
+    print(json.dumps(result, indent=2))
