@@ -141,3 +141,26 @@ if __name__ == "__main__":
         with open_database(kind) as db:
             result[kind] = run_ops_bench(db)
     print(json.dumps(result, indent=2))
+
+
+def summarize(out: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets judged on one `make bench` run: resolve against the bare-Starlette
+    limit measured in the same run, start-up and memory of one API process (the `http` suite)."""
+    limit = out.get("limit", {})
+    judged: dict[str, Any] = {}
+    for kind in ("sqlite", "postgresql"):
+        http = out.get(kind, {}).get("http", {})
+        if "resolve_c8" not in http or "c8" not in limit:
+            continue
+        rps = round(http["resolve_c8"]["rps"] / limit["c8"]["rps"], 2)
+        p99 = round(http["resolve_c8"]["p99_ms"] / max(limit["c8"]["p99_ms"], 0.01), 1)
+        judged[kind] = {
+            "resolve_rps_c8_over_limit": [rps, ">=", 0.5, rps >= 0.5],
+            "resolve_p99_c8_over_limit_p99": [p99, "<=", 3, p99 <= 3],
+            "start_to_readyz_s": [http["start_to_readyz_s"], "<", 1.0, http["start_to_readyz_s"] < 1.0],
+            "rss_mb": [http["peak_rss_mb"], "<", 100, http["peak_rss_mb"] < 100],
+        }
+        scrape = out.get(kind, {}).get("ops", {}).get("targets", {}).get("scrape_p99_ms")
+        if scrape:
+            judged[kind]["metrics_scrape_p99_ms"] = scrape
+    return judged
