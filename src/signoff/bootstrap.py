@@ -144,9 +144,17 @@ def bootstrap(
 
 
 def _live_reader(settings: Settings, engine: Engine) -> LiveReader:
-    """Resolve's reader: cached per process on PostgreSQL with LISTEN on (see live_cache)."""
+    """Resolve's reader: cached per process, on PostgreSQL with LISTEN on (see live_cache), on a
+    SQLite file while nothing is committed (see live_sqlite)."""
     ttl = settings.server.resolve_cache_seconds
-    if is_sqlite(engine) or ttl <= 0 or not settings.events.listen:
+    if is_sqlite(engine):
+        path = engine.url.database
+        if ttl <= 0 or not path or path == ":memory:":
+            return LiveReader(engine)
+        from signoff.adapters.db.live_sqlite import DataVersionLiveReader
+
+        return DataVersionLiveReader(engine, path)
+    if ttl <= 0 or not settings.events.listen:
         return LiveReader(engine)
     from signoff.adapters.db.live_cache import CachedLiveReader
 

@@ -92,7 +92,8 @@ class ServerSettings(_Strict):
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # PostgreSQL: how long a process may answer resolve from its own cache. Moves of a live
     # pointer are pushed to every process by LISTEN/NOTIFY at once; this bounds the staleness
-    # when a notification is lost. 0 turns the cache off. SQLite is never cached.
+    # when a notification is lost. 0 turns the cache off. On a SQLite file the cache is exact
+    # (emptied by any commit, adapters/db/live_sqlite.py) and 0 turns it off too.
     resolve_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # An event worker thread inside each `signoff server` process. Unset: only when `[events]
     # inline = false` (then requests return right after their commit and the thread dispatches);
