@@ -77,6 +77,7 @@ def configure(*, level: str = "info", fmt: LogFormat = "text", access_log: bool 
         logger.handlers.clear()
         logger.propagate = name != "uvicorn.access"  # replaced by signoff.access
     logging.getLogger("signoff.access").setLevel(logging.INFO if access_log else logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
     logging.captureWarnings(True)  # warnings.warn lines get the same stamp instead of arriving bare
 
 

@@ -4,7 +4,7 @@
 time; with this index both are index-only, so the counts no longer read every delivery row.
 
 Revision ID: 0013_ops
-Revises: 0005_web
+Revises: 0005_web, 0003_event_bus
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013_ops"
-down_revision = "0005_web"
+# Also after 0003_event_bus, which creates the deliveries table (a merge point until the
+# migrations are chained in one line).
+down_revision = ("0005_web", "0003_event_bus")
 branch_labels = None
-depends_on = "0003_event_bus"  # the deliveries table
+depends_on = None
 
 
 def upgrade() -> None:
