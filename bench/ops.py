@@ -4,7 +4,8 @@ fast `signoff prune` removes them.
 A fresh database is bulk-seeded inside the database itself (generate_series on PostgreSQL, a
 recursive CTE on SQLite) with `SIGNOFF_BENCH_OPS_ROWS` deliveries (default 3,000,000: over three
 target types), one attempt per delivery and one
-outbox event per three deliveries, all 100 days old; 0.5 % are dead letters and 0.05 % pending. Then, in this process, the
+outbox event per three deliveries; 0.5 % are dead letters and 0.05 % pending. A tenth of the
+events and their deliveries are 121 days old (past every retention default), the rest a day. Then, in this process, the
 collectors `/metrics` registers are scraped (prometheus_client's generate_latest):
 
 - `scrape_uncached_ms`: with `[server] metrics_cache_seconds = 0`, every scrape reads all
@@ -14,7 +15,8 @@ collectors `/metrics` registers are scraped (prometheus_client's generate_latest
   refreshes of the totals running during some of them — the figure the target (< 50 ms) is
   about; `live_part_ms` is what each scrape reads (index-only), `totals_refresh_ms` one
   background refresh;
-- `prune`: `signoff prune`'s service on everything (default batch size), rows/s.
+- `prune`: `signoff prune`'s service with the default policy (and batch size): the old tenth
+  goes, from tables holding the rest; rows/s.
 
 `python bench/ops.py` prints the JSON (SIGNOFF_BENCH_DB picks the database, as in bench/run.py).
 """
@@ -27,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,25 +50,31 @@ CACHE_S = 5.0  # shorter than the default 15 s so the run sees several backgroun
 TARGET_SCRAPE_MS = 50
 
 _OUTBOX = """INSERT INTO outbox (id, event_id, type, subject, time, payload, dispatched_at)
-SELECT i, 'ev-' || i, 'signoff.version.registered', 'models/bench/versions/' || i, {ts}, '{{}}', {ts} FROM {series}"""
+SELECT i, 'ev-' || i, 'signoff.version.registered', 'models/bench/versions/' || i, {ts}, '{{}}',
+  CASE WHEN (i - 1) % 10 = 0 THEN {old} ELSE {ts} END FROM {series}"""
 _DELIVERIES = """INSERT INTO deliveries (id, idempotency_key, event_seq, event_id, event_type, event_time, rule_name,
   target_index, target_type, target, state, attempts, replays, next_attempt_at, created_at, updated_at, finished_at)
 SELECT i, 'key-' || i, ((i - 1) / 3) + 1, 'ev-' || (((i - 1) / 3) + 1), 'signoff.version.registered', {ts}, 'rule',
   0, CASE i % 3 WHEN 0 THEN 'email' WHEN 1 THEN 'webhook' ELSE 'request_approval' END,
   '{{"type": "webhook", "url": "https://hooks.example.com/signoff"}}',
-  CASE WHEN i % 200 = 0 THEN 'dead' WHEN i % 2000 = 1 THEN 'pending' ELSE 'succeeded' END, 1, 0, {ts}, {ts}, {ts},
-  CASE WHEN i % 2000 = 1 THEN NULL ELSE {ts} END
+  CASE WHEN i % 200 = 1 THEN 'dead' WHEN i % 2000 = 2 THEN 'pending' ELSE 'succeeded' END, 1, 0,
+  CASE WHEN ((i - 1) / 3) % 10 = 0 THEN {old} ELSE {ts} END, {ts}, {ts},
+  CASE WHEN i % 2000 = 2 THEN NULL WHEN ((i - 1) / 3) % 10 = 0 THEN {old} ELSE {ts} END
 FROM {series}"""
 _ATTEMPTS = """INSERT INTO delivery_attempts (id, delivery_id, number, worker, started_at, duration_ms, outcome,
   status_code, error)
-SELECT i, i, 1, 'bench', {ts}, 1.5, CASE WHEN i % 200 = 0 THEN 'final' ELSE 'ok' END, 200, NULL FROM {series}"""
+SELECT i, i, 1, 'bench', {ts}, 1.5, CASE WHEN i % 200 = 1 THEN 'final' ELSE 'ok' END, 200, NULL FROM {series}"""
 
 
-def _series(dialect: str, first: int, last: int) -> tuple[str, str]:
+def _series(dialect: str, first: int, last: int) -> tuple[str, str, str]:
+    """(row source, 'recent' timestamp, 'old' timestamp: past every retention default)."""
+    recent = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+    old = recent - timedelta(days=120)
     if dialect == "postgresql":
-        return (f"generate_series({first}, {last}) AS s(i)", "TIMESTAMP '2026-01-01 00:00:00'")
+        return (f"generate_series({first}, {last}) AS s(i)", f"TIMESTAMP '{recent:%Y-%m-%d %H:%M:%S}'",
+                f"TIMESTAMP '{old:%Y-%m-%d %H:%M:%S}'")
     return (f"(WITH RECURSIVE s(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM s WHERE i < {last}) "
-            "SELECT i FROM s)", "'2026-01-01 00:00:00.000000'")
+            "SELECT i FROM s)", f"'{recent:%Y-%m-%d %H:%M:%S.%f}'", f"'{old:%Y-%m-%d %H:%M:%S.%f}'")
 
 
 def seed_deliveries(engine: Any, rows: int) -> float:
@@ -74,9 +83,9 @@ def seed_deliveries(engine: Any, rows: int) -> float:
     events = (rows + 2) // 3
     for sql, total in ((_OUTBOX, events), (_DELIVERIES, rows), (_ATTEMPTS, rows)):
         for first in range(1, total + 1, CHUNK):
-            series, ts = _series(engine.dialect.name, first, min(total, first + CHUNK - 1))
+            series, ts, old = _series(engine.dialect.name, first, min(total, first + CHUNK - 1))
             with engine.begin() as conn:
-                conn.execute(text(sql.format(series=series, ts=ts)))
+                conn.execute(text(sql.format(series=series, ts=ts, old=old)))
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             for table in ("outbox", "deliveries", "delivery_attempts"):
