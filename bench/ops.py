@@ -69,12 +69,20 @@ SELECT i, i, 1, 'bench', {ts}, 1.5, CASE WHEN i % 200 = 1 THEN 'final' ELSE 'ok'
 def _series(dialect: str, first: int, last: int) -> tuple[str, str, str]:
     """(row source, 'recent' timestamp, 'old' timestamp: past every retention default)."""
     recent = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
-    old = recent - timedelta(days=120)
+    old = recent - timedelta(days=120)  # minus up to 3,000,000 ms: still past 90 days
+    # Times differ row by row (i ms apart), as real ones do: with a handful of distinct values
+    # SQLite's planner judges the timestamp indexes useless and the figures mean nothing.
     if dialect == "postgresql":
-        return (f"generate_series({first}, {last}) AS s(i)", f"TIMESTAMP '{recent:%Y-%m-%d %H:%M:%S}'",
-                f"TIMESTAMP '{old:%Y-%m-%d %H:%M:%S}'")
+        def pg(at: datetime) -> str:
+            return f"(TIMESTAMP '{at:%Y-%m-%d %H:%M:%S}' + i * INTERVAL '1 millisecond')"
+
+        return f"generate_series({first}, {last}) AS s(i)", pg(recent), pg(old)
+
+    def lite(at: datetime) -> str:  # SQLAlchemy's text form, microseconds included
+        return f"strftime('%Y-%m-%d %H:%M:%f', '{at:%Y-%m-%d %H:%M:%S}', '+' || (i / 1000.0) || ' seconds') || '000'"
+
     return (f"(WITH RECURSIVE s(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM s WHERE i < {last}) "
-            "SELECT i FROM s)", f"'{recent:%Y-%m-%d %H:%M:%S.%f}'", f"'{old:%Y-%m-%d %H:%M:%S.%f}'")
+            "SELECT i FROM s)", lite(recent), lite(old - timedelta(days=1)))
 
 
 def seed_deliveries(engine: Any, rows: int) -> float:
