@@ -36,6 +36,8 @@ DATABASE_SUITES.append(("signin", "people", "run_signin_bench"))  # the sign-in 
 DATABASE_SUITES.append(("mlflow", "mlflow_bridge", "run_mlflow_bridge_bench"))  # MLflow bridge latencies
 SHARED_SUITES = [("inference", "inference", "run_inference_bench"), ("matcher", "matcher", "run_matcher_bench")]
 SHARED_SUITES.append(("aws", "aws", "run_aws_bench"))  # boto3 get_parameter: signoff vs moto server
+DATABASE_SUITES.append(("ops", "ops", "run_ops_bench"))  # /metrics at millions of deliveries, prune
+SHARED_SUITES.append(("limit", "http_limit", "run_limit_bench"))  # bare Starlette: the HTTP limit
 
 
 def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
@@ -69,6 +71,7 @@ def main() -> None:
         if not only or key in only:
             out[key] = _run(key, module, func)
     out["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    out["ops_targets"] = importlib.import_module("ops").summarize(out)
     print(json.dumps(out, indent=2))
     failed = [k for k, v in out.items() if isinstance(v, dict) and ("error" in v or any(
         isinstance(s, dict) and "error" in s for s in v.values()))]

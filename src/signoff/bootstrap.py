@@ -31,6 +31,7 @@ from signoff.services.rules import sync_rules as _sync_rules
 
 if TYPE_CHECKING:
     from signoff.services.dispatch import Dispatcher
+    from signoff.services.retention import RetentionPolicy
 
 log = logging.getLogger("signoff.events")
 
@@ -56,6 +57,11 @@ class Context:
         uow = self.plain_uow()
         uow.after_commit.append(lambda: self.events_committed() if uow.events else None)
         return uow
+
+    def read_uow(self) -> SqlAlchemyUnitOfWork:
+        """A unit of work for use cases that only read: it cannot commit, and on SQLite it
+        begins DEFERRED, so it never waits for the writer gate (adapters/db/engine.py)."""
+        return SqlAlchemyUnitOfWork(self.session_factory, self.clock, read_only=True)
 
     def plain_uow(self) -> SqlAlchemyUnitOfWork:
         """A unit of work without the after-commit dispatch (the dispatcher's own transactions)."""
@@ -123,7 +129,7 @@ def bootstrap(
     settings = settings or load_settings()
     workflow = workflow_from(settings)
     keys = signing_keys(settings, clock or SystemClock(), say)
-    engine = build_engine(settings.resolved_database_url())
+    engine = build_engine(settings.resolved_database_url(), pool=settings.database)
     if migrate_schema is None:
         migrate_schema = is_sqlite(engine)
     if migrate_schema:
@@ -166,13 +172,37 @@ def signing_keys(settings: Settings, clock: Clock, say: Callable[[str], None] | 
 
 
 def _live_reader(settings: Settings, engine: Engine) -> LiveReader:
-    """Resolve's reader: cached per process on PostgreSQL with LISTEN on (see live_cache)."""
+    """Resolve's reader: cached per process, on PostgreSQL with LISTEN on (see live_cache), on a
+    SQLite file while nothing is committed (see live_sqlite)."""
     ttl = settings.server.resolve_cache_seconds
-    if is_sqlite(engine) or ttl <= 0 or not settings.events.listen:
+    if is_sqlite(engine):
+        path = engine.url.database
+        if ttl <= 0 or not path or path == ":memory:":
+            return LiveReader(engine)
+        from signoff.adapters.db.live_sqlite import DataVersionLiveReader
+
+        return DataVersionLiveReader(engine, path)
+    if ttl <= 0 or not settings.events.listen:
         return LiveReader(engine)
     from signoff.adapters.db.live_cache import CachedLiveReader
 
     return CachedLiveReader(engine, ttl=ttl, name=f"signoff-resolve:{os.getpid()}")
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """`[retention]` as the service's policy: days to ages, 0 to "keep for ever"."""
+    from datetime import timedelta
+
+    from signoff.services.retention import RetentionPolicy
+
+    r = settings.retention
+
+    def age(days: int) -> timedelta | None:
+        return timedelta(days=days) if days > 0 else None
+
+    return RetentionPolicy(deliveries=age(r.deliveries_days), dead_letters=age(r.dead_letters_days),
+                           events=age(r.events_days), sessions=age(r.sessions_days), tokens=age(r.tokens_days),
+                           batch_size=r.batch_size)
 
 
 def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_connections: int = 32) -> Dispatcher:

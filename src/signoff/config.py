@@ -144,12 +144,16 @@ class ServerSettings(_Strict):
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # PostgreSQL: how long a process may answer resolve from its own cache. Moves of a live
     # pointer are pushed to every process by LISTEN/NOTIFY at once; this bounds the staleness
-    # when a notification is lost. 0 turns the cache off. SQLite is never cached.
+    # when a notification is lost. 0 turns the cache off. On a SQLite file the cache is exact
+    # (emptied by any commit, adapters/db/live_sqlite.py) and 0 turns it off too.
     resolve_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # An event worker thread inside each `signoff server` process. Unset: only when `[events]
     # inline = false` (then requests return right after their commit and the thread dispatches);
     # with inline dispatch on, a second dispatcher in the same process would race it.
     worker: bool | None = None
+    # `/metrics`: the figures that need a scan of the deliveries and attempts tables are
+    # refreshed in the background at most this often; 0 reads them at every scrape.
+    metrics_cache_seconds: float = Field(default=15.0, ge=0, le=3600)
 
     def require_strong_secret_key(self) -> None:
         """Raises InvalidInput unless `secret_key` is fit for a server others can reach."""
@@ -197,6 +201,47 @@ class EventsSettings(_Strict):
     # otherwise name any importable function (`os:system`).
     python_targets: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = Field(
         default_factory=list)
+
+
+class DatabaseSettings(_Strict):
+    """`[database]`: the SQLAlchemy connection pool of each process (docs/deployment.md, §9)."""
+
+    # Connections kept open per process, and how many more may be opened under a burst; every
+    # process can hold pool_size + max_overflow, which is what max_connections must cover.
+    pool_size: int = Field(default=5, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    pool_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds to wait for a free connection
+    pool_recycle: float = Field(default=-1, ge=-1)  # seconds; -1 never (behind a proxy that drops idle ones)
+
+
+class RetentionSettings(_Strict):
+    """`[retention]`: what `signoff prune` (and every worker, every `interval`) deletes.
+
+    Only operational records expire; the record of what was decided never does: audit entries,
+    decisions, signatures, approval requests, versions and parameter history are not touched.
+    A value of 0 keeps that kind for ever.
+    """
+
+    events_days: int = Field(default=30, ge=0)  # outbox events fanned out this long ago
+    deliveries_days: int = Field(default=30, ge=0)  # succeeded deliveries (and their attempts)
+    dead_letters_days: int = Field(default=90, ge=0)  # dead deliveries: replayable until then
+    sessions_days: int = Field(default=7, ge=0)  # web sessions this long after they expired
+    tokens_days: int = Field(default=90, ge=0)  # API tokens this long after expiry or revocation
+    interval: str | None = "1h"  # how often each worker prunes; None: only `signoff prune`
+    batch_size: int = Field(default=5_000, ge=1, le=1_000_000)  # rows per transaction
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, text: str | None) -> str | None:
+        if text is None or text.lower() in ("", "off", "never"):
+            return None
+        from signoff.domain.timespec import parse_duration
+
+        try:
+            parse_duration(text)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return text
 
 
 # --- Directory sign-in (issue 8): [auth], [auth.ldap], [auth.oidc] --------------------------
@@ -397,6 +442,7 @@ class Settings(BaseSettings):
 
     home: Path = Path(".signoff")
     database_url: str = ""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     artifact_root: str = ""
     environments: EnvironmentsSettings = Field(default_factory=EnvironmentsSettings)
     users: dict[str, UserSettings] = Field(default_factory=dict)
@@ -410,6 +456,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     signing: SigningSettings = Field(default_factory=SigningSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

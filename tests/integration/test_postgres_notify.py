@@ -383,10 +383,13 @@ def _nothing_live(ctx: Context, model: str) -> bool:
     return False
 
 
-def test_sqlite_is_never_cached(tmp_path: Path) -> None:
+def test_sqlite_never_gets_the_time_bound_cache(tmp_path: Path) -> None:
+    # SQLite's cache is exact (emptied by any commit: test_resolve_cache_sqlite.py), never a TTL one.
+    from signoff.adapters.db.live_sqlite import DataVersionLiveReader
+
     ctx = bootstrap(make_settings(tmp_path, server={"resolve_cache_seconds": LONG},
                                   database_url=f"sqlite:///{tmp_path / 'signoff.db'}"))  # also on PG's pass
     try:
-        assert type(ctx.reader) is LiveReader
+        assert type(ctx.reader) is DataVersionLiveReader and isinstance(ctx.reader, LiveReader)
     finally:
         ctx.close()

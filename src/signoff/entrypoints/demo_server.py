@@ -141,7 +141,7 @@ def _seed(ctx: Any, home: Path, say: Callable[[str], None]) -> bool:
     from signoff.services import registry
 
     try:
-        registry.get_model(uow=ctx.uow(), model=MODEL)
+        registry.get_model(uow=ctx.read_uow(), model=MODEL)
         return False
     except NotFound:
         pass
@@ -196,7 +196,7 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
 def open_requests(ctx: Any) -> list[Any]:
     from signoff.services import approvals
 
-    return approvals.list_requests(uow=ctx.uow(), workflow=ctx.workflow, state="open", limit=20)
+    return approvals.list_requests(uow=ctx.read_uow(), workflow=ctx.workflow, state="open", limit=20)
 
 
 def banner(demo: DemoServer) -> list[str]:

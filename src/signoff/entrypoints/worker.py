@@ -58,6 +58,12 @@ class Worker:
         from signoff.entrypoints.audit_schedule import AuditScheduler
 
         self.audit = AuditScheduler(ctx) if sweep_interval else None  # checkpoints, scheduled verification
+        # `[retention]` is applied by workers too, every `interval` (none: only `signoff prune`).
+        from signoff.domain.timespec import parse_duration
+        from signoff.entrypoints.pruner import Pruner
+
+        every = ctx.settings.retention.interval
+        self.pruner = Pruner(ctx, interval=parse_duration(every).total_seconds()) if every else None
 
     def notify(self) -> None:
         """Something was committed: look now instead of at the next poll."""
@@ -77,6 +83,8 @@ class Worker:
             self.sweeper.start()
         if self.audit is not None:
             self.audit.start()
+        if self.pruner is not None:
+            self.pruner.start()
         log.info("worker %s started (%d threads)", self.name, self.concurrency)
         return self
 
@@ -97,6 +105,8 @@ class Worker:
             self.sweeper.stop(timeout)
         if self.audit is not None:
             self.audit.stop(timeout)
+        if self.pruner is not None:
+            self.pruner.stop(timeout)
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []

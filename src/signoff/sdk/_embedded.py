@@ -96,10 +96,10 @@ class EmbeddedClient(BaseClient):
         return record({"model": model, "version": version, "features": sorted((profile or {}).get("features", {}))})
 
     def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
-        return record([m.to_dict() for m in registry.list_models(uow=self.ctx.uow(), after=cursor, limit=limit)])
+        return record([m.to_dict() for m in registry.list_models(uow=self.ctx.read_uow(), after=cursor, limit=limit)])
 
     def model(self, name: str) -> Record:
-        return record(registry.get_model(uow=self.ctx.uow(), model=name).to_dict())
+        return record(registry.get_model(uow=self.ctx.read_uow(), model=name).to_dict())
 
     def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[Record]:
         return record([v.to_dict() for v in registry.list_versions(**self._kw(), model=model, before=cursor, limit=limit)])

@@ -49,6 +49,7 @@ class UnitOfWork(Protocol):
     mlflow: Any
     aws_keys: Any
     mismatches: Any
+    retention: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+if TYPE_CHECKING:
+    from signoff.config import DatabaseSettings
 
-def build_engine(url: str, **kwargs: Any) -> Engine:
+
+def build_engine(url: str, *, pool: DatabaseSettings | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; `pool` sizes its connection pool (`[database]`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if pool is not None and not in_memory:  # an in-memory database is one connection (SingletonThreadPool)
+        kwargs = {"pool_size": pool.pool_size, "max_overflow": pool.max_overflow,
+                  "pool_timeout": pool.pool_timeout, "pool_recycle": pool.pool_recycle, **kwargs}
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
@@ -41,6 +49,8 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front: a deferred transaction that reads then writes can
         # fail with SQLITE_BUSY instead of waiting, and version numbering reads then writes.
+        # Read-only work (READ_ONLY below) begins DEFERRED: WAL readers never wait for the
+        # writer, so they must not queue behind it on the gate either.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode == "DEFERRED":
             conn.exec_driver_sql("BEGIN DEFERRED")
@@ -112,6 +122,11 @@ class _WriterGate:
 def _raw(conn: Any) -> Any:
     """The driver's connection behind SQLAlchemy's pool proxy (both reach do_commit)."""
     return getattr(conn, "dbapi_connection", None) or conn
+
+
+# Execution options for a connection or session that only reads: on SQLite its transaction
+# begins DEFERRED, outside the writer gate (a write in it would then fail, never wait).
+READ_ONLY: dict[str, Any] = {"sqlite_begin": "DEFERRED"}
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 AUDIT_CHAIN = 0x5160FF  # one lock: appends to the audit chain
 LIVE_POINTERS = 5316  # one lock per (model, env): moves of a live pointer
 STARTUP_SYNC = 5317  # "users", "rules": the sync of configured users and rules at start-up
+RETENTION = 5318  # one lock: a batch of `signoff prune` (workers prune on a schedule)
 
 _ONE = text("SELECT pg_advisory_xact_lock(:k)")
 _KEYED = text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))")

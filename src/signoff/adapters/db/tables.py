@@ -354,6 +354,7 @@ class DeliveryRow(Base):
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_lease", "state", "lease_expires_at"),
         Index("ix_deliveries_event", "event_seq"),
+        Index("ix_deliveries_state_type", "state", "target_type", "event_time"),  # /metrics, index-only
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
 from signoff.adapters.db.aws_keys import AwsKeyRepository
+from signoff.adapters.db.engine import READ_ONLY
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.mlflow import MlflowRepository
 from signoff.adapters.db.mismatches import MismatchRepository
@@ -24,6 +25,7 @@ from signoff.adapters.db.notify import LIVE_CHANNEL, announce
 from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
+from signoff.adapters.db.retention import RetentionRepository
 from signoff.adapters.db.repositories import (
     LiveRepository,
     ModelRepository,
@@ -45,9 +47,10 @@ from signoff.services.ports import Clock
 
 
 class SqlAlchemyUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, *, read_only: bool = False) -> None:
         self.session_factory = session_factory
         self.clock = clock
+        self.read_only = read_only
         self.after_commit: list[Callable[[], None]] = []
         # The server's key ring (adapters/keys.py): attestations are signed inside the transaction
         # that moves a live pointer. None: nothing is signed (a context built without keys).
@@ -55,6 +58,9 @@ class SqlAlchemyUnitOfWork:
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self.session_factory()
+        if self.read_only:
+            # Begins now, DEFERRED on SQLite: a read never queues behind this process's writers.
+            self.session.connection(execution_options=READ_ONLY)
         self.models = ModelRepository(self.session)
         self.versions = VersionRepository(self.session)
         self.live = LiveRepository(self.session)
@@ -76,6 +82,7 @@ class SqlAlchemyUnitOfWork:
         self.verifications = VerificationRepository(self.session)
         self.state = StateRepository(self.session)
         self.signatures = SignatureRepository(self.session)
+        self.retention = RetentionRepository(self.session)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()
@@ -135,6 +142,8 @@ class SqlAlchemyUnitOfWork:
         return frozenset(self._live_moved)
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         now = self.clock.now()
         self.outbox.add_many(self._events, now)
         for model in sorted(self._live_moved):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,14 +66,15 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
 
     # /docs and /redoc are the web UI's (entrypoints/web/api_docs.py): FastAPI's own load from a CDN.
     app = FastAPI(title="signoff", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, **_telemetry_off())
     app.state.ctx = ctx
     app.state.verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=ctx.settings.server.token_cache_seconds)
     app.state.authenticators = [bearer_authenticator]
     app.state.on_shutdown = []  # callables run when the server stops (in-process workers…)
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(health.RegistryCollector(ctx.engine))
-    app.state.metrics_registry.register(deliveries.DeliveryCollector(ctx))
+    app.state.metrics_registry.register(deliveries.DeliveryCollector(
+        ctx, cache_seconds=ctx.settings.server.metrics_cache_seconds))
     app.state.metrics_registry.register(signing.AuditCollector(ctx))
     errors.install(app)
     access_log.install()  # review-link tokens never reach the access log
@@ -83,6 +86,17 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
                        metrics=RequestMetrics(app.state.metrics_registry))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _telemetry_off() -> dict[str, Any]:
+    """FastAPI's native OpenTelemetry layer asks the global providers on every request whether
+    one is configured (a tenth of a cached resolve). Unless the environment configures
+    OpenTelemetry, it is turned off: signoff's own figures are in /metrics."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    if any(name.startswith("OTEL_") or name == "FASTAPI_OTEL_AUTO_CONFIGURE" for name in os.environ):
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

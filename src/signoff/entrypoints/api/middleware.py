@@ -1,4 +1,5 @@
-"""The one ASGI middleware: request-body size limit (413) and Prometheus request metrics.
+"""The one ASGI middleware: request ids, request-body size limit (413), Prometheus request
+metrics and the access log.
 
 Pure ASGI rather than `BaseHTTPMiddleware`, and a single layer, because every request of the
 resolve hot path pays for it. Bodies are read up front (they are small, and capped), which lets
@@ -8,6 +9,7 @@ an oversized body be refused before any route or validation sees it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -21,7 +23,11 @@ from signoff.entrypoints.api.routes.environments import fast_resolve, fast_targe
 from signoff.entrypoints.api.routes.versions import REGISTER_PATH, fast_register, fast_register_target
 from signoff.errors import InvalidInput
 
+from signoff.entrypoints.logs import accept_request_id, request_id
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REQUEST_ID = b"x-request-id"
+access_log = logging.getLogger("signoff.access")  # on with `signoff server --access-log`
 
 
 class RequestMetrics:
@@ -54,11 +60,20 @@ class ApiMiddleware:
         started = time.perf_counter()
         status = 500
         responded = False
+        given = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID:
+                given = value
+                break
+        rid = accept_request_id(given)
+        reset = request_id.set(rid)  # every log line written for this request carries it
+        rid_header = (REQUEST_ID, rid.encode())
 
         async def send_with_status(message: Message) -> None:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
+                message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
         target = fast_target(scope)
@@ -90,7 +105,13 @@ class ApiMiddleware:
             await unexpected_response(exc, scope["method"], scope["path"])(scope, receive, send_with_status)
         finally:
             route = fast_route or getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(scope["method"], route, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info('%s "%s %s" %d %.1f ms', client[0] if client else "-", scope["method"],
+                                scope["path"], status, elapsed * 1000)
+            request_id.reset(reset)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         for name, value in scope["headers"]:

@@ -36,15 +36,25 @@ app = typer.Typer(
     name="signoff",
     help="Model registry with human sign-off: register, approve, promote, resolve.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish (and PowerShell)
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from signoff import __version__
+
+        typer.echo(f"signoff {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     config: str = typer.Option(None, "--config", envvar="SIGNOFF_CONFIG", help="Path to signoff.toml."),
     database_url: str = typer.Option(None, "--db", help="Database URL (overrides $SIGNOFF_DATABASE_URL)."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     _common.state.config = config
     _common.state.database_url = database_url
@@ -87,6 +97,9 @@ def _register_commands() -> None:
     from signoff.entrypoints.cli import aws_keys_cmds
 
     aws_keys_cmds.register_commands(app)
+    from signoff.entrypoints.cli import prune_cmd
+
+    prune_cmd.register_commands(app)
 
 
 _register_commands()
@@ -99,7 +112,9 @@ EXIT_INTERNAL = 70
 def main() -> None:
     startup.starting()  # the collector is off until a server or worker is ready (startup.py)
     try:
-        app(standalone_mode=True)
+        # The program name fixes completion's variable (_SIGNOFF_COMPLETE) whatever runs us
+        # (the console script, `python -m signoff`).
+        app(standalone_mode=True, prog_name="signoff")
     except SignoffError as exc:
         _common.err_console.print(f"error: {exc.message}", markup=False)
         sys.exit(exit_code_for(exc))

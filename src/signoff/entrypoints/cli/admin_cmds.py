@@ -69,7 +69,7 @@ def users_list(as_json: bool = JSON_OPTION) -> None:
     else:
         ctx = _context()
         try:
-            users = accounts.list_users(uow=ctx.uow())
+            users = accounts.list_users(uow=ctx.read_uow())
         finally:
             ctx.close()
     if as_json:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
+from typing import Optional
 
 import typer
 
@@ -10,10 +12,26 @@ from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
 
 
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+    critical = "critical"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 def app_from_env():  # type: ignore[no-untyped-def]
     """uvicorn's factory (one call per worker process): settings from the file and $SIGNOFF_*."""
     startup.starting()  # `--workers N` processes start here, not in the CLI
     from signoff.bootstrap import bootstrap
+    from signoff.entrypoints import logs
+
+    logs.configure_from_env()  # a `--workers N` process starts with logging as Python's default
     from signoff.config import load_settings
     from signoff.entrypoints.api.app import create_app
 
@@ -41,19 +59,26 @@ def app_from_env():  # type: ignore[no-untyped-def]
     return app
 
 
-def serve(host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
+def serve(host: str, port: int, workers: int, log_level: str, access_log: bool, log_format: str = "text") -> None:
     import uvicorn
+
+    from signoff.entrypoints import logs
 
     # Worker processes re-read the configuration; hand them the CLI's choices through the environment.
     if _common.state.config:
         os.environ["SIGNOFF_CONFIG"] = _common.state.config
     if _common.state.database_url:
         os.environ["SIGNOFF_DATABASE_URL"] = _common.state.database_url
+    os.environ.update(SIGNOFF_LOG_LEVEL=log_level, SIGNOFF_LOG_FORMAT=log_format,
+                      SIGNOFF_ACCESS_LOG="1" if access_log else "0")
+    logs.configure_from_env()
     _common.err_console.print(f"signoff API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)",
                               markup=False)
+    # log_config=None: uvicorn keeps its hands off the handlers configured above; its access
+    # log stays off because the API middleware writes one with request ids (logs.py).
     uvicorn.run("signoff.entrypoints.cli.server_cmd:app_from_env", factory=True, host=host, port=port,
-                workers=workers if workers > 1 else None, log_level=log_level, access_log=access_log,
-                proxy_headers=False, server_header=False)
+                workers=workers if workers > 1 else None, log_level=log_level, access_log=False,
+                log_config=None, proxy_headers=False, server_header=False)
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -62,8 +87,11 @@ def register_commands(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
         port: int = typer.Option(8080, "--port", help="TCP port."),
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-        log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
-        access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+        log_level: Optional[LogLevel] = typer.Option(None, "--log-level", case_sensitive=False,
+                                                     help="[default: info; warning with --demo]"),
+        log_format: LogFormat = typer.Option(LogFormat.text, "--log-format",
+                                             help="json: one object per line, for log shippers."),
+        access_log: bool = typer.Option(False, "--access-log", help="Log every request (with its request id)."),
         demo: bool = typer.Option(False, "--demo", help="Demo mode: SQLite in ./.signoff, in-process worker and "
                                   "mail catcher (/mailbox), demo users and a model waiting for approval."),
     ) -> None:
@@ -71,14 +99,14 @@ def register_commands(app: typer.Typer) -> None:
         if demo:
             from signoff.entrypoints.demo_server import serve_demo
 
-            serve_demo(host, port, log_level=log_level, say=lambda line: print(line, flush=True))  # no wrapping
+            serve_demo(host, port, log_level=log_level.value if log_level else "warning", say=lambda line: print(line, flush=True))  # no wrapping
             return
         from signoff.config import load_settings
 
         # Checked here, before uvicorn starts, so a weak key is one line and exit 2, not a worker crash.
         overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
         load_settings(_common.state.config, **overrides).server.require_strong_secret_key()
-        serve(host, port, workers, log_level, access_log)
+        serve(host, port, workers, log_level.value if log_level else "info", access_log, log_format.value)
 
     @app.command("secret-key")
     def secret_key() -> None:

@@ -79,7 +79,7 @@ def tokens_list(user: str | None = typer.Option(None, "--user"), as_json: bool =
     else:
         ctx = _context()
         try:
-            rows = tokens.list_tokens(uow=ctx.uow(), user=user)
+            rows = tokens.list_tokens(uow=ctx.read_uow(), user=user)
         finally:
             ctx.close()
     if as_json:

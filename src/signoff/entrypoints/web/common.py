@@ -81,7 +81,7 @@ def viewer(request: Request) -> WebUser | None:
     if not hasattr(request.state, "viewer"):
         sid = session_id(request)
         ctx = web_state(request).ctx
-        request.state.viewer = web_sessions.current_user(uow=ctx.uow(), session_id=sid) if sid else None
+        request.state.viewer = web_sessions.current_user(uow=ctx.read_uow(), session_id=sid) if sid else None
     return request.state.viewer  # type: ignore[no-any-return]
 
 

@@ -35,17 +35,17 @@ def home(request: Request) -> Response:
 def models(request: Request) -> Response:
     signed_in(request)
     ctx = web_state(request).ctx
-    return render(request, "models.html", models=review.overview(uow=ctx.uow(), workflow=ctx.workflow))
+    return render(request, "models.html", models=review.overview(uow=ctx.read_uow(), workflow=ctx.workflow))
 
 
 @router.get("/models/{name}")
 def board(request: Request, name: str = ModelName) -> Response:
     signed_in(request)
     ctx = web_state(request).ctx
-    model = registry.get_model(uow=ctx.uow(), model=name)
-    versions = lookups.board(uow=ctx.uow(), workflow=ctx.workflow, model=name, limit=100)
+    model = registry.get_model(uow=ctx.read_uow(), model=name)
+    versions = lookups.board(uow=ctx.read_uow(), workflow=ctx.workflow, model=name, limit=100)
     open_requests = {(r.version, r.env): r.id for r in approvals.list_requests(
-        uow=ctx.uow(), workflow=ctx.workflow, state="open", model=name, limit=1000)}
+        uow=ctx.read_uow(), workflow=ctx.workflow, state="open", model=name, limit=1000)}
     return render(request, "board.html", model=model.to_dict(), versions=[v.to_dict() for v in versions],
                   open_requests=open_requests,
                   parameters={env: parameter_name(name, env) for env in ctx.workflow.order})
@@ -73,15 +73,15 @@ def evidence_download(request: Request, name: str = ModelName, number: int = Num
 def version(request: Request, name: str = ModelName, number: int = Number) -> Response:
     signed_in(request)
     ctx = web_state(request).ctx
-    v = registry.get_version(uow=ctx.uow(), workflow=ctx.workflow, model=name, version=number)
+    v = registry.get_version(uow=ctx.read_uow(), workflow=ctx.workflow, model=name, version=number)
     subject = v.subject
-    timeline = [e.to_dict() for e in lookups.list_audit(uow=ctx.uow(), model=name, subject_prefix=subject, limit=1000)
+    timeline = [e.to_dict() for e in lookups.list_audit(uow=ctx.read_uow(), model=name, subject_prefix=subject, limit=1000)
                 if e.subject == subject]
     return render(request, "version.html", version=v.to_dict(), timeline=timeline,
-                  requests=with_signatures(ctx, review.version_requests(uow=ctx.uow(), workflow=ctx.workflow,
+                  requests=with_signatures(ctx, review.version_requests(uow=ctx.read_uow(), workflow=ctx.workflow,
                                                                         model=name, version=number)),
-                  reports=review.version_reports(uow=ctx.uow(), model=name, version=number),
-                  attestations=attestations.list_attestations(uow=ctx.uow(), workflow=ctx.workflow, model=name,
+                  reports=review.version_reports(uow=ctx.read_uow(), model=name, version=number),
+                  attestations=attestations.list_attestations(uow=ctx.read_uow(), workflow=ctx.workflow, model=name,
                                                               version=number))
 
 
@@ -89,7 +89,7 @@ def version(request: Request, name: str = ModelName, number: int = Number) -> Re
 def queue(request: Request) -> Response:
     user = signed_in(request)
     ctx = web_state(request).ctx
-    items = review.waiting_for(uow=ctx.uow(), workflow=ctx.workflow, user=user.name)
+    items = review.waiting_for(uow=ctx.read_uow(), workflow=ctx.workflow, user=user.name)
     return render(request, "queue.html", items=items)
 
 
@@ -98,9 +98,9 @@ def parameters(request: Request, name: str | None = Query(None, max_length=512))
     signed_in(request)
     ctx = web_state(request).ctx
     if name:
-        history = lookups.parameter_history(uow=ctx.uow(), name=name, limit=10_000)
+        history = lookups.parameter_history(uow=ctx.read_uow(), name=name, limit=10_000)
         return render(request, "parameter.html", name=name, history=list(reversed(history)))
-    with ctx.uow() as uow:
+    with ctx.read_uow() as uow:
         names = uow.params.names("/")
     return render(request, "parameters.html", names=names)
 
@@ -108,13 +108,13 @@ def parameters(request: Request, name: str | None = Query(None, max_length=512))
 @router.get("/rules")
 def rule_list(request: Request) -> Response:
     signed_in(request)
-    return render(request, "rules.html", rules=rules.list_rules(uow=web_state(request).ctx.uow()))
+    return render(request, "rules.html", rules=rules.list_rules(uow=web_state(request).ctx.read_uow()))
 
 
 @router.get("/deliveries")
 def deliveries(request: Request, state: str = Query("dead", max_length=16)) -> Response:
     signed_in(request)
-    items = dispatch.list_deliveries(uow=web_state(request).ctx.uow(), state=state or None, limit=500)
+    items = dispatch.list_deliveries(uow=web_state(request).ctx.read_uow(), state=state or None, limit=500)
     return render(request, "deliveries.html", items=list(reversed(items)), state=state,
                   states=["dead", "pending", "running", "succeeded"])
 

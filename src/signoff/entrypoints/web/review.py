@@ -34,7 +34,7 @@ def _review_page(request: Request, request_id: int, *, status_code: int = 200, e
                  comment: str = "") -> Response:
     user = signed_in(request)
     ctx = web_state(request).ctx
-    data = review.review(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
+    data = review.review(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
     data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
     data["approval"] = with_signatures(ctx, [data["approval"]])[0]
     error = error or request.query_params.get("signing_error")

@@ -42,7 +42,7 @@ def list_requests(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Approval requests oldest first, filtered by state, environment and model."""
-    requests = approvals.list_requests(uow=ctx.uow(), workflow=ctx.workflow, state=state or None, env=env or None,
+    requests = approvals.list_requests(uow=ctx.read_uow(), workflow=ctx.workflow, state=state or None, env=env or None,
                                        model=model or None, version=version, after=int_cursor(cursor, INT32_MAX),
                                        limit=limit)
     items = [r.to_dict() for r in requests]
@@ -53,7 +53,7 @@ def list_requests(
 def get_request(request_id: RequestId, principal: Principal = Depends(current_principal),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """One request with its decisions, evidence, gate results and electronic signatures."""
-    request = approvals.get_request(uow=ctx.uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
+    request = approvals.get_request(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id).to_dict()
     return with_signatures(ctx, [request])[0]
 
 

@@ -1,6 +1,6 @@
 """`/api/v1/deliveries`: each (event, rule, target), its attempts; dead letters and replay.
 
-Also the event-bus figures for `/metrics` (``DeliveryCollector``), read at scrape time.
+Also the event-bus figures for `/metrics` (``DeliveryCollector``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from typing import Any, Literal
 from fastapi import Depends, Path, Query
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.orm import Session
-
-from signoff.adapters.db.events import DeliveryRepository
 from signoff.bootstrap import Context
+from signoff.entrypoints.api.cached import Cached
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
     IntCursor,
@@ -40,7 +38,7 @@ def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | 
                     limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                     ctx: Context = Depends(context)) -> dict[str, Any]:
     """Deliveries oldest first; `?state=dead` lists the dead letters."""
-    items = dispatch.list_deliveries(uow=ctx.uow(), state=state, rule=rule or None, after=int_cursor(cursor),
+    items = dispatch.list_deliveries(uow=ctx.read_uow(), state=state, rule=rule or None, after=int_cursor(cursor),
                                      limit=limit)
     return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
 
@@ -49,7 +47,7 @@ def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | 
 def get_delivery(delivery_id: int = DeliveryId, principal: Principal = Depends(current_principal),
                  ctx: Context = Depends(context)) -> dict[str, Any]:
     """One delivery with every attempt (worker, duration, outcome, status code, error)."""
-    return dispatch.get_delivery(uow=ctx.uow(), delivery_id=delivery_id)
+    return dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryPublic)
@@ -60,36 +58,44 @@ def replay_delivery(delivery_id: int = DeliveryId, principal: Principal = Depend
     out = dispatch.replay_delivery(uow=ctx.uow(), delivery_id=delivery_id, actor=principal.name)
     if ctx.dispatch_inline:
         ctx.events_committed()
-        out = dispatch.get_delivery(uow=ctx.uow(), delivery_id=delivery_id)
+        out = dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
         out.pop("attempt_log")
     return out
 
 
 class DeliveryCollector(Collector):
     """Deliveries by state and target type, attempts by outcome, and the age of the oldest
-    event not yet delivered everywhere (0 when nothing waits)."""
+    event not yet delivered everywhere (0 when nothing waits).
 
-    def __init__(self, ctx: Context) -> None:
+    What an operator watches (backlog, dead letters, the oldest event's age) is read at every
+    scrape through indexes; the succeeded deliveries and the attempts, which need a scan of
+    both tables, come from a value refreshed in the background every `cache_seconds`.
+    """
+
+    def __init__(self, ctx: Context, *, cache_seconds: float = 0.0) -> None:
         self.ctx = ctx
+        self.totals = Cached(lambda: self._read("totals"), ttl=cache_seconds, name="delivery-totals")
+
+    def _read(self, what: str) -> dict[str, Any]:
+        with self.ctx.read_uow() as uow:
+            return getattr(uow.deliveries, what)()  # type: ignore[no-any-return]
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         try:
-            conn = self.ctx.engine.connect().execution_options(sqlite_begin="DEFERRED")
-            with conn, Session(bind=conn) as session:
-                stats = DeliveryRepository(session).stats()
+            live, totals = self._read("live_stats"), self.totals.get()
         except Exception:  # a scrape must not fail because the database blinked
             return
         deliveries = GaugeMetricFamily("signoff_deliveries", "Deliveries by state and target type",
                                        labels=["state", "target_type"])
-        for row in stats["deliveries"]:
+        for row in totals["succeeded"] + live["deliveries"]:
             deliveries.add_metric([row["state"], row["target_type"]], float(row["count"]))
         yield deliveries
         attempts = CounterMetricFamily("signoff_delivery_attempts", "Delivery attempts by outcome",
                                        labels=["outcome"])
-        for outcome, count in sorted(stats["attempts"].items()):
+        for outcome, count in sorted(totals["attempts"].items()):
             attempts.add_metric([outcome], float(count))
         yield attempts
-        oldest = stats["oldest_undelivered_event_time"]
+        oldest = live["oldest_undelivered_event_time"]
         age = max(0.0, (self.ctx.clock.now() - oldest).total_seconds()) if oldest else 0.0
         yield GaugeMetricFamily("signoff_events_oldest_undelivered_age_seconds",
                                 "Age of the oldest event still waiting for fan-out or delivery", value=age)

@@ -90,7 +90,7 @@ def set_reference(model: str, version: VersionNumber, body: dict[str, Any],
 def get_reference(model: str, version: VersionNumber, principal: Principal = Depends(current_principal),
                   ctx: Context = Depends(context)) -> dict[str, Any]:
     """The version's reference profile."""
-    return drift.get_reference(uow=ctx.uow(), model=model, version=version)
+    return drift.get_reference(uow=ctx.read_uow(), model=model, version=version)
 
 
 @router.post("/models/{model}/versions/{version}/artifact-mismatches", status_code=204)

@@ -29,7 +29,7 @@ def create_model(body: ModelCreate, principal: Principal = Depends(require("regi
 def list_models(cursor: str | None = Query(None, max_length=128), limit: int = Query(100, ge=1, le=MAX_PAGE),
                 principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Models by name."""
-    items = [m.to_dict() for m in registry.list_models(uow=ctx.uow(), after=cursor or None, limit=limit)]
+    items = [m.to_dict() for m in registry.list_models(uow=ctx.read_uow(), after=cursor or None, limit=limit)]
     return {"items": items, "next_cursor": next_cursor(items, limit, "name")}
 
 
@@ -37,4 +37,4 @@ def list_models(cursor: str | None = Query(None, max_length=128), limit: int = Q
 def get_model(model: str, principal: Principal = Depends(current_principal),
               ctx: Context = Depends(context)) -> dict[str, Any]:
     """One model."""
-    return registry.get_model(uow=ctx.uow(), model=model).to_dict()
+    return registry.get_model(uow=ctx.read_uow(), model=model).to_dict()

@@ -28,7 +28,7 @@ RulePath = Path(max_length=128)
 @router.get("/rules", response_model=Page[RulePublic])
 def list_rules(principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Every rule by name (built-in defaults, signoff.toml and API-made ones); secrets are redacted."""
-    return {"items": rules.list_rules(uow=ctx.uow()), "next_cursor": None}
+    return {"items": rules.list_rules(uow=ctx.read_uow()), "next_cursor": None}
 
 
 @router.post("/rules", status_code=201, response_model=RulePublic)
@@ -54,7 +54,7 @@ def test_pattern(body: PatternTest, principal: Principal = Depends(require("rule
 def get_rule(name: str = RulePath, principal: Principal = Depends(current_principal),
              ctx: Context = Depends(context)) -> dict[str, Any]:
     """One rule."""
-    return rules.get_rule(uow=ctx.uow(), name=name)
+    return rules.get_rule(uow=ctx.read_uow(), name=name)
 
 
 @router.patch("/rules/{name}", response_model=RulePublic)

@@ -59,7 +59,7 @@ def create_token(body: TokenCreate, principal: Principal = Depends(require("admi
 def list_tokens(user: str | None = Query(None, max_length=128), principal: Principal = Depends(require("admin")),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """Tokens (never their secret), oldest first. Scope: admin."""
-    return {"items": tokens.list_tokens(uow=ctx.uow(), user=user or None), "next_cursor": None}
+    return {"items": tokens.list_tokens(uow=ctx.read_uow(), user=user or None), "next_cursor": None}
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic)

@@ -42,7 +42,7 @@ class UserPublic(BaseModel):
 @router.get("/users", response_model=Page[UserPublic])
 def list_users(principal: Principal = Depends(require("admin")), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Users and their groups. Scope: admin."""
-    return {"items": accounts.list_users(uow=ctx.uow()), "next_cursor": None}
+    return {"items": accounts.list_users(uow=ctx.read_uow()), "next_cursor": None}
 
 
 @router.post("/users", status_code=201, response_model=UserPublic)

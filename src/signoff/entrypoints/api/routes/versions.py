@@ -180,7 +180,7 @@ def list_versions(model: str, cursor: IntCursor = None,
                   limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                   ctx: Context = Depends(context)) -> dict[str, Any]:
     """Versions newest first, with their status in every environment."""
-    versions = registry.list_versions(uow=ctx.uow(), workflow=ctx.workflow, model=model,
+    versions = registry.list_versions(uow=ctx.read_uow(), workflow=ctx.workflow, model=model,
                                       before=int_cursor(cursor, INT32_MAX), limit=limit)
     items = [v.to_dict() for v in versions]
     return {"items": items, "next_cursor": next_cursor(items, limit, "version")}
@@ -190,7 +190,7 @@ def list_versions(model: str, cursor: IntCursor = None,
 def get_version(model: str, version: VersionNumber, principal: Principal = Depends(current_principal),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """One version with its status in every environment."""
-    return registry.get_version(uow=ctx.uow(), workflow=ctx.workflow, model=model, version=version).to_dict()
+    return registry.get_version(uow=ctx.read_uow(), workflow=ctx.workflow, model=model, version=version).to_dict()
 
 
 @router.post("/models/{model}/versions/{version}/promotions", status_code=201, response_model=ApprovalRequestPublic)
