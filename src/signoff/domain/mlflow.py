@@ -9,7 +9,6 @@ secret (Standard Webhooks conventions). The body is ``{"entity", "action", "time
 from __future__ import annotations
 
 import base64
-import binascii
 import fnmatch
 import hashlib
 import hmac

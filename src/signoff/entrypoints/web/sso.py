@@ -85,9 +85,11 @@ def oidc_callback(request: Request) -> Response:
     sso = _sso(request)
     ctx = web_state(request).ctx
     pending = _pending(request)
+    signed_in: list[Any] = []  # the identity `complete` established, for a signature in progress
 
     def complete() -> str:
         who = sso.complete(params=dict(request.query_params), pending=pending)
+        signed_in.append(who)
         identity.record_identity(uow=ctx.uow(), identity=who)
         directory_for(ctx).remember(who.name, who.groups)
         sid, _ = web_sessions.open_session(uow=ctx.uow(), user=who.name, previous_session=session_id(request),
@@ -109,7 +111,7 @@ def oidc_callback(request: Request) -> Response:
         from signoff.entrypoints.web import esign_sso
 
         # A signature in progress (max_age=0 round trip): make the kept decision, then go back to it.
-        response = esign_sso.finish(request, who) or RedirectResponse(safe_next(pending.next_url), status_code=303)
+        response = esign_sso.finish(request, signed_in[0]) or RedirectResponse(safe_next(pending.next_url), status_code=303)
         set_session_cookie(response, request, sid)
     _drop_pending(response, request)
     return response

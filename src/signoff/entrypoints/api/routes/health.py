@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from signoff.adapters.db import migrate
 from signoff.adapters.db.engine import READ_ONLY
 from signoff.adapters.db.outage import RETRY_AFTER_SECONDS
-from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
+from signoff.adapters.db.tables import ModelRow, RequestRow
 from signoff.entrypoints.api.deps import authenticate
 from signoff.entrypoints.api.schemas import HealthPublic
 
