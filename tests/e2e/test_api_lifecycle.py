@@ -10,7 +10,7 @@ from signoff.domain import events
 from signoff.errors import ArtifactMismatch, PermissionDenied
 from signoff.inference import run_batch
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import DIGEST, artifact_file, unique
+from tests.conftest import artifact_file, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.models import FEATURES, classification_data, fit_classifier, save_joblib
 
