@@ -7,11 +7,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from signoff.sdk._embedded import EmbeddedClient
+from signoff.services.ports import FixedClock
 from tests.conftest import ENVIRONMENTS, artifact_file, unique
 from tests.e2e.conftest import Api, error_of
-from tests.fixtures.web import Stack, build_stack
 from tests.fixtures.servers import SmtpServer
-from signoff.services.ports import FixedClock
+from tests.fixtures.web import Stack, build_stack
 
 V1 = "/api/v1"
 
@@ -172,8 +172,9 @@ def test_the_board_page_and_the_cli_words_match(stack: Stack) -> None:
     board = plain(visitor.get(f"/models/{name}").text)
     assert "blocked by an earlier rejection" in board and "waiting for approval" in board
     assert "not requested" in board and "Pending" not in board
-    from signoff.entrypoints.cli.registry_cmds import board_table
     from rich.console import Console
+
+    from signoff.entrypoints.cli.registry_cmds import board_table
 
     console = Console(width=200, record=True)
     console.print(board_table(name, EmbeddedClient(actor="eve", context=stack.ctx).status(name)))

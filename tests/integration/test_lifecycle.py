@@ -16,7 +16,7 @@ from signoff.errors import (
     PermissionDenied,
 )
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import artifact_file, DIGEST, unique
+from tests.conftest import DIGEST, artifact_file, unique
 
 
 class People:
