@@ -83,6 +83,7 @@ class TestWhatCountsAsRandom:
             assert secret_key_problem(key) is None, key
 
     @pytest.mark.parametrize("key", ["abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ", "Passw0rd!" * 6,
-                                     os.urandom(16).hex(), "ab" * 40])
+                                     os.urandom(16).hex(), "ab" * 40],
+                             ids=["alphabet", "password", "16-random-bytes", "repeated-pair"])
     def test_hand_made_or_short_keys_fail(self, key: str) -> None:
         assert secret_key_problem(key) is not None
