@@ -21,7 +21,7 @@ from signoff.bootstrap import Context, bootstrap
 from signoff.errors import ReauthRequired
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services.ports import FixedClock
-from tests.conftest import USERS, make_settings, unique
+from tests.conftest import DIGEST, USERS, make_settings, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.directory import ldap_config
 from tests.fixtures.servers import SlapdServer
@@ -89,6 +89,11 @@ class TestLocalAccounts:
         assert signature["signed_at"] == "2026-11-25T12:00:00Z" and signature["auth_method"] == "password:local"
         shown = api.http.get(f"{V1}/approval-requests/{request_id}", headers=api.auth("dana")).json()
         assert shown["signatures"] == r.json()["signatures"]
+        # The signature binds the evidence frozen with rita's own decision: what she was shown.
+        from signoff.domain.attestations import evidence_hash
+
+        [frozen] = [d["evidence"] for d in shown["decisions"] if d["actor"] == "rita"]
+        assert frozen and signature["evidence_sha256"] == evidence_hash(frozen)
         rita = EmbeddedClient(actor="rita", context=signing_ctx)
         report = rita.verify_audit()
         assert report["ok"], report["problems"]
@@ -217,7 +222,7 @@ class TestDirectoryAccounts:
         ctx = ldap_signing_ctx
         name = unique()
         with EmbeddedClient(actor="dana", context=ctx) as dana:
-            dana.register(name, f"s3://b/{name}.pkl")
+            dana.register(name, f"s3://b/{name}.pkl", digest=DIGEST)
             EmbeddedClient(actor="rita", context=ctx).approve(name, 1, "dev")
             request_id = int(dana.request_promotion(name, 1, "prod")["id"])
         harness = Api(ctx)
@@ -257,7 +262,8 @@ class TestTheOtherDoors:
         text = text.replace('[users.rita]\ngroups = ["ml-reviewers"]',
                             '[users.rita]\ngroups = ["ml-reviewers"]\npassword = "rita-cli-pass"')
         config.write_text(text)
-        assert cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--as", "dana").returncode == 0
+        assert cli("register", "churn", "--artifact", "s3://b/churn.pkl", "--digest", DIGEST,
+                   "--as", "dana").returncode == 0
         unsigned = cli("approve", "churn", "1", "--env", "dev", "--as", "rita")
         assert unsigned.returncode == 6 and "electronic signatures" in unsigned.stderr
         signed = subprocess.run([sys.executable, "-m", "signoff.entrypoints.cli", "approve", "churn", "1", "--env", "dev",

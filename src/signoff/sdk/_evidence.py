@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from signoff.domain.attestations import evidence_hash
 from signoff.errors import VerificationFailed
 from signoff.sdk._attest import (
     ENVIRONMENT_SCOPE,
@@ -46,7 +47,10 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
             record = json.loads(body)
             shown = (s["meaning"], s["user"], s["signed_at"], s["request_id"])
             signed = (record["meaning"], record["signer"]["user"], record["signed_at"], record["request_id"])
-            if shown != signed or record["request_id"] != r["id"] or record["evidence_sha256"] != r["evidence_sha256"]:
+            # The signer's own frozen evidence (decisions store what each decider was shown).
+            seen = [d.get("evidence") for d in r.get("decisions", []) if d.get("actor") == record["signer"]["user"]]
+            bound = {evidence_hash(e) for e in seen if e} or {r["evidence_sha256"]}
+            if shown != signed or record["request_id"] != r["id"] or record["evidence_sha256"] not in bound:
                 raise VerificationFailed(f"signature {s['id']} on request {r['id']} does not match what it signed")
             signatures += 1
     entries = pack["audit"]["entries"]

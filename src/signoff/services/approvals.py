@@ -239,7 +239,8 @@ def decide(
         decision.evidence = snapshot
         uow.requests.save_decision(row, request, decision)
         esign.sign_decision(uow, policy=request.policy, request_row=row, model=model_row.name,  # signature, if due
-                            version=version_row.number, verdict=choice.value, actor=actor, reauth=reauth, rules=signing)
+                            version=version_row.number, verdict=choice.value, actor=actor, reauth=reauth, rules=signing,
+                            evidence=snapshot)
         uow.record(actor=actor, action=f"approval.{choice.value}d" if choice is Verdict.APPROVE else "approval.rejected",
                    subject=request.subject, model=model_row.name,
                    after={"request_id": row.id, "env": row.env, "decision": choice.value, "comment": comment,

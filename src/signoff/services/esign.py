@@ -158,9 +158,13 @@ def from_oidc(*, user: str, claims: dict[str, Any], now: datetime, rules: Signin
 
 
 def sign_decision(uow: UnitOfWork, *, policy: Policy, request_row: Any, model: str, version: int, verdict: str,
-                  actor: str, reauth: Reauthentication | None, rules: SigningRules | None = None) -> dict[str, Any] | None:
+                  actor: str, reauth: Reauthentication | None, rules: SigningRules | None = None,
+                  evidence: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Inside the decision's transaction: refuse an unsigned decision where the policy asks for a
-    signature, else sign, store and chain the record. Raises ReauthRequired, InvalidInput."""
+    signature, else sign, store and chain the record. Raises ReauthRequired, InvalidInput.
+
+    `evidence` is the snapshot frozen with this decision (what this signer was shown); the
+    signature binds its hash, so a signer is never bound to evidence someone else saw."""
     if reauth is None:
         if policy.signature == "reauth":
             raise ReauthRequired(
@@ -186,7 +190,7 @@ def sign_decision(uow: UnitOfWork, *, policy: Policy, request_row: Any, model: s
         "env": request_row.env, "digest": request_row.digest, "decision": verdict, "meaning": meaning,
         "signer": {"user": actor, "user_id": user.id, "full_name": user.display_name or user.name},
         "signed_at": rfc3339(now), "auth": {"method": reauth.method, "time": rfc3339(reauth.auth_time)},
-        "evidence_sha256": evidence_hash(_evidence(request_row)),
+        "evidence_sha256": evidence_hash(evidence if evidence is not None else _evidence(request_row)),
     }
     envelope = uow.signer.envelope(SIGNATURE_PAYLOAD_TYPE, canonical_json(record).encode("utf-8"))  # type: ignore[attr-defined]
     signature_id = uow.signatures.add(request_id=request_row.id, user=actor, meaning=meaning,  # type: ignore[attr-defined]
