@@ -15,7 +15,7 @@ from itsdangerous import URLSafeSerializer
 
 from signoff.adapters.links import ReviewLinks
 from signoff.bootstrap import Context
-from signoff.entrypoints.web import admin, auth, mailbox, pages, review, sso
+from signoff.entrypoints.web import admin, auth, errors, mailbox, pages, review, sso
 from signoff.entrypoints.web.common import HERE, WebState, make_templates
 
 log = logging.getLogger("signoff.web")
@@ -42,6 +42,7 @@ def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
     for router in (auth.router, pages.router, review.router, mailbox.router, admin.router):
         app.include_router(router)
     sso.install(app, ctx)  # issue 8: LDAP passwords and "Sign in with …" (OIDC)
+    errors.install(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     authenticators = getattr(app.state, "authenticators", None)
     if authenticators is not None and auth.session_authenticator not in authenticators:
