@@ -15,9 +15,9 @@ import pytest
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import rules
 from tests.conftest import unique
-from tests.e2e.test_browser import PHONE, chromium, register, shot, sign_in_through_the_form  # noqa: F401
+from tests.e2e.test_browser import PHONE, chromium, link_for, register, shot, sign_in_through_the_form  # noqa: F401
 from tests.fixtures.servers import free_port
-from tests.fixtures.web import Stack, build_stack, stack  # noqa: F401
+from tests.fixtures.web import PASSWORDS, Stack, build_stack, stack  # noqa: F401
 
 AXE = Path(__file__).resolve().parents[1] / "assets" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {
@@ -88,7 +88,45 @@ class TestAxe:
             stack.ctx.close()
 
 
+def tab_to(page: Any, accessible_name: str, limit: int = 40) -> int:
+    """Press Tab until the focused element is the one named; returns how many presses it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        name = page.evaluate("""() => { const e = document.activeElement;
+            return (e.getAttribute('aria-label') || e.textContent || e.value || '').trim(); }""")
+        if name == accessible_name:
+            return presses
+    raise AssertionError(f"{accessible_name!r} is not reachable with Tab")
+
+
 class TestKeyboardAndPhone:
+    def test_an_approver_goes_from_the_email_to_approved_with_the_keyboard_only(
+        self, stack: Stack, chromium: Any,  # noqa: F811
+    ) -> None:
+        model = unique("churn")
+        register(stack, model)
+        stack.smtp.wait_for(2)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(link_for(stack, "rita@example.com"))
+            assert page.evaluate("document.activeElement.name") == "name"  # the form starts in the user name
+            page.keyboard.type("rita")
+            page.keyboard.press("Tab")
+            page.keyboard.type(PASSWORDS["rita"])
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/review/1?t=*")
+            tab_to(page, "Approve v1 for dev")
+            ring = page.evaluate("""() => { const s = getComputedStyle(document.activeElement);
+                return [s.outlineStyle, parseFloat(s.outlineWidth)]; }""")
+            assert ring[0] != "none" and ring[1] >= 2, ring  # a visible focus indicator
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/requests/1?decided=approve")
+            assert page.get_by_text("Your approval is recorded.").is_visible()
+            assert EmbeddedClient(actor="dana", context=stack.ctx).resolve(model, "dev").version == 1
+        finally:
+            context.close()
+
     def test_the_skip_link_is_first_and_moves_focus_to_the_content(self, stack: Stack, chromium: Any) -> None:  # noqa: F811
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
         try:
