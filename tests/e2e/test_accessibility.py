@@ -110,7 +110,8 @@ class TestKeyboardAndPhone:
         try:
             page = context.new_page()
             page.goto(link_for(stack, "rita@example.com"))
-            assert page.evaluate("document.activeElement.name") == "name"  # the form starts in the user name
+            # the form starts in the user name (autofocus lands once the page has rendered)
+            page.wait_for_function("document.activeElement && document.activeElement.name === 'name'")
             page.keyboard.type("rita")
             page.keyboard.press("Tab")
             page.keyboard.type(PASSWORDS["rita"])
