@@ -146,4 +146,7 @@ class TestTheDemo:
                      "rejects version 2 in test", "BREAK-GLASS", "prod: version 3 → 1", "refused (artifact_mismatch)",
                      "audit chain: ok"):
             assert line in out.stdout, line
+        assert "That story ran in a throw-away database" in out.stdout
+        script = Path(sys.executable).with_name("signoff")
+        assert any(f"{hint} server --demo (or make run)" in out.stdout for hint in (str(script), "signoff")), out.stdout[-400:]
         assert elapsed < 60, elapsed

@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +89,7 @@ def _toml(value: Any) -> str:
 def write_config(path: Path, sections: dict[str, Any]) -> None:
     """A small TOML writer for the demo's own settings (tables of scalars and lists only)."""
     lines = ["# Written by `signoff server --demo` at each start. Use it from another terminal:",
-             "#   SIGNOFF_CONFIG=.signoff/demo.toml signoff status cancer-classifier", ""]
+             f"#   SIGNOFF_CONFIG=.signoff/demo.toml {command_hint()} status cancer-classifier", ""]
     top = {k: v for k, v in sections.items() if not isinstance(v, dict)}
     lines += [f"{k} = {_toml(v)}" for k, v in top.items()]
 
@@ -193,6 +196,43 @@ def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] =
     return DemoServer(ctx, app, mailbox, worker, url, passwords, seeded)
 
 
+def command_hint(argv0: str | None = None, cwd: Path | None = None,
+                 which: Callable[[str], str | None] = shutil.which) -> str:
+    """How to type `signoff` in another terminal: `make run` does not activate the virtualenv, so
+    a bare `signoff` there is "command not found" (or someone else's install)."""
+    argv0 = argv0 if argv0 is not None else sys.argv[0]
+    program = Path(argv0)
+    if program.name != "signoff":  # run as `python -m …` or from tests: the interpreter's sibling
+        program = Path(sys.executable).with_name("signoff")
+    program = program.absolute()
+    on_path = which("signoff")
+    if on_path is not None and Path(on_path).resolve() == program.resolve():
+        return "signoff"
+    try:
+        return str(program.relative_to((cwd or Path.cwd()).absolute()))
+    except ValueError:
+        return str(program)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Take the port before anything else: a busy one must stop the demo before it prints
+    passwords, trains a model or starts a worker on the database."""
+    from signoff.errors import Conflict
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise Conflict(f"cannot listen on {host}:{port} ({exc.strerror or exc}): is another server running there? "
+                       f"Stop it, or choose another port: {command_hint()} server --demo --port {port + 1}",
+                       details={"host": host, "port": port}) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def open_requests(ctx: Any) -> list[Any]:
     from signoff.services import approvals
 
@@ -229,7 +269,7 @@ def banner(demo: DemoServer) -> list[str]:
         "Press Ctrl-C to stop.",
         "",
         "Batch inference from another terminal reports metrics and opens the next promotion request:",
-        (f"  SIGNOFF_CONFIG={demo.ctx.settings.home}/demo.toml signoff infer {MODEL} --env dev "
+        (f"  SIGNOFF_CONFIG={demo.ctx.settings.home}/demo.toml {command_hint()} infer {MODEL} --env dev "
          f"--data {demo.ctx.settings.home}/demo/holdout.parquet --target benign --as dana"),
         "",
     ]
@@ -242,11 +282,20 @@ def serve_demo(host: str, port: int, *, home: Path = Path(".signoff"), log_level
 
     from signoff.entrypoints import startup
 
-    demo = build_demo(home, host, port, say=say)
-    startup.ready()
+    sock = listen(host, port)
     try:
-        for line in banner(demo):
-            say(line)
-        uvicorn.run(demo.app, host=host, port=port, log_level=log_level, access_log=False, server_header=False)
+        demo = build_demo(home, host, port, say=say)
+        startup.ready()
+        try:
+            for line in banner(demo):
+                say(line)
+            config = uvicorn.Config(demo.app, host=host, port=port, log_level=log_level, access_log=False,
+                                    server_header=False)
+            try:
+                uvicorn.Server(config).run(sockets=[sock])
+            except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down, as uvicorn.run swallows it
+                pass
+        finally:
+            demo.stop()
     finally:
-        demo.stop()
+        sock.close()

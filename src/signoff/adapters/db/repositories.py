@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -151,6 +151,52 @@ class ModelRepository:
             stmt = stmt.where(ModelRow.name > after)
         return [model_from_row(r) for r in self.session.scalars(stmt)]
 
+    def search(
+        self, *, text: str | None = None, tag: str | None = None, owner_group: str | None = None,
+        live_in: str | None = None, offset: int = 0, limit: int = 50,
+    ) -> tuple[list[tuple[int, Model]], int]:
+        """One page of models by name with their row ids, and how many match in all.
+
+        `text` matches anywhere in the name (case-insensitive); `tag` is `key` (has the tag) or
+        `key=value`; `live_in` keeps models with a live version in that environment.
+        """
+        where = []
+        if text:
+            where.append(ModelRow.name.icontains(text, autoescape=True))
+        if owner_group:
+            where.append(ModelRow.owner_group == owner_group)
+        if tag:
+            key, has_value, value = tag.partition("=")
+            tag_value = ModelRow.tags[key.strip()].as_string()
+            where.append(tag_value == value.strip() if has_value else tag_value.is_not(None))
+        if live_in:
+            where.append(exists().where(LiveRow.model_id == ModelRow.id, LiveRow.env == live_in))
+        total = int(self.session.scalar(select(func.count()).select_from(ModelRow).where(*where)) or 0)
+        stmt = select(ModelRow).where(*where).order_by(ModelRow.name).offset(offset).limit(limit)
+        return [(r.id, model_from_row(r)) for r in self.session.scalars(stmt)], total
+
+    def owner_groups(self) -> list[str]:
+        stmt = select(ModelRow.owner_group).where(ModelRow.owner_group.is_not(None)).distinct()
+        return sorted(g for g in self.session.scalars(stmt) if g)
+
+    def live_numbers(self, model_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """The live version number per environment of each model (one query for a page)."""
+        out: dict[int, dict[str, int]] = {mid: {} for mid in model_ids}
+        if model_ids:
+            stmt = select(LiveRow.model_id, LiveRow.env, LiveRow.number).where(LiveRow.model_id.in_(list(model_ids)))
+            for model_id, env, number in self.session.execute(stmt):
+                out[model_id][env] = number
+        return out
+
+    def open_request_counts(self, model_ids: Sequence[int]) -> dict[int, int]:
+        out = dict.fromkeys(model_ids, 0)
+        if model_ids:
+            stmt = (select(RequestRow.model_id, func.count()).where(RequestRow.state == "open",
+                                                                    RequestRow.model_id.in_(list(model_ids)))
+                    .group_by(RequestRow.model_id))
+            out.update({model_id: int(n) for model_id, n in self.session.execute(stmt)})
+        return out
+
     def next_number(self, model_id: int) -> int:
         """Allocate the next version number; the row lock makes numbers gapless under concurrency."""
         return int(_NEXT_NUMBER.scalar(self.session, {"model_id": model_id}))
@@ -245,12 +291,13 @@ class VersionRepository:
         )
 
     def list(
-        self, model: ModelRow, workflow: Workflow, *, before: int | None = None, limit: int = 100
+        self, model: ModelRow, workflow: Workflow, *, before: int | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelVersion]:
         stmt = (
             select(VersionRow)
             .where(VersionRow.model_id == model.id)
             .order_by(VersionRow.number.desc())
+            .offset(offset)
             .limit(limit)
         )
         if before is not None:
@@ -260,6 +307,10 @@ class VersionRepository:
         requests = self.request_states([r.id for r in rows])
         live = self.live_map(model.id)
         return [self._entity(model, r, stages[r.id], live.get(r.id, []), workflow, requests[r.id]) for r in rows]
+
+    def count(self, model: ModelRow) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(VersionRow)
+                                       .where(VersionRow.model_id == model.id)) or 0)
 
     def by_id(self, version_id: int) -> VersionRow:
         row = self.session.get(VersionRow, version_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -21,8 +24,8 @@ from signoff.entrypoints.web.common import (
     web_state,
 )
 from signoff.entrypoints.signin_guard import throttled
-from signoff.errors import AuthenticationFailed, RateLimited, ServiceUnavailable
-from signoff.services import web_sessions
+from signoff.errors import AuthenticationFailed, RateLimited, ServiceUnavailable, SignoffError
+from signoff.services import approvals, web_sessions
 from signoff.services.tokens import Principal
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -32,10 +35,10 @@ CSRF_HEADER = "x-csrf-token"
 
 
 def _signin_page(request: Request, next_url: str, *, error: str | None = None, name: str = "",
-                 status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+                 status_code: int = 200, headers: dict[str, str] | None = None, waiting: str | None = None) -> Response:
     token, cookie = signin_token(request)
     response = render(request, "signin.html", status_code=status_code, csrf=token, next=next_url, error=error,
-                      name=name)
+                      name=name, waiting=waiting)
     response.headers.update(headers or {})
     if cookie is not None:
         response.set_cookie(SIGNIN_COOKIE, cookie, path="/", httponly=True, samesite="lax",
@@ -43,9 +46,29 @@ def _signin_page(request: Request, next_url: str, *, error: str | None = None, n
     return response
 
 
+REVIEW_LINK = re.compile(r"/review/(\d{1,10})\?t=([^&#]+)")
+
+
+def _waiting(request: Request, next_url: str) -> str | None:
+    """'churn v3 for prod' when `next` is a valid, unexpired review link (only its holder has it)."""
+    found = REVIEW_LINK.fullmatch(next_url)
+    if found is None:
+        return None
+    state = web_state(request)
+    request_id, token = int(found.group(1)), unquote(found.group(2))
+    if state.links.check(token, request_id=request_id, now=state.ctx.clock.now()).status in ("tampered", "expired"):
+        return None
+    try:
+        r = approvals.get_request(uow=state.ctx.uow(), workflow=state.ctx.workflow, request_id=request_id)
+    except SignoffError:
+        return None
+    return f"{r.model} v{r.version} for {r.env}"
+
+
 @router.get("/signin")
 def signin_form(request: Request, next: str = "/") -> Response:
-    return _signin_page(request, safe_next(next))
+    target = safe_next(next)
+    return _signin_page(request, target, waiting=_waiting(request, target))
 
 
 @router.post("/signin")
@@ -60,7 +83,8 @@ def signin(request: Request, name: str = Form(""), password: str = Form(""), csr
         return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=429,
                             headers={"Retry-After": str(exc.retry_after)})
     except AuthenticationFailed as exc:
-        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=401)
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=401,
+                            waiting=_waiting(request, safe_next(next)))
     except ServiceUnavailable as exc:  # the directory is down or slow: say so, with a 503
         return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=503)
     response = RedirectResponse(safe_next(next), status_code=303)

@@ -7,6 +7,7 @@ import json
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from signoff.bootstrap import Context
 from signoff.entrypoints.web.common import (
     WebRoute,
     check_csrf,
@@ -16,8 +17,9 @@ from signoff.entrypoints.web.common import (
     web_state,
 )
 from signoff.entrypoints.signatures import with_signatures
+from signoff.entrypoints.web.paging import page_url, pager
 from signoff.errors import NotFound, PermissionDenied
-from signoff.services import approvals, attestations, dispatch, lookups, registry, review, rules
+from signoff.services import approvals, attestations, browse, dispatch, lookups, registry, review, rules
 from signoff.services.live import parameter_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -31,23 +33,42 @@ def home(request: Request) -> Response:
     return RedirectResponse("/queue" if viewer(request) else "/signin", status_code=303)
 
 
+PageNumber = Query(1, ge=1, le=2**31 - 1)
+PageSize = Query(50, ge=1, le=browse.MAX_PAGE)
+
+
 @router.get("/models")
-def models(request: Request) -> Response:
+def models(
+    request: Request,
+    q: str = Query("", max_length=128),
+    tag: str = Query("", max_length=256),
+    group: str = Query("", max_length=128),
+    live: str = Query("", max_length=64),
+    page: int = PageNumber,
+    size: int = PageSize,
+) -> Response:
     signed_in(request)
     ctx = web_state(request).ctx
-    return render(request, "models.html", models=review.overview(uow=ctx.read_uow(), workflow=ctx.workflow))
+    found = browse.find_models(uow=ctx.read_uow(), workflow=ctx.workflow, text=q.strip() or None,
+                               tag=tag.strip() or None, owner_group=group or None,
+                               live_in=live if live in ctx.workflow.order else None, page=page, size=size)
+    return render(request, "models.html", models=found.items, pager=pager(request, found),
+                  pager_first_url=page_url(request, 1),
+                  owner_groups=found.extra["owner_groups"],
+                  filters={"q": q, "tag": tag, "group": group, "live": live},
+                  filtered=bool(q.strip() or tag.strip() or group or live))
 
 
 @router.get("/models/{name}")
-def board(request: Request, name: str = ModelName) -> Response:
+def board(request: Request, name: str = ModelName, page: int = PageNumber, size: int = PageSize) -> Response:
     signed_in(request)
     ctx = web_state(request).ctx
     model = registry.get_model(uow=ctx.read_uow(), model=name)
-    versions = lookups.board(uow=ctx.read_uow(), workflow=ctx.workflow, model=name, limit=100)
+    found = browse.board_page(uow=ctx.read_uow(), workflow=ctx.workflow, model=name, page=page, size=size)
     open_requests = {(r.version, r.env): r.id for r in approvals.list_requests(
         uow=ctx.read_uow(), workflow=ctx.workflow, state="open", model=name, limit=1000)}
-    return render(request, "board.html", model=model.to_dict(), versions=[v.to_dict() for v in versions],
-                  open_requests=open_requests,
+    return render(request, "board.html", model=model.to_dict(), versions=[v.to_dict() for v in found.items],
+                  pager=pager(request, found), open_requests=open_requests,
                   parameters={env: parameter_name(name, env) for env in ctx.workflow.order})
 
 
@@ -98,11 +119,32 @@ def parameters(request: Request, name: str | None = Query(None, max_length=512))
     signed_in(request)
     ctx = web_state(request).ctx
     if name:
-        history = lookups.parameter_history(uow=ctx.read_uow(), name=name, limit=10_000)
+        try:
+            history = lookups.parameter_history(uow=ctx.read_uow(), name=name, limit=10_000)
+        except NotFound:
+            # A model's environment where nothing was ever approved has no parameter yet: that is
+            # a normal state of a known place, not a broken link.
+            model, env = _model_environment(ctx, name)
+            if model is None:
+                raise
+            return render(request, "parameter.html", name=name, history=[], model=model, env=env)
         return render(request, "parameter.html", name=name, history=list(reversed(history)))
     with ctx.read_uow() as uow:
         names = uow.params.names("/")
     return render(request, "parameters.html", names=names)
+
+
+def _model_environment(ctx: Context, name: str) -> tuple[str | None, str | None]:
+    """The (model, environment) whose live parameter `name` is, when both exist."""
+    for env in ctx.workflow.order:
+        model = name.removeprefix("/signoff/models/").removesuffix(f"/{env}")
+        if parameter_name(model, env) == name and model:
+            try:
+                registry.get_model(uow=ctx.uow(), model=model)
+            except NotFound:
+                return None, None
+            return model, env
+    return None, None
 
 
 @router.get("/rules")
