@@ -40,7 +40,8 @@ class TestRulesApi:
         assert r.json()["targets"][0]["secret"] == "***" and r.json()["source"] == "api"
         shown = api.http.get(f"{V1}/rules/deploy", headers=api.auth("eve")).json()
         assert shown["targets"][0] == {"type": "webhook", "url": "https://deploy.example.com/hook",
-                                       "secret": "***", "timeout": 10.0, "headers": {}, "headers_env": {}}
+                                       "secret": "***", "timeout": 10.0, "headers": {}, "headers_env": {},
+                                       "format": "cloudevents"}
         assert new_rule(api, "deploy", [hook]).status_code == 409
 
     def test_only_admins_change_rules(self, api: Api) -> None:

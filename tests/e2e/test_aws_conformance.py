@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.aws import AwsStack, Key, MotoServer, aws_env
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,8 @@ def both(aws_stack: AwsStack, moto_server: MotoServer) -> dict[str, Any]:
     key = aws_stack.key("olga", "admin")
     pipeline = aws_stack.token("ci-pipeline", "register")
     for _ in range(2):
-        aws_stack.api("POST", f"/models/{model}/versions", pipeline, json={"artifact_uri": f"s3://m/{model}.pkl"})
+        aws_stack.api("POST", f"/models/{model}/versions", pipeline,
+                      json={"artifact_uri": f"s3://m/{model}.pkl", "digest": DIGEST})
     rita = aws_stack.token("rita", "decide")
     for version in (1, 2):
         requests = aws_stack.api("GET", "/approval-requests", rita, params={"model": model, "version": version})

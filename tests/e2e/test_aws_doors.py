@@ -15,7 +15,7 @@ import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 from tests.fixtures.aws import PASSWORDS, AwsStack, Key, aws_env
 from tests.fixtures.web import Visitor, review_links
 
@@ -60,14 +60,15 @@ def approve_by_email(stack: AwsStack, user: str, model: str) -> None:
         visitor.close()
 
 
-def register(stack: AwsStack, sm: Any, model: str, **extra: Any) -> str:
+def register(stack: AwsStack, sm: Any, model: str, digest: str = DIGEST, **extra: Any) -> str:
+    """The pipeline states the artifact's digest (signoff cannot read s3://) as `signoff:digest`."""
     sm.create_model_package_group(ModelPackageGroupName=model, ModelPackageGroupDescription="churn model")
     return str(sm.create_model_package(
         ModelPackageGroupName=model, ModelPackageDescription="v1 from the pipeline",
         InferenceSpecification={"Containers": [{"Image": "123.dkr.ecr/churn:1",
                                                 "ModelDataUrl": f"s3://models/{model}/model.tar.gz"}],
                                 "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
-        CustomerMetadataProperties={"team": "retention"},
+        CustomerMetadataProperties={"team": "retention", "signoff:digest": digest},
         ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
                                                       "S3Uri": f"s3://models/{model}/metrics.json"}}},
         **extra)["ModelPackageArn"])
@@ -83,7 +84,7 @@ class TestTheSeedLoop:
         assert arn == f"arn:aws:sagemaker:us-east-1:000000000000:model-package/{model}/1"
         described = sm.describe_model_package(ModelPackageName=arn)
         assert described["ModelApprovalStatus"] == "PendingManualApproval"
-        assert described["CustomerMetadataProperties"] == {"team": "retention"}
+        assert described["CustomerMetadataProperties"] == {"team": "retention", "signoff:digest": DIGEST}
         assert described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("metrics.json")
         assert described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == f"s3://models/{model}/model.tar.gz"
         with pytest.raises(ClientError) as missing:
@@ -158,7 +159,22 @@ class TestUpdateModelPackageDecides:
         arn = register(aws_stack, sm, unique())
         sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"owner": "ana"},
                                 CustomerMetadataPropertiesToRemove=["team"])
-        assert sm.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"] == {"owner": "ana"}
+        assert sm.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"] == {
+            "owner": "ana", "signoff:digest": DIGEST}
+
+    def test_the_digest_is_checked_and_never_changes(self, aws_stack: AwsStack,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        _, sm = clients(aws_stack, aws_stack.key("ci-pipeline"), monkeypatch)
+        with pytest.raises(ClientError) as malformed:
+            register(aws_stack, sm, unique(), digest="md5:abc")
+        assert code_of(malformed) == "ValidationException"
+        arn = register(aws_stack, sm, unique())
+        for change in ({"CustomerMetadataProperties": {"signoff:digest": "sha256:" + "0" * 64}},
+                       {"CustomerMetadataPropertiesToRemove": ["signoff:digest"]}):
+            with pytest.raises(ClientError) as refused:
+                sm.update_model_package(ModelPackageArn=arn, **change)
+            assert code_of(refused) == "ValidationException"
+        assert sm.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"]["signoff:digest"] == DIGEST
 
 
 class TestSsmWritesAreRefused:

@@ -7,6 +7,8 @@ the same code.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,12 @@ def scenario(client: Factory) -> list[Any]:
     add(attempt(lambda: [_without_tokens(e) for e in eve.audit(model="churn")]))
     add(attempt(lambda: eve.verify_audit()["ok"]))
     add(attempt(lambda: [_event(e) for e in eve.events(type="signoff.version.approved")]))
+    add(attempt(lambda: eve.public_keys()))
+    add(attempt(lambda: eve.attestations("churn", 1)))
+    add(attempt(lambda: eve.attestations("churn", 1, env="uat")))
+    add(attempt(lambda: eve.attestations("churn", 7)))
+    add(attempt(lambda: _evidence(eve.evidence("churn", 1))))
+    add(attempt(lambda: eve.evidence("nope", 1)))
     for c in (dana, rita, ron, eve, uma):
         c.close()
     return steps
@@ -147,6 +155,7 @@ def operations(client: Factory, admin: Factory, hook_url: str) -> list[Any]:
     add(attempt(lambda: [_token(t) for t in olga.tokens(user="newbie")]))
     add(attempt(lambda: _token(olga.revoke_token(created["id"]))))
     add(attempt(lambda: olga.revoke_token(10**6)))
+    add(attempt(lambda: _checkpoint(olga.audit_checkpoint())))
     for c in (dana, rita, erin, eve, olga):
         c.close()
     return steps
@@ -167,22 +176,50 @@ def _without_tokens(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in ("id", "prev_hash", "hash")}
 
 
+def _checkpoint(envelope: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint without its place in the chain (count, head id and hash: the HTTP side's chain
+    also holds its token entries); the signing key and the rest of the payload must agree."""
+    payload = json.loads(base64.b64decode(envelope["payload"]))
+    head_hash, count, head_id = payload.pop("head_hash"), payload.pop("count"), payload.pop("head_id")
+    assert len(head_hash) == 64 and count > 0 and head_id > 0, (head_hash, count, head_id)
+    return {"payloadType": envelope["payloadType"], "payload": payload,
+            "keyids": [s["keyid"] for s in envelope["signatures"]]}
+
+
+def _evidence(pack: dict[str, Any]) -> dict[str, Any]:
+    audit = pack["audit"]
+    verification = {k: v for k, v in audit["verification"].items() if k != "checked"}
+    return {**pack, "audit": {**audit, "entries": [_without_tokens(e) for e in audit["entries"]],
+                              "verification": verification,
+                              "checkpoint": _checkpoint(audit["checkpoint"]) if audit["checkpoint"] else None}}
+
+
 def _event(item: dict[str, Any]) -> dict[str, Any]:
     event = dict(item["event"])
     event.pop("id")
     return {**item, "seq": None, "event": event}
 
 
+def _shared_key(tmp_path: Path, clock: FixedClock) -> dict[str, Any]:
+    # One signing key for both sides, so key ids, attestations and signatures must come out equal too.
+    from signoff.adapters.keys import write_new
+
+    path = tmp_path / "signing-key.json"
+    if not path.exists():
+        write_new(path, clock.now())
+    return {"key_file": path}
+
+
 @pytest.fixture
 def embedded_ctx(tmp_path: Path, clock: FixedClock) -> Iterator[Context]:
-    ctx = bootstrap(make_settings(tmp_path / "embedded"), clock=clock)
+    ctx = bootstrap(make_settings(tmp_path / "embedded", signing=_shared_key(tmp_path, clock)), clock=clock)
     yield ctx
     ctx.close()
 
 
 @pytest.fixture
 def remote_ctx(tmp_path: Path, clock: FixedClock) -> Iterator[Context]:
-    ctx = bootstrap(make_settings(tmp_path / "remote"), clock=clock)
+    ctx = bootstrap(make_settings(tmp_path / "remote", signing=_shared_key(tmp_path, clock)), clock=clock)
     yield ctx
     ctx.close()
 
@@ -203,7 +240,8 @@ class TestEmbeddedAndRemoteClientsAgree:
     def test_the_operations_after_approval_agree_too(self, tmp_path: Path, clock: FixedClock,
                                                      webhook_receiver: Any) -> None:
         def run(name: str, factory: Callable[[Context], tuple[Factory, Factory]]) -> list[Any]:
-            ctx = bootstrap(make_settings(tmp_path / name, events={"max_attempts": 1}), clock=clock)
+            settings = make_settings(tmp_path / name, events={"max_attempts": 1}, signing=_shared_key(tmp_path, clock))
+            ctx = bootstrap(settings, clock=clock)
             try:
                 webhook_receiver.respond_with([500])
                 client, admin = factory(ctx)

@@ -30,7 +30,7 @@ class TestTheAccessLog:
             http.get(f"/signin?next={quote(f'/review/7?t={token}', safe='')}")
             http.get("/models?cursor=abc")  # other paths keep their query strings
         log = _wait_for(server.log, "GET /models?cursor=abc")
-        assert re.search(r'"GET /review/7\?… HTTP/1\.1" \d{3}', log), log[-2000:]
+        assert re.search(r'"GET /review/7\?…" \d{3} ', log), log[-2000:]
         assert "GET /signin?…" in log
         assert "SECRET-review-token" not in log and quote("SECRET-review-token") not in log
 

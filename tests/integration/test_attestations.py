@@ -24,6 +24,7 @@ from tests.integration.test_cli import Cli
 from signoff import VerificationFailed, verify_attestation
 from signoff.adapters.keys import rotate
 from signoff.bootstrap import Context, bootstrap
+from signoff.config import new_secret_key
 from signoff.domain.attestations import evidence_hash
 from signoff.entrypoints.api import create_app
 from signoff.errors import InvalidInput
@@ -82,8 +83,10 @@ class TestSigningKeys:
         assert upgrade.returncode == 2
         assert upgrade.stderr.strip().splitlines() == [
             f"error: cannot read the signing key file {tmp_path / 'missing-key.json'}: No such file or directory"]
+        # A strong secret key, so the start gets past that check and reaches the signing key.
+        strong = {**cli.env, "SIGNOFF_SERVER__SECRET_KEY": new_secret_key()}
         server = subprocess.run([sys.executable, "-m", "signoff.entrypoints.cli", "server", "--port", "1"],
-                                capture_output=True, text=True, env=cli.env, cwd=tmp_path, timeout=60)
+                                capture_output=True, text=True, env=strong, cwd=tmp_path, timeout=60)
         assert server.returncode == 2
         assert server.stderr.strip().splitlines()[-1].startswith("error: cannot read the signing key file")
         cli.env.pop("SIGNOFF_SIGNING__KEY_FILE")

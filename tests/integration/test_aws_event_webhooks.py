@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import make_settings, unique
+from tests.conftest import DIGEST, make_settings, unique
 from tests.fixtures.servers import WebhookReceiver
 
 from signoff.bootstrap import bootstrap
@@ -28,6 +28,7 @@ def test_a_registration_and_an_approval_arrive_in_aws_shape(tmp_path: Path, webh
     try:
         model = unique()
         registry.register(uow=ctx.uow(), workflow=ctx.workflow, model=model, artifact_uri="s3://b/m.tar.gz",
+                          digest=DIGEST,
                           actor="dana")
         request = approvals.find_open_request(uow=ctx.uow(), workflow=ctx.workflow, model=model, version=1, env="dev")
         approvals.decide(uow=ctx.uow(), workflow=ctx.workflow, request_id=request.id, actor="rita", verdict="approve",

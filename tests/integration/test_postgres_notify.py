@@ -263,14 +263,17 @@ class TestResolveCacheAcrossApiProcesses:
         live_in_dev(writer, model)
         assert cache.listener.wait_connected(10)
         assert resolved(reader, model)["artifact_uri"] == "s3://b/m.pkl"
+        # Made now: the client checks its actor on a pooled connection, and resolve's reader has kept
+        # the pool's only one for itself, so that check would need a new connection in the outage below.
+        client = EmbeddedClient(actor="dana", context=reader)
 
         pg.allow_connections(False)
         pg.kill(cache.listener.backend_pid)
         wait_until(lambda: not cache.listener.connected, 5, "the listener noticing")
         pg.sql("UPDATE live_versions SET artifact_uri = 's3://b/x.pkl' WHERE model_name = %s", model)
         reads = cache.reads
-        assert resolved(reader, model)["artifact_uri"] == "s3://b/x.pkl", "bypassed, not served from cache"
-        assert resolved(reader, model)["artifact_uri"] == "s3://b/x.pkl"
+        assert client.resolve(model, "dev")["artifact_uri"] == "s3://b/x.pkl", "bypassed, not served from cache"
+        assert client.resolve(model, "dev")["artifact_uri"] == "s3://b/x.pkl"
         assert cache.reads == reads + 2
 
         pg.allow_connections(True)

@@ -12,7 +12,7 @@ import pytest
 from signoff.adapters.db.live_sqlite import DataVersionLiveReader
 from signoff.bootstrap import Context, bootstrap
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import make_settings
+from tests.conftest import DIGEST, make_settings
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -29,7 +29,7 @@ def two_processes(tmp_path: Path) -> Iterator[tuple[Context, Context]]:
 
 
 def live_in_dev(ctx: Context, model: str, version: int) -> None:
-    EmbeddedClient(actor="dana", context=ctx).register(model, f"s3://b/{version}")
+    EmbeddedClient(actor="dana", context=ctx).register(model, f"s3://b/{version}", digest=DIGEST)
     EmbeddedClient(actor="rita", context=ctx).approve(model, version, "dev")
 
 
@@ -60,7 +60,7 @@ class TestTheSqliteResolveCache:
 
     def test_nothing_live_is_cached_and_then_replaced(self, two_processes: tuple[Context, Context]) -> None:
         first, second = two_processes
-        EmbeddedClient(actor="dana", context=second).register("churn", "s3://b/1")
+        EmbeddedClient(actor="dana", context=second).register("churn", "s3://b/1", digest=DIGEST)
         assert first.reader.get("churn", "dev") is None
         EmbeddedClient(actor="rita", context=second).approve("churn", 1, "dev")
         assert first.reader.get("churn", "dev").version == 1  # type: ignore[union-attr]

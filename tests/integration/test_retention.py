@@ -32,7 +32,7 @@ from signoff.entrypoints.pruner import Pruner
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import lookups, retention, tokens, web_sessions
 from signoff.services.ports import FixedClock
-from tests.conftest import unique
+from tests.conftest import DIGEST, unique
 
 KEPT_FOR_EVER = (AuditRow, DecisionRow, ParameterRow, PromotionRow, RequestRow, VersionRow)
 
@@ -45,7 +45,8 @@ def count(ctx: Context, row: type, *where: object) -> int:
 def live_in_dev(ctx: Context) -> str:
     """A version registered and approved in dev: events, deliveries, a decision, a parameter."""
     name = unique()
-    EmbeddedClient(actor="dana", context=ctx).register(name, "s3://b/m.pkl", metrics={"accuracy": 0.95})
+    EmbeddedClient(actor="dana", context=ctx).register(name, "s3://b/m.pkl", metrics={"accuracy": 0.95},
+                                                       digest=DIGEST)
     EmbeddedClient(actor="rita", context=ctx).approve(name, 1, "dev")
     return name
 

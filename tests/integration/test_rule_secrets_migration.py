@@ -53,7 +53,7 @@ def test_upgrading_moves_secrets_apart_and_downgrading_puts_them_back(empty_data
         row = RuleRow(name="deploy", description="", enabled=True, pattern={"type": ["x"]}, targets=targets,
                       target_secrets=secrets)
         assert rule_from_row(row).model_dump(mode="json", exclude_none=True)["targets"][0] == {
-            **HOOK, "headers_env": {}}
+            **HOOK, "headers_env": {}, "format": "cloudevents"}
         # Alembic cannot walk one step down from a merge point, so the revision's downgrade runs alone.
         revision = importlib.import_module("signoff.adapters.db.migrations.versions.0008_rule_secrets")
         with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):

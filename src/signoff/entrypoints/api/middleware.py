@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from signoff.entrypoints.api.access_log import logged_target
 from signoff.entrypoints.api.body_guard import check_body, check_url
 from signoff.entrypoints.api.errors import unexpected_response
 from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
@@ -110,7 +111,7 @@ class ApiMiddleware:
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 access_log.info('%s "%s %s" %d %.1f ms', client[0] if client else "-", scope["method"],
-                                scope["path"], status, elapsed * 1000)
+                                logged_target(scope["path"], scope["query_string"]), status, elapsed * 1000)
             request_id.reset(reset)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:

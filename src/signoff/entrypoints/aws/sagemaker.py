@@ -27,6 +27,10 @@ META_KEY = "sagemaker"  # where a version keeps what SageMaker callers sent with
 CARRIED = ("ModelPackageDescription", "InferenceSpecification", "ModelMetrics", "MetadataProperties",
            "CustomerMetadataProperties", "DriftCheckBaselines", "Domain", "Task", "SamplePayloadUrl",
            "AdditionalInferenceSpecifications", "SourceUri", "ClientToken")
+# The artifact digest a SageMaker caller states, as a CustomerMetadataProperties key: SageMaker's
+# own fields hold S3 ETags (MD5 or multipart), not a sha256 of the bytes. Read at registration into
+# the version's digest (fixed for life), given back by DescribeModelPackage from that digest.
+DIGEST_KEY = "signoff:digest"
 LIST_MAX = 100
 IDEMPOTENCY_WINDOW = 100  # the newest versions of a group a repeated ClientToken is looked for in
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -178,9 +182,13 @@ def create_model_package(call: Call) -> dict[str, Any]:
                 return {"ModelPackageArn": _package_arn(call, name, earlier.number)}
     props = p.get("MetadataProperties") or {}
     carried = {k: p[k] for k in CARRIED if k in p}
+    customer = dict(carried.get("CustomerMetadataProperties") or {})
+    digest = customer.pop(DIGEST_KEY, None)
+    if DIGEST_KEY in (carried.get("CustomerMetadataProperties") or {}):
+        carried["CustomerMetadataProperties"] = customer  # kept as the version's digest, not as metadata
     version = registry.register(
         uow=call.ctx.uow(), workflow=call.ctx.workflow, model=name, artifact_uri=artifact, actor=call.principal.name,
-        metadata={META_KEY: carried},
+        digest=registry.check_digest(digest), metadata={META_KEY: carried},
         lineage=Lineage(run_id=props.get("GeneratedBy"), code_commit=props.get("CommitId")),
     )
     return {"ModelPackageArn": _package_arn(call, name, version.number)}
@@ -247,8 +255,9 @@ def describe(call: Call, version: ModelVersion) -> dict[str, Any]:
         "LastModifiedTime": datetime.fromtimestamp(modified, UTC) if modified else version.registered_at,
         "ModelLifeCycle": _life_cycle(call, version),
     }
-    if "CustomerMetadataProperties" not in out:
-        out["CustomerMetadataProperties"] = {}
+    out["CustomerMetadataProperties"] = dict(out.get("CustomerMetadataProperties") or {})
+    if version.digest:
+        out["CustomerMetadataProperties"][DIGEST_KEY] = version.digest
     return out
 
 
@@ -326,6 +335,9 @@ def update_model_package(call: Call) -> dict[str, Any]:
                          "constraint: Member must satisfy enum value set: [Approved, Rejected, PendingManualApproval]")
     to_set = p.get("CustomerMetadataProperties") or {}
     to_remove = p.get("CustomerMetadataPropertiesToRemove") or []
+    if DIGEST_KEY in to_set or DIGEST_KEY in to_remove:
+        raise validation(f"{DIGEST_KEY} cannot be updated: it is the digest of the artifact the version was "
+                         "registered with, which never changes (register a new version)")
     extra = p.get("AdditionalInferenceSpecificationsToAdd") or []
     metadata_change = bool(to_set or to_remove or extra or "ApprovalDescription" in p)
     if metadata_change or status is None:
