@@ -7,16 +7,20 @@ import hashlib
 import hmac
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from tests.conftest import DIGEST, make_settings, unique
 from tests.fixtures import handlers
 from tests.fixtures.servers import Certificate, SmtpServer, WebhookReceiver
 
+from signoff.adapters.db.engine import build_engine
+from signoff.adapters.db.migrate import upgrade
 from signoff.adapters.smtp import SmtpMailer
 from signoff.adapters.webhooks import verify_signature
 from signoff.bootstrap import Context, bootstrap, build_dispatcher
@@ -354,6 +358,73 @@ class TestLeases:
             second.stop()
         assert len(webhook_receiver.requests) == 1
         assert [a.outcome for a in done.attempt_log] == ["ok"]
+
+
+    def test_a_batch_whose_outcome_was_never_recorded_is_not_kept_alive_by_renewal(
+        self, bus_factory: Callable[..., Context], webhook_receiver: WebhookReceiver
+    ) -> None:
+        # The soak once ended with deliveries 'running' for ever: a batch's result was lost (its
+        # recording transaction failed) while the renewer went on extending every lease the
+        # worker held. Only deliveries in hand may be renewed; a lost one expires and is retaken.
+        ctx = bus_factory(events={"lease_seconds": 0.5})
+        rule = add_rule(ctx, {"type": "webhook", "url": webhook_receiver.url})
+        publish(ctx)
+        failing = build_dispatcher(ctx, owner="worker-whose-batch-failed")
+
+        class Crash(BaseException):
+            """A thread dying mid-batch: nothing below the worker loop catches it."""
+
+        def crash(job: Any, cap: float | None) -> Any:
+            raise Crash
+
+        failing.runners["webhook"] = crash
+        try:
+            failing.fan_out()
+            jobs = failing.claim()
+            assert len(jobs) == 1
+            with pytest.raises(Crash):
+                failing.execute(jobs)
+            assert failing.renew() == 0, "a lease of a delivery no longer in hand was renewed"
+            w = Worker(ctx).start()
+            try:
+                done = wait_until(lambda: delivery_of(ctx, rule, "succeeded"), what="takeover")
+            finally:
+                w.stop()
+        finally:
+            failing.close()
+        assert [(a.outcome, a.worker) for a in done.attempt_log] == [("lost", "worker-whose-batch-failed"),
+                                                                      ("ok", w.name)]
+
+    def test_renewal_never_waits_for_a_delivery_being_settled(
+        self, bus_factory: Callable[..., Context], webhook_receiver: WebhookReceiver, postgres_database: str
+    ) -> None:
+        # Renewal and settling lock the same rows from two threads of one worker: on PostgreSQL
+        # the old renewal waited for (or deadlocked with) the settling transaction, and a
+        # deadlock victim on the settling side lost the batch's outcome.
+        engine = build_engine(postgres_database)
+        upgrade(engine)
+        engine.dispose()
+        ctx = bus_factory(events={"lease_seconds": 5}, database_url=postgres_database)
+        add_rule(ctx, {"type": "webhook", "url": webhook_receiver.url})
+        publish(ctx)
+        d = build_dispatcher(ctx, owner="renewing-worker")
+        try:
+            d.fan_out()
+            [job] = d.claim()
+            renewed: list[int] = []
+            with ctx.engine.connect() as settling:
+                settling.execute(text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": job.id})
+                renewer = threading.Thread(target=lambda: renewed.append(d.renew()), daemon=True)
+                renewer.start()
+                renewer.join(5)
+                waited = renewer.is_alive()
+                settling.rollback()
+            renewer.join(30)
+            assert not waited, "renewal waited for a row another transaction holds"
+            assert renewed == [0]
+            d.execute([job])
+        finally:
+            d.close()
 
 
 class TestMetrics:

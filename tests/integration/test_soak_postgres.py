@@ -80,7 +80,10 @@ class TestASoakOnPostgres:
 
         engine = build_engine(cluster.database_url)
         try:
-            drained_in = wait_until_drained(engine, webhook_receiver, timeout=90)
+            try:
+                drained_in = wait_until_drained(engine, webhook_receiver, timeout=90)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{cluster.logs()}") from None
             exit_codes = cluster.stop()
             with engine.connect() as conn:
                 report["versions"] = check_versions(conn, models, tally)

@@ -61,6 +61,10 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._rules: list[CompiledRule] = []
         self._fingerprint: tuple[int, int] | None = None
+        # Deliveries leased and not yet reported: the only leases renewal may extend. One whose
+        # outcome was lost (its batch died, its recording failed) must expire and be retaken,
+        # not be kept 'running' for as long as this process lives.
+        self._in_hand: set[int] = set()
 
     # -- rules cache ---------------------------------------------------------------------
 
@@ -157,22 +161,30 @@ class Dispatcher:
         uow.deliveries.add_attempts(lost)
         uow.deliveries.settle(settled)
         uow.deliveries.lease([j.id for j in jobs], self.owner, now + self.lease, now)
+        with self._lock:
+            self._in_hand.update(j.id for j in jobs)
         return jobs, bool(rows)
 
     def execute(self, jobs: list[Job]) -> None:
-        """Run claimed jobs; results are recorded in batches well before the lease runs out."""
+        """Run claimed jobs; results are recorded in batches well before the lease runs out.
+        Whatever happens, the jobs leave this worker's hands: one not recorded is retaken when
+        its lease expires (the same idempotency key, an attempt marked lost)."""
         pending: list[Result] = []
         flushed_at = time.monotonic()
-        for job in jobs:
-            if job.target_type in TRANSACTIONAL_TYPES:
-                self._run_transactional(job)
-                continue
-            pending.append(self._run_external(job))
-            if time.monotonic() - flushed_at > self.lease.total_seconds() / 3:
+        try:
+            for job in jobs:
+                if job.target_type in TRANSACTIONAL_TYPES:
+                    self._run_transactional(job)
+                    continue
+                pending.append(self._run_external(job))
+                if time.monotonic() - flushed_at > self.lease.total_seconds() / 3:
+                    self._record(pending)
+                    pending, flushed_at = [], time.monotonic()
+            if pending:
                 self._record(pending)
-                pending, flushed_at = [], time.monotonic()
-        if pending:
-            self._record(pending)
+        finally:
+            with self._lock:
+                self._in_hand.difference_update(j.id for j in jobs)
 
     def step(self, limit: int | None = None) -> int:
         """One round of fan-out, claim and run; returns the amount of work found (0 = idle)."""
@@ -207,10 +219,14 @@ class Dispatcher:
             return bool(uow.deliveries.has_work(self.clock.now()))
 
     def renew(self) -> int:
-        """Extend the leases this owner holds; a live worker calls this well within the lease."""
+        """Extend the leases of the deliveries in hand; a live worker calls this well within the lease."""
+        with self._lock:
+            ids = sorted(self._in_hand)
+        if not ids:
+            return 0
         uow = self.uow_factory()
         with uow:
-            n = int(uow.deliveries.renew(self.owner, self.clock.now() + self.lease))
+            n = int(uow.deliveries.renew(ids, self.owner, self.clock.now() + self.lease))
             if n:
                 uow.commit()
             return n
@@ -256,11 +272,20 @@ class Dispatcher:
         self._record([(job, outcome, started, (time.perf_counter() - t0) * 1000)])
 
     def _record(self, results: list[Result]) -> None:
-        uow = self.uow_factory()
-        with uow:
-            owned = uow.deliveries.owned([job.id for job, *_ in results], self.owner)
-            self._write(uow, results, owned)
-            uow.commit()
+        # A recording transaction can lose a deadlock or a connection; the outcomes are still in
+        # hand, so try once more before leaving them to lease expiry (and a repeated delivery).
+        for attempt in (1, 2):
+            try:
+                uow = self.uow_factory()
+                with uow:
+                    owned = uow.deliveries.owned([job.id for job, *_ in results], self.owner)
+                    self._write(uow, results, owned)
+                    uow.commit()
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                log.warning("recording %d delivery outcomes failed; trying once more", len(results), exc_info=True)
         for job, outcome, *_ in results:
             if outcome.kind != "ok":
                 log.info("delivery %s (%s, rule %s) attempt %s: %s", job.id, job.target_type, job.rule,

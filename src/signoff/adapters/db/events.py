@@ -60,8 +60,15 @@ _SETTLE = update(D).where(D.c.id == bindparam("b_id")).values(
     next_attempt_at=func.coalesce(bindparam("b_next", type_=UTC_DATETIME), D.c.next_attempt_at),
     finished_at=bindparam("b_finished", type_=UTC_DATETIME),
     result=func.coalesce(bindparam("b_result", type_=JSON(none_as_null=True)), D.c.result))
-_RENEW = (update(D).where(D.c.state == RUNNING, D.c.lease_owner == bindparam("owner"))
+# Only the deliveries a worker has in hand, and on PostgreSQL only those no other transaction
+# holds: a row being settled needs no renewal, and waiting for it (rows locked in another
+# order than the settling thread locks them) can deadlock the two.
+_RENEWABLE = select(D.c.id).where(D.c.id.in_(bindparam("ids", expanding=True)), D.c.state == RUNNING,
+                                  D.c.lease_owner == bindparam("owner"))
+_RENEW = (update(D).where(D.c.id.in_(_RENEWABLE))
           .values(lease_expires_at=bindparam("until", type_=UTC_DATETIME)))
+_RENEW_SKIP_LOCKED = (update(D).where(D.c.id.in_(_RENEWABLE.with_for_update(skip_locked=True)))
+                      .values(lease_expires_at=bindparam("until", type_=UTC_DATETIME)))
 _PROBES = (
     select(OUTBOX.c.id).where(OUTBOX.c.dispatched_at.is_(None)).limit(1),
     select(D.c.id).where(D.c.state == PENDING, D.c.next_attempt_at <= _NOW).limit(1),
@@ -200,8 +207,12 @@ class DeliveryRepository:
         if rows:
             self._run(_INSERT_ATTEMPTS, rows)
 
-    def renew(self, owner: str, until: datetime) -> int:
-        result = self._run(_RENEW, {"owner": owner, "until": until})
+    def renew(self, ids: Sequence[int], owner: str, until: datetime) -> int:
+        """Extend the leases of `ids` that `owner` still holds; returns how many it extended."""
+        if not ids:
+            return 0
+        stmt = _RENEW_SKIP_LOCKED if _skip_locked(self.session) else _RENEW
+        result = self._run(stmt, {"ids": list(ids), "owner": owner, "until": until})
         return int(result.rowcount or 0)
 
     def has_work(self, now: datetime) -> bool:
