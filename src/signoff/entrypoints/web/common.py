@@ -31,6 +31,9 @@ from signoff.services.web_sessions import WebUser
 HERE = Path(__file__).parent
 SESSION_COOKIE = "signoff_session"
 SIGNIN_COOKIE = "signoff_signin"
+# The provider's round trip (sign-in and signing re-authentication share it).
+OIDC_COOKIE = "signoff_oidc"
+OIDC_PATH = "/auth/oidc"
 # Pages must not leak a review token through Referer, be framed, or be cached by a shared proxy.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",

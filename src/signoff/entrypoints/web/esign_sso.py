@@ -17,19 +17,16 @@ from itsdangerous import BadSignature
 
 from signoff.adapters.identity import decision_groups, directory_for
 from signoff.entrypoints.signatures import signing_rules
-from signoff.entrypoints.web.common import web_state
+from signoff.entrypoints.web.common import OIDC_COOKIE, OIDC_PATH, web_state
 from signoff.errors import NotFound, ReauthRequired, SignoffError
 from signoff.services import approvals, esign
 
 ESIGN_COOKIE = "signoff_esign"
-OIDC_PATH = "/auth/oidc"
 
 
 def start(request: Request, *, user: str, request_id: int, decision: str, comment: str, meaning: str) -> Response:
     """Keep the decision and send the browser to the provider to authenticate again."""
     from signoff.adapters.oidc import LOGIN_MAX_AGE, OidcProvider
-
-    from signoff.entrypoints.web.sso import OIDC_COOKIE
 
     state = web_state(request)
     sso = directory_for(state.ctx).sso

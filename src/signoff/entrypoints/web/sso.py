@@ -16,7 +16,10 @@ from itsdangerous import BadSignature
 
 from signoff.adapters.identity import directory_for
 from signoff.bootstrap import Context
+from signoff.entrypoints.web import esign_sso
 from signoff.entrypoints.web.common import (
+    OIDC_COOKIE,
+    OIDC_PATH,
     WebRoute,
     error_page,
     safe_next,
@@ -33,8 +36,6 @@ if TYPE_CHECKING:  # authlib and joserfc load only where OIDC is configured (sta
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-OIDC_COOKIE = "signoff_oidc"
-OIDC_PATH = "/auth/oidc"
 
 
 def uses_directory(ctx: Context) -> bool:
@@ -108,7 +109,6 @@ def oidc_callback(request: Request) -> Response:
             response.headers["Retry-After"] = str(exc.retry_after)
     else:
         assert pending is not None
-        from signoff.entrypoints.web import esign_sso
 
         # A signature in progress (max_age=0 round trip): make the kept decision, then go back to it.
         response = esign_sso.finish(request, signed_in[0]) or RedirectResponse(safe_next(pending.next_url), status_code=303)
