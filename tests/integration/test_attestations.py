@@ -296,14 +296,15 @@ class TestOfflineVerification:
         refusals["unknown key"] = self.verify(deploy, attestation, model, "dev", strange_keys)
         revocations = deploy / "revoked.json"
         revocations.write_text(json.dumps([{"model": "churn", "version": 1, "env": "dev"}]))
-        refusals["revoked"] = self.verify(deploy, attestation, model, "dev", keys, "--revocations", str(revocations))
+        refusals["unsigned revocation list"] = self.verify(deploy, attestation, model, "dev", keys, "--revocations",
+                                                           str(revocations))
         reasons = {what: (r.returncode, r.stderr.strip()) for what, r in refusals.items()}
         assert all(code == 1 for code, _ in reasons.values()), reasons
         assert "is not the attested digest" in reasons["wrong bytes"][1]
         assert "not 'prod'" in reasons["wrong env"][1]
         assert "does not verify" in reasons["tampered payload"][1]
         assert "unknown key" in reasons["unknown key"][1]
-        assert reasons["revoked"][1].startswith("refused: revoked")
+        assert "revocation list is not signed" in reasons["unsigned revocation list"][1]
         assert all(len(msg.splitlines()) == 1 and msg.startswith("refused: ") for _, msg in reasons.values())
 
     def test_an_independent_dsse_implementation_agrees_both_ways(

@@ -188,6 +188,11 @@ class EmbeddedClient(BaseClient):
     def public_keys(self) -> Record:
         return record(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
 
+    def revocations(self) -> Record:
+        from signoff.services import revocations
+
+        return record(revocations.revocation_list(uow=self.ctx.read_uow(), keys=self.ctx.keys))
+
     def evidence(self, model: str, version: int) -> Record:
         from signoff.services import evidence_pack as evidence
 
