@@ -59,6 +59,7 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
                            e["after"], e["prev_hash"], e["hash"])
         if entry_hash(entry.prev_hash, entry.body()) != entry.hash:
             raise VerificationFailed(f"audit entry {e['id']} does not match its hash")
+    _check_drift(pack, entries)
     checkpoint = pack["audit"].get("checkpoint")
     if entries:
         if checkpoint is None:
@@ -68,6 +69,26 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
             raise VerificationFailed("the checkpoint does not cover the last audit entry of the pack")
     return {"attestations": len(pack.get("attestations", [])), "signatures": signatures, "audit_entries": len(entries),
             "checkpoint": checkpoint is not None, "keys": "given" if keys is not None else "the pack's own"}
+
+
+def _check_drift(pack: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """The drift shown for each request and report is the assessment the chain recorded for that report."""
+    recorded = {}
+    for e in entries:
+        after = e.get("after") if isinstance(e.get("after"), dict) else {}
+        if e.get("action") == "inference.reported" and isinstance(after.get("drift"), dict):
+            recorded[after.get("id")] = after["drift"]
+    shown = [(f"request {r.get('id')}", r.get("drift")) for r in pack.get("requests", [])]
+    shown += [(f"inference report {r.get('id')}", r.get("drift")) for r in pack.get("inference_reports", [])]
+    for where, drift in shown:
+        if drift is None:
+            continue
+        if not isinstance(drift, dict) or drift.get("report_id") not in recorded:
+            raise VerificationFailed(f"the drift shown for {where} has no inference report recorded in the audit entries")
+        claimed = {k: v for k, v in drift.items() if k not in ("report_id", "env")}
+        if claimed != recorded[drift["report_id"]]:
+            raise VerificationFailed(f"the drift shown for {where} differs from the assessment recorded in the "
+                                     f"audit entry of inference report {drift['report_id']}")
 
 
 def _time(text: str) -> Any:
