@@ -25,7 +25,7 @@ from signoff import VerificationFailed, verify_attestation
 from signoff.adapters.keys import rotate
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import new_secret_key
-from signoff.domain.attestations import evidence_hash
+from signoff.domain.attestations import canonical_sha256, evidence_hash
 from signoff.entrypoints.api import create_app
 from signoff.errors import InvalidInput
 from signoff.sdk._embedded import EmbeddedClient
@@ -154,9 +154,13 @@ class TestAttestationsOfLiveMoves:
         assert predicate["creationTime"] == "2026-11-25T12:00:00Z"
         [evidence] = predicate["decisionDetails"]["evidence"]
         request = rita.request(item.request_id)
+        # Evidence form 2: each approver with the hash of the snapshot frozen with their decision.
+        [decision] = [d for d in request.decisions if d["actor"] == "rita"]
+        signers = [{"signer": "rita", "meaning": None, "evidence_sha256": evidence_hash(decision["evidence"])}]
+        assert evidence["annotations"]["signers"] == signers and evidence["annotations"]["evidence_version"] == 2
+        assert evidence["digest"]["sha256"] == canonical_sha256(signers)
         with ctx.uow() as uow:
-            row = uow.requests.row(item.request_id)
-            assert evidence["digest"]["sha256"] == evidence_hash(request_evidence(row))
+            assert evidence_hash(request_evidence(uow.requests.row(item.request_id))) not in str(evidence)
         assert evidence["annotations"]["approvers"] == [{"user": "rita"}]
         assert evidence["annotations"]["request_id"] == request.id
         assert evidence["annotations"]["parameter_version"] == 1

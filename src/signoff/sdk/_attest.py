@@ -311,6 +311,7 @@ def verify_attestation(
         raise VerificationFailed(f"unknown scope type {unknown[0]!r}")
     if scopes.get(ENVIRONMENT_SCOPE) != env:
         raise VerificationFailed(f"attested for environment {scopes.get(ENVIRONMENT_SCOPE)!r}, not {env!r}")
+    decision_evidence(predicate)
     subjects = statement.get("subject") or []
     wanted = {_digest_value((s.get("digest") or {}).get("sha256")) for s in subjects if isinstance(s, dict)}
     actual = artifact_sha256(artifact)
@@ -326,6 +327,37 @@ def verify_attestation(
                                          f"{entry.get('env')} at {entry.get('revoked_at')} by {entry.get('revoked_by')}"
                                          f" ({entry.get('reason')})")
     return statement
+
+
+def decision_evidence(predicate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decision descriptors of a deployment predicate, each checked for its evidence form:
+    form 2 lists {signer, meaning, evidence_sha256} per approving signer and its digest is the
+    hash of that list; form 1 (older attestations, no `evidence_version`) carries one hash of the
+    request's evidence. Raises VerificationFailed."""
+    from signoff.domain.events import canonical_json
+
+    found = (predicate.get("decisionDetails") or {}).get("evidence") or []
+    if not isinstance(found, list):
+        raise VerificationFailed("decisionDetails.evidence is not a list")
+    for descriptor in found:
+        notes = descriptor.get("annotations") if isinstance(descriptor, dict) else None
+        if not isinstance(notes, dict):
+            raise VerificationFailed("a decision descriptor has no annotations")
+        form = notes.get("evidence_version", 1)
+        if form == 1:
+            continue
+        if form != 2:
+            raise VerificationFailed(f"unknown evidence form {form!r} in the decision (this verifier knows 1 and 2)")
+        signers = notes.get("signers")
+        if not isinstance(signers, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("signer"), str) and isinstance(s.get("evidence_sha256"), str)
+                and len(s["evidence_sha256"]) == 64 and isinstance(s.get("meaning"), (str, type(None)))
+                for s in signers):
+            raise VerificationFailed("the decision's signers are not a list of {signer, meaning, evidence_sha256}")
+        digest = (descriptor.get("digest") or {}).get("sha256")
+        if signers and digest != hashlib.sha256(canonical_json(signers).encode("utf-8")).hexdigest():
+            raise VerificationFailed("the decision's signers do not match the decision's digest")
+    return found
 
 
 def _subject_facts(subjects: list[Any]) -> dict[str, Any]:

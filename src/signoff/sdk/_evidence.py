@@ -11,6 +11,7 @@ from signoff.errors import VerificationFailed
 from signoff.sdk._attest import (
     ENVIRONMENT_SCOPE,
     IN_TOTO_PAYLOAD_TYPE,
+    decision_evidence,
     SIGNATURE_PAYLOAD_TYPE,
     load_keyset,
     open_envelope,
@@ -40,6 +41,7 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
         subject = statement["subject"][0]
         if subject["digest"]["sha256"] != digest or statement["predicate"]["scopes"].get(ENVIRONMENT_SCOPE) != a["env"]:
             raise VerificationFailed(f"attestation {a['id']} is not about this version's digest in {a['env']}")
+        _check_attested_evidence(a["id"], decision_evidence(statement.get("predicate") or {}), pack)
     signatures = 0
     for r in pack.get("requests", []):
         for s in r.get("signatures", []):
@@ -69,6 +71,37 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
             raise VerificationFailed("the checkpoint does not cover the last audit entry of the pack")
     return {"attestations": len(pack.get("attestations", [])), "signatures": signatures, "audit_entries": len(entries),
             "checkpoint": checkpoint is not None, "keys": "given" if keys is not None else "the pack's own"}
+
+
+def _check_attested_evidence(attestation_id: Any, descriptors: list[dict[str, Any]], pack: dict[str, Any]) -> None:
+    """Each signer an attestation names approved the request and was shown the evidence it hashes
+    (form 2: the snapshot frozen with that signer's decision; form 1: the request's evidence)."""
+    requests = {r.get("id"): r for r in pack.get("requests", [])}
+    for descriptor in descriptors:
+        notes = descriptor["annotations"]
+        request = requests.get(notes.get("request_id"))
+        if request is None:
+            continue  # a move without a request (rollback, break-glass) binds no decision evidence
+        where = f"attestation {attestation_id} (request {request.get('id')})"
+        if notes.get("evidence_version", 1) == 1:
+            digest = (descriptor.get("digest") or {}).get("sha256")
+            if digest is not None and digest != request.get("evidence_sha256"):
+                raise VerificationFailed(f"{where}: its evidence hash is not the hash of the request-level evidence")
+            continue
+        for entry in notes["signers"]:
+            signer = entry["signer"]
+            decided = [d for d in request.get("decisions", []) if d.get("actor") == signer
+                       and d.get("decision") == "approve"]
+            if not decided:
+                raise VerificationFailed(f"{where} names {signer} as a signer, but {signer} did not approve it")
+            frozen = decided[0].get("evidence")
+            expected = evidence_hash(frozen) if frozen else request.get("evidence_sha256")
+            if entry["evidence_sha256"] != expected:
+                raise VerificationFailed(f"{where}: the evidence hash for {signer} is not the hash of the evidence "
+                                         f"frozen with {signer}'s decision")
+            meanings = {s.get("meaning") for s in request.get("signatures", []) if s.get("user") == signer}
+            if meanings and entry.get("meaning") not in meanings:
+                raise VerificationFailed(f"{where}: the meaning for {signer} is not the one {signer} signed")
 
 
 def _check_drift(pack: dict[str, Any], entries: list[dict[str, Any]]) -> None:
