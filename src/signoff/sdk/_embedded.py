@@ -180,7 +180,7 @@ class EmbeddedClient(BaseClient):
 
     def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
         return record(audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, checkpoints=checkpoints,
-                                                by=self._actor or ANONYMOUS.name))
+                                                by=self._actor or ANONYMOUS.name, workflow=self.ctx.workflow))
 
     def audit_checkpoint(self) -> Record:
         return record(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from signoff.domain.attestations import evidence_hash, rfc3339
+from signoff.domain.signature_gaps import mark_unsigned, requires_signature
 from signoff.domain.workflow import Workflow
 from signoff.services import attestations, audit_anchor, esign, registry, review
 from signoff.services.attestations import request_evidence
@@ -38,7 +39,8 @@ def build_pack(*, uow_factory: Any, workflow: Workflow, keys: Any, model: str, v
     reports = review.version_reports(uow=uow_factory(), model=model, version=version)
     for report in reports:
         report["drift"] = assessed.get(report["id"])
-    verification = audit_anchor.verify_audit(uow=uow_factory(), keys=keys, by=actor)
+    mark_unsigned(requests, requires_signature(workflow))
+    verification = audit_anchor.verify_audit(uow=uow_factory(), keys=keys, by=actor, workflow=workflow)
     checkpoint = _covering_checkpoint(uow_factory, keys, max((e["id"] for e in entries), default=0))
     return {
         "format": FORMAT,

@@ -83,7 +83,8 @@ def verify_with_checkpoints(checkpoints: list[dict[str, Any]] = Body(default_fac
                             principal: Principal = Depends(require("admin")),
                             ctx: Context = Depends(context)) -> dict[str, Any]:
     """Full audit verification against the stored checkpoints and the signed ones given. Scope: admin."""
-    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, checkpoints=checkpoints, by=principal.name)
+    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, checkpoints=checkpoints, by=principal.name,
+                                     workflow=ctx.workflow)
 
 
 class AuditCollector(Collector):
