@@ -35,13 +35,14 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
     trusted = load_keyset(keys if keys is not None else pack["public_keys"])
     version = pack["version"]
     digest = str(version.get("digest") or "").removeprefix("sha256:")
+    attested = []
     for a in pack.get("attestations", []):
         body, _ = open_envelope(a["envelope"], trusted, IN_TOTO_PAYLOAD_TYPE)
         statement = json.loads(body)
         subject = statement["subject"][0]
         if subject["digest"]["sha256"] != digest or statement["predicate"]["scopes"].get(ENVIRONMENT_SCOPE) != a["env"]:
             raise VerificationFailed(f"attestation {a['id']} is not about this version's digest in {a['env']}")
-        _check_attested_evidence(a["id"], decision_evidence(statement.get("predicate") or {}), pack)
+        attested.append((a["id"], decision_evidence(statement.get("predicate") or {})))
     signatures = 0
     for r in pack.get("requests", []):
         for s in r.get("signatures", []):
@@ -55,6 +56,9 @@ def verify_evidence(pack: dict[str, Any] | str | Path, *, keys: Any = None) -> d
             if shown != signed or record["request_id"] != r["id"] or record["evidence_sha256"] not in bound:
                 raise VerificationFailed(f"signature {s['id']} on request {r['id']} does not match what it signed")
             signatures += 1
+    # After the signatures: a doctored signature is named as such, not as an attestation mismatch.
+    for attestation_id, descriptors in attested:
+        _check_attested_evidence(attestation_id, descriptors, pack)
     entries = pack["audit"]["entries"]
     for e in entries:
         entry = AuditEntry(e["id"], _time(e["at"]), e["actor"], e["action"], e["subject"], e["model"], e["before"],
