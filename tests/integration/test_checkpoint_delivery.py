@@ -5,13 +5,13 @@ catches a truncation that the stored checkpoints (deleted with it) no longer cou
 from __future__ import annotations
 
 from sqlalchemy import delete
+from tests.fixtures.servers import WebhookReceiver
+from tests.integration.test_event_targets import add_rule, admin, bus, bus_factory, worker  # noqa: F401
 
 from signoff.adapters.db.tables import AuditCheckpointRow, AuditRow
 from signoff.bootstrap import Context
 from signoff.entrypoints.worker import Worker
 from signoff.sdk._attest import verify_checkpoint
-from tests.fixtures.servers import WebhookReceiver
-from tests.integration.test_event_targets import add_rule, admin, bus, bus_factory, worker  # noqa: F401
 
 
 class TestCheckpointsLeaveTheDatabase:

@@ -42,7 +42,7 @@ class TestDriftInTheEvidencePack:
     def test_a_request_from_a_drifted_batch_carries_per_feature_scores_and_thresholds(
         self, ctx: Context, tmp_path: Path
     ) -> None:
-        name, pack = drifted_request(ctx, tmp_path)
+        _, pack = drifted_request(ctx, tmp_path)
         [request] = [r for r in pack["requests"] if r["env"] == "test"]
         drift = request["drift"]
         assert drift is not None and drift["env"] == "dev" and drift["psi_threshold"] == 0.2

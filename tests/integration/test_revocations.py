@@ -102,7 +102,7 @@ class TestTheOfflineVerifierRefusesRevokedVersions:
             assert out.returncode == 1 and out.stderr.startswith("refused: ") and reason in out.stderr, (name, out.stderr)
 
     def test_a_list_signed_by_another_key_is_refused(self, deploy: tuple[Cli, Path], tmp_path: Path) -> None:
-        cli, where = deploy
+        _, where = deploy
         stranger = tmp_path / "stranger"
         stranger.mkdir()
         other = Cli(stranger)

@@ -58,7 +58,7 @@ class TestAuditVerify:
     def test_part11_later_flags_them_too_and_the_cli_says_so_without_failing(
         self, tmp_path: Path, clock: FixedClock
     ) -> None:
-        name, ctx = decided_then_signing_required(tmp_path, clock, signing={"part11": True})
+        _, ctx = decided_then_signing_required(tmp_path, clock, signing={"part11": True})
         ctx.close()
         (tmp_path / "signoff.toml").write_text("[signing]\npart11 = true\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNOFF_")}
@@ -67,7 +67,7 @@ class TestAuditVerify:
         out = subprocess.run([sys.executable, "-m", "signoff.entrypoints.cli", "audit", "verify"], capture_output=True,
                              text=True, env=env, timeout=60)
         assert out.returncode == 0, out.stderr
-        assert "audit chain ok" in out.stdout and f"warning: signature: decision by rita" in out.stderr
+        assert "audit chain ok" in out.stdout and "warning: signature: decision by rita" in out.stderr
         assert UNSIGNED in out.stderr
 
     def test_a_decision_where_no_signature_is_required_is_not_flagged(self, tmp_path: Path, clock: FixedClock) -> None:
@@ -92,7 +92,7 @@ class TestShownInWords:
             assert decision["signature_status"] == UNSIGNED
             assert pack["audit"]["verification"]["ok"] and pack["audit"]["verification"]["warnings"]
             html = evidence_pack.render_html(pack)
-            assert f"rita approved" in html and UNSIGNED in html
+            assert "rita approved" in html and UNSIGNED in html
             with TestClient(create_app(ctx)) as http:
                 form = http.get("/signin")
                 csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
