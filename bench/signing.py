@@ -19,7 +19,14 @@ from signoff.bootstrap import bootstrap
 from signoff.config import Settings
 from signoff.domain.attestations import deployment_statement
 from signoff.domain.events import canonical_json
-from signoff.sdk._attest import IN_TOTO_PAYLOAD_TYPE, SIGNATURE_PAYLOAD_TYPE, open_envelope, verify_attestation
+from signoff.sdk._attest import (
+    IN_TOTO_PAYLOAD_TYPE,
+    REVOCATION_LIST_TYPE,
+    REVOCATIONS_PAYLOAD_TYPE,
+    SIGNATURE_PAYLOAD_TYPE,
+    open_envelope,
+    verify_attestation,
+)
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import approvals
 from signoff.services.esign import Reauthentication
@@ -55,7 +62,15 @@ def _statement() -> dict[str, Any]:
         approvers=[{"user": "paula", "meaning": "Approved for release to prod", "signed_at": "2026-11-25T12:00:00Z"},
                    {"user": "pete", "meaning": "Approved for release to prod", "signed_at": "2026-11-25T12:01:00Z"}],
         policy={"env": "prod", "approvers": ["ml-leads", "risk-office"], "quorum": "each-group"},
-        evidence_sha256="cd" * 32)
+        signers=[{"signer": "paula", "meaning": "Approved for release to prod", "evidence_sha256": "cd" * 32},
+                 {"signer": "pete", "meaning": "Approved for release to prod", "evidence_sha256": "ef" * 32}])
+
+
+def _revocations(count: int) -> dict[str, Any]:
+    """A revocation list of `count` entries (none matches the benchmarked attestation)."""
+    entries = [{"model": f"m{i}", "version": i, "env": "prod", "digest": "sha256:" + hashlib.sha256(b"%d" % i).hexdigest(),
+                "revoked_at": "2026-11-25T11:00:00Z", "revoked_by": "rita", "reason": "superseded"} for i in range(count)]
+    return {"type": REVOCATION_LIST_TYPE, "issued_at": "2026-11-25T12:00:00Z", "count": count, "revocations": entries}
 
 
 def micro_figures(home: Path, n: int = 2000) -> dict[str, Any]:
@@ -65,6 +80,7 @@ def micro_figures(home: Path, n: int = 2000) -> dict[str, Any]:
     statement_body = canonical_json(_statement()).encode()
     signed_record = ring.envelope(SIGNATURE_PAYLOAD_TYPE, record_body)
     attestation = ring.envelope(IN_TOTO_PAYLOAD_TYPE, statement_body)
+    revocations = ring.envelope(REVOCATIONS_PAYLOAD_TYPE, canonical_json(_revocations(1000)).encode())
     return {
         "signature_record_bytes": len(record_body),
         "attestation_statement_bytes": len(statement_body),
@@ -73,6 +89,10 @@ def micro_figures(home: Path, n: int = 2000) -> dict[str, Any]:
         "sign_attestation_us": _micro(lambda: ring.envelope(IN_TOTO_PAYLOAD_TYPE, statement_body), n),
         "verify_attestation_us": _micro(
             lambda: verify_attestation(attestation, artifact=ARTIFACT, env="prod", keys=keys), n),
+        # The deploy job's full check: the attestation and a signed list of 1,000 revocations.
+        "verify_attestation_with_1000_revocations_us": _micro(
+            lambda: verify_attestation(attestation, artifact=ARTIFACT, env="prod", keys=keys,
+                                       revocations=revocations), max(50, n // 10)),
     }
 
 

@@ -99,6 +99,7 @@ def scenario(client: Factory) -> list[Any]:
     add(attempt(lambda: eve.attestations("churn", 7)))
     add(attempt(lambda: _evidence(eve.evidence("churn", 1))))
     add(attempt(lambda: eve.evidence("nope", 1)))
+    add(attempt(lambda: eve.revocations()))
     for c in (dana, rita, ron, eve, uma):
         c.close()
     return steps

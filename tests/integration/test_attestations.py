@@ -25,7 +25,7 @@ from signoff import VerificationFailed, verify_attestation
 from signoff.adapters.keys import rotate
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import new_secret_key
-from signoff.domain.attestations import evidence_hash
+from signoff.domain.attestations import canonical_sha256, evidence_hash
 from signoff.entrypoints.api import create_app
 from signoff.errors import InvalidInput
 from signoff.sdk._embedded import EmbeddedClient
@@ -154,9 +154,13 @@ class TestAttestationsOfLiveMoves:
         assert predicate["creationTime"] == "2026-11-25T12:00:00Z"
         [evidence] = predicate["decisionDetails"]["evidence"]
         request = rita.request(item.request_id)
+        # Evidence form 2: each approver with the hash of the snapshot frozen with their decision.
+        [decision] = [d for d in request.decisions if d["actor"] == "rita"]
+        signers = [{"signer": "rita", "meaning": None, "evidence_sha256": evidence_hash(decision["evidence"])}]
+        assert evidence["annotations"]["signers"] == signers and evidence["annotations"]["evidence_version"] == 2
+        assert evidence["digest"]["sha256"] == canonical_sha256(signers)
         with ctx.uow() as uow:
-            row = uow.requests.row(item.request_id)
-            assert evidence["digest"]["sha256"] == evidence_hash(request_evidence(row))
+            assert evidence_hash(request_evidence(uow.requests.row(item.request_id))) not in str(evidence)
         assert evidence["annotations"]["approvers"] == [{"user": "rita"}]
         assert evidence["annotations"]["request_id"] == request.id
         assert evidence["annotations"]["parameter_version"] == 1
@@ -296,14 +300,15 @@ class TestOfflineVerification:
         refusals["unknown key"] = self.verify(deploy, attestation, model, "dev", strange_keys)
         revocations = deploy / "revoked.json"
         revocations.write_text(json.dumps([{"model": "churn", "version": 1, "env": "dev"}]))
-        refusals["revoked"] = self.verify(deploy, attestation, model, "dev", keys, "--revocations", str(revocations))
+        refusals["unsigned revocation list"] = self.verify(deploy, attestation, model, "dev", keys, "--revocations",
+                                                           str(revocations))
         reasons = {what: (r.returncode, r.stderr.strip()) for what, r in refusals.items()}
         assert all(code == 1 for code, _ in reasons.values()), reasons
         assert "is not the attested digest" in reasons["wrong bytes"][1]
         assert "not 'prod'" in reasons["wrong env"][1]
         assert "does not verify" in reasons["tampered payload"][1]
         assert "unknown key" in reasons["unknown key"][1]
-        assert reasons["revoked"][1].startswith("refused: revoked")
+        assert "revocation list is not signed" in reasons["unsigned revocation list"][1]
         assert all(len(msg.splitlines()) == 1 and msg.startswith("refused: ") for _, msg in reasons.values())
 
     def test_an_independent_dsse_implementation_agrees_both_ways(

@@ -18,6 +18,7 @@ from signoff.domain.attestations import deployment_statement
 from signoff.domain.events import canonical_json
 from signoff.sdk._attest import (
     IN_TOTO_PAYLOAD_TYPE,
+    REVOCATIONS_PAYLOAD_TYPE,
     PublicKey,
     key_id,
     open_envelope,
@@ -45,6 +46,12 @@ class Signer:
             parameter_version=2, approvers=[{"user": "paula"}], policy={"env": env}, evidence_sha256="ab" * 32)
         statement.update(changes)
         return sign_envelope(IN_TOTO_PAYLOAD_TYPE, canonical_json(statement).encode(), keyid=self.public.keyid,
+                             sign=self.private.sign)
+
+    def revocations(self, entries: list[dict[str, Any]], *, at: datetime = T0, **changes: Any) -> dict[str, Any]:
+        listed = {"type": "signoff-revocation-list", "issued_at": at.isoformat().replace("+00:00", "Z"),
+                  "count": len(entries), "revocations": entries, **changes}
+        return sign_envelope(REVOCATIONS_PAYLOAD_TYPE, canonical_json(listed).encode(), keyid=self.public.keyid,
                              sign=self.private.sign)
 
 
@@ -143,10 +150,31 @@ class TestAttestationVerification:
         envelope = signer.attest()
         digest = hashlib.sha256(ARTIFACT).hexdigest()
         assert "revoked" in self.refuse(envelope, signer.keyset(),
-                                        revocations=[{"model": "churn", "version": 3, "env": "prod"}])
-        assert "revoked" in self.refuse(envelope, signer.keyset(), revocations={"revocations": [{"digest": f"sha256:{digest}"}]})
-        assert verify_attestation(envelope, artifact=ARTIFACT, env="prod", keys=signer.keyset(),
-                                  revocations=[{"model": "churn", "version": 2}, {"env": "uat", "digest": digest}])
+                                        revocations=signer.revocations([{"model": "churn", "version": 3, "env": "prod"}]))
+        assert "revoked" in self.refuse(envelope, signer.keyset(),
+                                        revocations=signer.revocations([{"digest": f"sha256:{digest}"}]))
+        assert verify_attestation(envelope, artifact=ARTIFACT, env="prod", keys=signer.keyset(), revocations=signer.revocations(
+            [{"model": "churn", "version": 2}, {"env": "uat", "digest": digest}]))
+
+    def test_a_revocation_list_is_trusted_only_when_signed_by_a_trusted_key_then_valid(self) -> None:
+        signer, stranger = Signer(), Signer()
+        envelope = signer.attest()
+        entry = [{"model": "churn", "version": 3, "env": "prod"}]
+        assert "not signed" in self.refuse(envelope, signer.keyset(), revocations=entry)
+        assert "not signed" in self.refuse(envelope, signer.keyset(), revocations={"revocations": entry})
+        assert "unknown key" in self.refuse(envelope, signer.keyset(), revocations=stranger.revocations(entry))
+        listed = signer.revocations(entry)
+        emptied = {**listed, "payload": base64.b64encode(canonical_json(
+            {"type": "signoff-revocation-list", "issued_at": "2026-11-25T12:00:00Z", "count": 0,
+             "revocations": []}).encode()).decode()}
+        assert "does not verify" in self.refuse(envelope, signer.keyset(), revocations=emptied)
+        assert "says 2 entries but holds 1" in self.refuse(envelope, signer.keyset(),
+                                                            revocations=signer.revocations(entry, count=2))
+        assert "not valid when the revocation list was issued" in self.refuse(
+            envelope, signer.keyset(), revocations=signer.revocations(entry, at=T0 - timedelta(days=3)))
+        other = sign_envelope(IN_TOTO_PAYLOAD_TYPE, base64.b64decode(listed["payload"]), keyid=signer.public.keyid,
+                              sign=signer.private.sign)
+        assert "payloadType" in self.refuse(envelope, signer.keyset(), revocations=other)
 
     def test_malformed_input_is_refused_with_a_reason(self) -> None:
         signer = Signer()

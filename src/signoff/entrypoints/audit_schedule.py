@@ -37,7 +37,8 @@ class AuditScheduler:
             done["checkpoint"] = audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys)
         result = audit_anchor.last_verification(uow=self.ctx.uow())
         if result is None or now - result["at"] >= self.verify_every:
-            report = audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, by=WORKER, notify=True)
+            report = audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, by=WORKER, notify=True,
+                                               workflow=self.ctx.workflow)
             done["verification"] = report
             if not report["ok"]:
                 log.error("audit verification failed: %s", report["reason"])

@@ -57,4 +57,6 @@ def _sign_in(request: Request, ctx: Context, token_id: int | None) -> tuple[Any,
 
 def with_signatures(ctx: Context, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each request dict with its signatures' manifestation (name, user id, UTC time, meaning)."""
-    return esign.with_signatures(uow=ctx.uow(), requests=requests)
+    from signoff.domain.signature_gaps import mark_unsigned, requires_signature
+
+    return mark_unsigned(esign.with_signatures(uow=ctx.uow(), requests=requests), requires_signature(ctx.workflow))

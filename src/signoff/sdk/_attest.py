@@ -31,6 +31,8 @@ DEPLOYMENT_PREDICATE = "https://in-toto.io/attestation/deployment/v1"
 ENVIRONMENT_SCOPE = "signoff.dev/environment/v1"
 CHECKPOINT_PAYLOAD_TYPE = "application/vnd.signoff.audit-checkpoint+json"
 SIGNATURE_PAYLOAD_TYPE = "application/vnd.signoff.signature+json"
+REVOCATIONS_PAYLOAD_TYPE = "application/vnd.signoff.revocations+json"
+REVOCATION_LIST_TYPE = "signoff-revocation-list"
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -223,22 +225,48 @@ def artifact_sha256(artifact: bytes | str | Path, *, timeout: float = 60.0) -> s
     return digest.hexdigest()
 
 
-def load_revocations(source: Any) -> list[dict[str, Any]]:
-    """A revocation list: JSON `[{"model", "version", "env", "digest"}…]` or `{"revocations": [...]}`;
-    an entry revokes every attestation that matches all the fields it gives."""
-    data = source
-    if isinstance(source, (str, Path)):
+def verify_revocations(envelope: dict[str, Any] | str | bytes | Path,
+                       keys: Iterable[PublicKey]) -> dict[str, Any]:
+    """A signed revocation list (`signoff revocations`, `GET /api/v1/revocations`): checks the
+    signature against the trusted keys and the key's validity when the list was issued; returns
+    {type, issued_at, count, revocations}. Raises VerificationFailed.
+
+    Only a signed list is accepted: a deploy job's copy could otherwise lose an entry on the way
+    and let a revoked version through.
+    """
+    if isinstance(envelope, Path):
         try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
+            envelope = envelope.read_text(encoding="utf-8")
         except OSError as exc:
-            raise VerificationFailed(f"cannot read the revocation list {source}: {exc.strerror}") from None
+            raise VerificationFailed(f"cannot read the revocation list {envelope}: {exc.strerror}") from None
+    if isinstance(envelope, (str, bytes)):
+        try:
+            envelope = json.loads(envelope)
         except ValueError:
-            raise VerificationFailed(f"the revocation list {source} is not JSON") from None
-    if isinstance(data, dict):
-        data = data.get("revocations")
-    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
-        raise VerificationFailed("a revocation list is a JSON list of {model, version, env, digest} objects")
-    return data
+            raise VerificationFailed("the revocation list is not JSON") from None
+    if not isinstance(envelope, dict) or "signatures" not in envelope or "payload" not in envelope:
+        raise VerificationFailed("the revocation list is not signed (a DSSE envelope from `signoff revocations` "
+                                 "or GET /api/v1/revocations is needed)")
+    body, key = open_envelope(envelope, keys, REVOCATIONS_PAYLOAD_TYPE)
+    listed = _json_payload(body, "revocation list")
+    entries = listed.get("revocations")
+    if listed.get("type") != REVOCATION_LIST_TYPE or not isinstance(entries, list) \
+            or not all(isinstance(e, dict) for e in entries):
+        raise VerificationFailed(f"not a revocation list (type {listed.get('type')!r})")
+    if listed.get("count") != len(entries):
+        raise VerificationFailed(f"the revocation list says {listed.get('count')} entries but holds {len(entries)}")
+    issued = parse_time(listed.get("issued_at"), "the revocation list's issued_at")
+    if not key.valid_at(issued):
+        raise VerificationFailed(f"key {key.keyid[:16]} was not valid when the revocation list was issued "
+                                 f"({_iso(issued)})")
+    return listed
+
+
+def load_revocations(source: Any, keys: Iterable[PublicKey]) -> list[dict[str, Any]]:
+    """The entries of a signed revocation list (a file path, JSON text or the envelope dict)."""
+    if isinstance(source, str) and not source.lstrip().startswith("{"):
+        source = Path(source)
+    return verify_revocations(source, keys)["revocations"]  # type: ignore[no-any-return]
 
 
 def _digest_value(value: Any) -> str:
@@ -257,7 +285,8 @@ def verify_attestation(
 
     In order: the signature by a trusted key, that key's validity at the statement's creation
     time, the statement's type and predicate, the environment scope, the artifact's SHA-256
-    against the subject, and that no revocation entry matches.
+    against the subject, and that no entry of the signed revocation list (checked against the
+    same keys) matches.
     """
     if isinstance(attestation, Path):
         try:
@@ -282,6 +311,7 @@ def verify_attestation(
         raise VerificationFailed(f"unknown scope type {unknown[0]!r}")
     if scopes.get(ENVIRONMENT_SCOPE) != env:
         raise VerificationFailed(f"attested for environment {scopes.get(ENVIRONMENT_SCOPE)!r}, not {env!r}")
+    decision_evidence(predicate)
     subjects = statement.get("subject") or []
     wanted = {_digest_value((s.get("digest") or {}).get("sha256")) for s in subjects if isinstance(s, dict)}
     actual = artifact_sha256(artifact)
@@ -290,11 +320,44 @@ def verify_attestation(
                                  f"{', '.join(sorted(wanted)) or '(none)'}")
     if revocations is not None:
         facts = {"env": env, "digest": actual, **_subject_facts(subjects)}
-        for entry in load_revocations(revocations):
+        for entry in load_revocations(revocations, trusted):
             given = {k: v for k, v in entry.items() if k in ("model", "version", "env", "digest")}
             if given and all(_same(k, v, facts.get(k)) for k, v in given.items()):
-                raise VerificationFailed(f"revoked: {json.dumps(entry, sort_keys=True)}")
+                raise VerificationFailed(f"revoked: {entry.get('model')} version {entry.get('version')} in "
+                                         f"{entry.get('env')} at {entry.get('revoked_at')} by {entry.get('revoked_by')}"
+                                         f" ({entry.get('reason')})")
     return statement
+
+
+def decision_evidence(predicate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decision descriptors of a deployment predicate, each checked for its evidence form:
+    form 2 lists {signer, meaning, evidence_sha256} per approving signer and its digest is the
+    hash of that list; form 1 (older attestations, no `evidence_version`) carries one hash of the
+    request's evidence. Raises VerificationFailed."""
+    from signoff.domain.events import canonical_json
+
+    found = (predicate.get("decisionDetails") or {}).get("evidence") or []
+    if not isinstance(found, list):
+        raise VerificationFailed("decisionDetails.evidence is not a list")
+    for descriptor in found:
+        notes = descriptor.get("annotations") if isinstance(descriptor, dict) else None
+        if not isinstance(notes, dict):
+            raise VerificationFailed("a decision descriptor has no annotations")
+        form = notes.get("evidence_version", 1)
+        if form == 1:
+            continue
+        if form != 2:
+            raise VerificationFailed(f"unknown evidence form {form!r} in the decision (this verifier knows 1 and 2)")
+        signers = notes.get("signers")
+        if not isinstance(signers, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("signer"), str) and isinstance(s.get("evidence_sha256"), str)
+                and len(s["evidence_sha256"]) == 64 and isinstance(s.get("meaning"), (str, type(None)))
+                for s in signers):
+            raise VerificationFailed("the decision's signers are not a list of {signer, meaning, evidence_sha256}")
+        digest = (descriptor.get("digest") or {}).get("sha256")
+        if signers and digest != hashlib.sha256(canonical_json(signers).encode("utf-8")).hexdigest():
+            raise VerificationFailed("the decision's signers do not match the decision's digest")
+    return found
 
 
 def _subject_facts(subjects: list[Any]) -> dict[str, Any]:

@@ -121,6 +121,10 @@ class BaseClient(abc.ABC):
         """Deployment attestations of a version, newest first; raises NotFound."""
 
     @abc.abstractmethod
+    def revocations(self) -> Record:
+        """The signed revocation list (DSSE envelope) that `verify_attestation(revocations=...)` checks."""
+
+    @abc.abstractmethod
     def evidence(self, model: str, version: int) -> Record:
         """The evidence pack of a version (JSON form); raises NotFound."""
 

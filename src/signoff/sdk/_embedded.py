@@ -180,13 +180,18 @@ class EmbeddedClient(BaseClient):
 
     def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
         return record(audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, checkpoints=checkpoints,
-                                                by=self._actor or ANONYMOUS.name))
+                                                by=self._actor or ANONYMOUS.name, workflow=self.ctx.workflow))
 
     def audit_checkpoint(self) -> Record:
         return record(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))
 
     def public_keys(self) -> Record:
         return record(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
+
+    def revocations(self) -> Record:
+        from signoff.services import revocations
+
+        return record(revocations.revocation_list(uow=self.ctx.read_uow(), keys=self.ctx.keys))
 
     def evidence(self, model: str, version: int) -> Record:
         from signoff.services import evidence_pack as evidence

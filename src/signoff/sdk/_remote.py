@@ -217,6 +217,9 @@ class RemoteClient(BaseClient):
     def public_keys(self) -> Record:
         return self._get("/keys")  # type: ignore[no-any-return]
 
+    def revocations(self) -> Record:
+        return self._get("/revocations")  # type: ignore[no-any-return]
+
     def evidence(self, model: str, version: int) -> Record:
         return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}/evidence")  # type: ignore[no-any-return]
 

@@ -61,11 +61,10 @@ def _attest(
     parameter: str, parameter_version: int, kind: str, request_id: int | None, approvers: list[str],
 ) -> tuple[str, str]:
     now = uow.clock.now()
-    evidence = None
+    evidence: list[dict[str, Any]] = []
     signers: list[dict[str, Any]] = [{"user": a} for a in approvers]
     if request_id is not None:
         row = uow.requests.row(request_id)
-        evidence = evidence_hash(request_evidence(row))
         # Electronic signatures of this request: each approver with the meaning they signed.
         signed = {s["user"]: s for s in uow.signatures.for_requests([request_id])[request_id]  # type: ignore[attr-defined]
                   if s["record"]["decision"] == "approve"}
@@ -74,11 +73,12 @@ def _attest(
                 record = signed[entry["user"]]["record"]
                 entry.update(meaning=record["meaning"], signed_at=record["signed_at"],
                              full_name=record["signer"]["full_name"])
+        evidence = signer_evidence(uow, workflow, model_row, version_row, row, signed)
     statement = deployment_statement(
         model=model_row.name, version=version_row.number, artifact_uri=version_row.artifact_uri,
         digest=version_row.digest or "", env=env, created_at=now, change=kind, request_id=request_id,
         parameter=parameter, parameter_version=parameter_version, approvers=signers,
-        policy=workflow.policy(env).to_dict(), evidence_sha256=evidence,
+        policy=workflow.policy(env).to_dict(), signers=evidence,
     )
     body = canonical_json(statement).encode("utf-8")
     envelope = uow.signer.envelope(IN_TOTO_PAYLOAD_TYPE, body)  # type: ignore[attr-defined]
@@ -89,6 +89,25 @@ def _attest(
         request_id=request_id, parameter_version=parameter_version, keyid=keyid, payload_sha256=payload_sha256,
         envelope=envelope, at=now)
     return payload_sha256, keyid
+
+
+def signer_evidence(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, row: Any,
+                    signed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per approving decision: the signer, the meaning signed (None when unsigned) and the hash of
+    the evidence frozen with that decision (the request's evidence for decisions that froze none,
+    as their signatures did)."""
+    request = uow.requests.to_entity(row, model_row.name, version_row.number, workflow.policy(row.env))
+    fallback = None
+    out = []
+    for d in request.decisions:
+        if d.verdict.value != "approve":
+            continue
+        if d.evidence is None and fallback is None:
+            fallback = evidence_hash(request_evidence(row))
+        record = signed.get(d.actor, {}).get("record") or {}
+        out.append({"signer": d.actor, "meaning": record.get("meaning"),
+                    "evidence_sha256": evidence_hash(d.evidence) if d.evidence is not None else fallback})
+    return out
 
 
 def request_evidence(row: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from signoff.domain import events
 from signoff.domain.anchoring import DECIDED, SIGNED, Problem, check_signatures, cross_check, walk_chain
 from signoff.domain.attestations import rfc3339
 from signoff.domain.events import canonical_json
+from signoff.domain.signature_gaps import requires_signature, unsigned_in_chain
 from signoff.errors import VerificationFailed
 from signoff.sdk._attest import CHECKPOINT_PAYLOAD_TYPE, PublicKey, verify_checkpoint
 from signoff.services.ports import UnitOfWork
@@ -35,11 +36,13 @@ def create_checkpoint(*, uow: UnitOfWork, keys: Any) -> dict[str, Any]:
 
 
 def verify_audit(*, uow: UnitOfWork, keys: Any, checkpoints: list[dict[str, Any]] | None = None,
-                 trusted: list[PublicKey] | None = None, by: str = "signoff", notify: bool = False) -> dict[str, Any]:
+                 trusted: list[PublicKey] | None = None, by: str = "signoff", notify: bool = False,
+                 workflow: Any = None) -> dict[str, Any]:
     """The chain's links, every checkpoint (stored and given), and the tables against the chain.
 
-    Returns {ok, checked, first_broken, reason, problems, checkpoints}; the result is kept for
-    `/metrics`, and with `notify` a failure emits `signoff.audit.verification_failed`.
+    Returns {ok, checked, first_broken, reason, problems, warnings, checkpoints}; the result is
+    kept for `/metrics`, and with `notify` a failure emits `signoff.audit.verification_failed`.
+    With `workflow`, unsigned decisions in environments that now require signatures are warnings.
     """
     keyset = trusted if trusted is not None else (keys.public_keys() if keys is not None else [])
     with uow:
@@ -54,10 +57,12 @@ def verify_audit(*, uow: UnitOfWork, keys: Any, checkpoints: list[dict[str, Any]
         problems = walk.problems + problems
         problems += cross_check(walk, uow.state.live_pointers(), uow.state.latest_parameters())  # type: ignore[attr-defined]
         problems += check_signatures(walk, uow.signatures.all(), keyset)  # type: ignore[attr-defined]
+        warnings = unsigned_in_chain(walk.entries_by_id.values(), requires_signature(workflow)) if workflow else []
         report = {
             "ok": not problems, "checked": walk.checked, "first_broken": walk.first_broken,
             "reason": walk.reason or (problems[0].message if problems else ""),
-            "problems": [p.to_dict() for p in problems], "checkpoints": walk.checkpoints_checked,
+            "problems": [p.to_dict() for p in problems], "warnings": [w.to_dict() for w in warnings],
+            "checkpoints": walk.checkpoints_checked,
         }
         uow.verifications.add(at=uow.clock.now(), ok=report["ok"], checked=walk.checked,  # type: ignore[attr-defined]
                               problems=report["problems"], by=by)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from signoff.domain.attestations import evidence_hash, rfc3339
+from signoff.domain.signature_gaps import mark_unsigned, requires_signature
 from signoff.domain.workflow import Workflow
 from signoff.services import attestations, audit_anchor, esign, registry, review
 from signoff.services.attestations import request_evidence
@@ -32,7 +33,14 @@ def build_pack(*, uow_factory: Any, workflow: Workflow, keys: Any, model: str, v
             r["signatures"] = [{**esign.manifestation(s), "envelope": s["envelope"]} for s in signatures[r["id"]]]
         live_history = _live_history(uow, workflow, model)
         entries = _audit_slice(uow, model, version)
-    verification = audit_anchor.verify_audit(uow=uow_factory(), keys=keys, by=actor)
+    assessed = drift_by_report(entries)
+    for r in requests:
+        r["drift"] = request_drift(r, assessed)
+    reports = review.version_reports(uow=uow_factory(), model=model, version=version)
+    for report in reports:
+        report["drift"] = assessed.get(report["id"])
+    mark_unsigned(requests, requires_signature(workflow))
+    verification = audit_anchor.verify_audit(uow=uow_factory(), keys=keys, by=actor, workflow=workflow)
     checkpoint = _covering_checkpoint(uow_factory, keys, max((e["id"] for e in entries), default=0))
     return {
         "format": FORMAT,
@@ -40,7 +48,7 @@ def build_pack(*, uow_factory: Any, workflow: Workflow, keys: Any, model: str, v
         "generated_by": actor,
         "version": v,
         "requests": requests,
-        "inference_reports": review.version_reports(uow=uow_factory(), model=model, version=version),
+        "inference_reports": reports,
         "drift": [{"at": e["at"], "env": (e["after"] or {}).get("env"), "details": e["after"]}
                   for e in entries if e["action"] == "drift.detected"],
         "live_history": live_history,
@@ -49,6 +57,25 @@ def build_pack(*, uow_factory: Any, workflow: Workflow, keys: Any, model: str, v
                                                        version=version),
         "public_keys": keys.public_keyset() if keys is not None else {"keys": []},
     }
+
+
+def drift_by_report(entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Each inference report's drift assessment as the chain recorded it (per feature PSI and KS
+    p-value, the thresholds in force then), by report id."""
+    out = {}
+    for e in entries:
+        after = e.get("after") if isinstance(e.get("after"), dict) else {}
+        if e.get("action") == "inference.reported" and isinstance(after.get("drift"), dict):
+            out[int(after["id"])] = {"report_id": after["id"], "env": after.get("env"), **after["drift"]}
+    return out
+
+
+def request_drift(request: dict[str, Any], assessed: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    """The drift of the batch a request's evidence came from, or None (training metrics, no profile)."""
+    source = request.get("evidence_source") or {}
+    if source.get("source") != "inference" or source.get("report_id") is None:
+        return None
+    return assessed.get(int(source["report_id"]))
 
 
 def _now(uow_factory: Any) -> Any:

@@ -258,6 +258,8 @@ class AuditReport(_Out):
     first_broken: int | None
     reason: str
     problems: list[AuditProblem] = []
+    warnings: list[AuditProblem] = Field(default=[], description="Not breaks: e.g. decisions made before their "
+                                         "environment required signatures")
     checkpoints: int = 0
 
 

@@ -86,7 +86,12 @@ def audit_verify(
         report = c.verify_audit(checkpoints=given or None)
     if as_json:
         print_json(report)
-    elif report["ok"]:
+        if not report["ok"]:
+            raise typer.Exit(1)
+        return
+    for warning in report.get("warnings", []):
+        typer.echo(f"warning: {warning['check']}: {warning['message']}", err=True)
+    if report["ok"]:
         console.print(f"audit chain ok: {report['checked']} entries verified, "
                       f"{report.get('checkpoints', 0)} checkpoints, live pointers and parameters match")
     else:

@@ -107,7 +107,7 @@ def verify(
     artifact: Optional[str] = typer.Option(None, "--artifact", help="The artifact's bytes: a path or an http(s) URL."),
     env: Optional[str] = typer.Option(None, "--env", help="The environment you are deploying to."),
     keys: Optional[Path] = typer.Option(None, "--keys", help="The trusted public key set (`signoff keys export-public`)."),
-    revocations: Optional[Path] = typer.Option(None, "--revocations", help="A JSON revocation list."),
+    revocations: Optional[Path] = typer.Option(None, "--revocations", help="The signed revocation list (`signoff revocations`)."),
     evidence: Optional[Path] = typer.Option(None, "--evidence", help="Check an evidence pack (JSON) instead."),
 ) -> None:
     """Check an attestation (or with --evidence, an evidence pack) offline: no server, no database.
@@ -162,6 +162,20 @@ def evidence(
         console.print(f"wrote {output} ({len(data)} bytes)")
 
 
+def revocations(
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
+) -> None:
+    """The signed revocation list (DSSE envelope JSON): what `signoff verify --revocations` checks offline."""
+    with client() as c:
+        envelope = c.revocations()
+    text = json.dumps(envelope, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
 def audit_checkpoint() -> None:
     """Sign a checkpoint of the audit chain's head and print it (JSON) on stdout; keep it elsewhere."""
     with client() as c:
@@ -186,4 +200,5 @@ def register_commands(app: typer.Typer, audit_app: typer.Typer) -> None:
     app.command("attestation")(attestation)
     app.command("verify")(verify)
     app.command("evidence")(evidence)
+    app.command("revocations")(revocations)
     audit_app.command("checkpoint")(audit_checkpoint)

@@ -56,6 +56,6 @@ def verify_audit(principal: Principal = Depends(current_principal), ctx: Context
     live pointer and latest parameter value against it; the report names each discrepancy."""
     from signoff.services import audit_anchor
 
-    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, by=principal.name)
+    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, by=principal.name, workflow=ctx.workflow)
 
 

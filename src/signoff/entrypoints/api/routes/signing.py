@@ -19,7 +19,7 @@ from signoff.bootstrap import Context
 from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.routes.versions import VersionNumber
-from signoff.services import attestations, audit_anchor
+from signoff.services import attestations, audit_anchor, revocations
 from signoff.services.tokens import Principal
 
 router = api_router("signing")
@@ -52,6 +52,14 @@ def list_attestations(model: str, version: VersionNumber, env: str | None = Quer
     return {"items": items, "next_cursor": None}
 
 
+@router.get("/revocations")
+def revocation_list(principal: Principal = Depends(require("resolve")),
+                    ctx: Context = Depends(context)) -> dict[str, Any]:
+    """Every revoked (model, version, digest, environment) with time, who and why, as a DSSE envelope
+    signed with the server key: `signoff verify --revocations` checks it offline. Scope: resolve."""
+    return revocations.revocation_list(uow=ctx.read_uow(), keys=ctx.keys)
+
+
 @router.get("/models/{model}/versions/{version}/evidence")
 def evidence_pack(model: str, version: VersionNumber, principal: Principal = Depends(current_principal),
                   ctx: Context = Depends(context)) -> dict[str, Any]:
@@ -75,7 +83,8 @@ def verify_with_checkpoints(checkpoints: list[dict[str, Any]] = Body(default_fac
                             principal: Principal = Depends(require("admin")),
                             ctx: Context = Depends(context)) -> dict[str, Any]:
     """Full audit verification against the stored checkpoints and the signed ones given. Scope: admin."""
-    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, checkpoints=checkpoints, by=principal.name)
+    return audit_anchor.verify_audit(uow=ctx.uow(), keys=ctx.keys, checkpoints=checkpoints, by=principal.name,
+                                     workflow=ctx.workflow)
 
 
 class AuditCollector(Collector):
