@@ -56,7 +56,8 @@ VERSIONS = int(os.environ.get("SIGNOFF_BENCH_SCALE_VERSIONS", "100"))
 LIVE_EVERY = 20  # every 20th model has a version live in dev, through the use cases
 CHUNK = 10_000  # versions per COPY round
 ACTOR = "seed"
-SECONDS = 5
+SMALL_MODELS = int(os.environ.get("SIGNOFF_BENCH_SCALE_SMALL_MODELS", "100"))  # the baseline, same run
+SECONDS, ROUNDS = 3, 3
 PAGE_REQUESTS = 40
 
 
@@ -181,7 +182,7 @@ def _go_live(settings: Any, names: list[str]) -> float:
     return time.perf_counter() - began
 
 
-def _pages(settings: Any, order: list[str], target: str) -> dict[str, Any]:
+def _pages(settings: Any, order: list[str], target: str, models: int, live: int) -> dict[str, Any]:
     """/models and a board, in this process through the real app, signed in (as bench/ui.py)."""
     from fastapi.testclient import TestClient
     from ui import _signed_in
@@ -194,11 +195,10 @@ def _pages(settings: Any, order: list[str], target: str) -> dict[str, Any]:
     ctx = bootstrap(settings, migrate_schema=False)
     try:
         accounts.add_user(uow=ctx.uow(), name="bench", actor="bench", password_hash=hash_password("bench-pass-1"))
-        live = len(range(0, MODELS, LIVE_EVERY))
         pages = {
-            "models_first_page": ("/models", f"of {MODELS} models"),
-            "models_page_150": ("/models?page=150", "page 150 of") if MODELS >= 150 * 50 else None,
-            "models_search_name": ("/models?q=model-09", "models"),
+            "models_first_page": ("/models", f"of {models} models"),
+            "models_page_150": ("/models?page=150", "page 150 of") if models >= 150 * 50 else None,
+            "models_search_name": ("/models?q=model-000", "of 100 models"),
             "models_live_in_dev": (f"/models?live={order[0]}", f"of {live} models"),
             "board_first_page": (f"/models/{target}", f"of {VERSIONS} versions"),
             "board_second_page": (f"/models/{target}?page=2", f"of {VERSIONS} versions"),
@@ -243,74 +243,123 @@ def _sizes(engine: Engine) -> dict[str, Any]:
                        for name, rows, size, heap, idx in tables if size >= mb}}
 
 
-def run_scale_million(database: Database) -> dict[str, Any]:
+def _prepare(database: Database, home: Path, label: str, models: int) -> dict[str, Any]:
+    """A migrated database with `models` x VERSIONS versions (see the module docstring), settled."""
     from signoff.adapters.db.engine import build_engine
     from signoff.bootstrap import workflow_from
     from signoff.config import load_settings
 
-    out: dict[str, Any] = {"plan": {"models": MODELS, "versions_each": VERSIONS, "live_in_dev_every": LIVE_EVERY}}
+    home.mkdir()
+    # As register_c8 in bench/http_api.py: events left to workers; resolve reads the database.
+    server = Server(home, database.fresh_url(home, f"million_{label}"), SIGNOFF_SERVER__RESOLVE_CACHE_SECONDS="0",
+                    SIGNOFF_EVENTS__INLINE="false", SIGNOFF_SERVER__WORKER="false")
+    server.cli("db", "upgrade")
+    settings = load_settings(server.config, database_url=server.database_url)
+    order = list(workflow_from(settings).order)
+    names = [f"model-{i:05d}" for i in range(models)]
+    live = [n for i, n in enumerate(names) if i % LIVE_EVERY == 0]
+    live_set = set(live)
+    # Measured: a model in the middle with 100 versions, live in dev; registrations go to its
+    # neighbour (100 versions, nothing live).
+    target = live[len(live) // 2]
+    state: dict[str, Any] = {"label": label, "server": server, "settings": settings, "order": order, "home": home,
+                             "target": target, "neighbour": names[names.index(target) + 1], "models": models,
+                             "live": len(live)}
+    engine = build_engine(server.database_url)
+    state["engine"] = engine
+    print(f"bench scale-million ({label}): seeding {models:,} x {VERSIONS} versions ...", file=sys.stderr)
+    seeded = seed_registry(engine, names, {n: VERSIONS - (n in live_set) for n in names}, order)
+    print(f"  bulk rows in {seeded['seconds']} s; {len(live)} versions through the use cases ...", file=sys.stderr)
+    seeded["live_versions_through_use_cases"] = len(live)
+    seeded["use_cases_seconds"] = round(_go_live(settings, live), 1)
+    began = time.perf_counter()
+    settle(engine)
+    seeded["vacuum_analyze_seconds"] = round(time.perf_counter() - began, 1)
+    state["out"] = {"plan": {"models": models, "versions_each": VERSIONS, "live_in_dev_every": LIVE_EVERY,
+                             "resolve_and_board": target, "register": state["neighbour"]},
+                    "seeded": seeded, "size": _sizes(engine)}
+    return state
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"rps": max(r["rps"] for r in runs), "p50_ms": min(r["p50_ms"] for r in runs),
+            "p99_ms": min(r["p99_ms"] for r in runs), "errors": sum(r["errors"] for r in runs),
+            "rounds": [{k: r[k] for k in ("rps", "p50_ms", "p99_ms")} for r in runs]}
+
+
+def _http(states: list[dict[str, Any]]) -> None:
+    """Resolve (1 and 8 connections) then register (8), the databases taking turns each round."""
+    body = json.dumps({"artifact_uri": "s3://bench/m.pkl", "digest": "sha256:" + "c" * 64,
+                       "metrics": {"accuracy": 0.9}})
+    for s in states:
+        s["token"] = s["server"].cli("tokens", "create", "--user", "dana", "--scope", "admin")
+        s["out"]["start_to_readyz_s"] = round(s["server"].start(), 2)
+        s["resolve_url"] = f"{s['server'].url}/api/v1/models/{s['target']}/environments/{s['order'][0]}"
+        s["register_url"] = f"{s['server'].url}/api/v1/models/{s['neighbour']}/versions"
+        s["auth"] = _header_script(s["token"])
+        s["register"] = _header_script(s["token"], f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                                                   'wrk.headers["Content-Type"] = "application/json"')
+        _wrk(s["resolve_url"], s["auth"], 8, 2, 1, s["home"])  # warm-up
+        _wrk(s["register_url"], s["register"], 1, 1, 1, s["home"])
+        s["runs"] = {"resolve_c1": [], "resolve_c8": [], "register_c8": []}
+    for workload, url, script, connections, threads in (("resolve_c1", "resolve_url", "auth", 1, 1),
+                                                        ("resolve_c8", "resolve_url", "auth", 8, 2),
+                                                        ("register_c8", "register_url", "register", 8, 2)):
+        for i in range(ROUNDS):
+            for s in states[::1 if i % 2 == 0 else -1]:
+                s["runs"][workload].append(_wrk(s[url], s[script], connections, threads, SECONDS, s["home"]))
+    for s in states:
+        s["server"].stop()
+        for workload, runs in s["runs"].items():
+            s["out"][workload] = _best(runs)
+
+
+def _verify(state: dict[str, Any]) -> dict[str, Any]:
+    with state["engine"].connect() as conn:
+        entries = conn.execute(select(func.count()).select_from(AuditRow)).scalar_one()
+    began = time.perf_counter()
+    report = state["server"].cli("audit", "verify")
+    seconds = time.perf_counter() - began
+    return {"entries": entries, "seconds": round(seconds, 1), "entries_per_s": round(entries / seconds),
+            "output": report.splitlines()[-1:]}
+
+
+def run_scale_million(database: Database) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="signoff-bench-million-") as tmp:
-        home = Path(tmp)
-        # As register_c8 in bench/http_api.py: events left to workers; resolve reads the database.
-        server = Server(home, database.fresh_url(home, "million"), SIGNOFF_SERVER__RESOLVE_CACHE_SECONDS="0",
-                        SIGNOFF_EVENTS__INLINE="false", SIGNOFF_SERVER__WORKER="false")
-        server.cli("db", "upgrade")
-        settings = load_settings(server.config, database_url=server.database_url)
-        order = list(workflow_from(settings).order)
-        names = [f"model-{i:05d}" for i in range(MODELS)]
-        live = [n for i, n in enumerate(names) if i % LIVE_EVERY == 0]
-        live_set = set(live)
-        # Measured: a model in the middle with 100 versions, live in dev; registrations go to its
-        # neighbour (100 versions, nothing live).
-        target = live[len(live) // 2]
-        neighbour = names[names.index(target) + 1]
-        out["plan"].update(resolve_and_board=target, register=neighbour)
-        engine = build_engine(server.database_url)
+        states: list[dict[str, Any]] = []
         try:
-            print(f"bench scale-million: seeding {MODELS:,} x {VERSIONS} versions ...", file=sys.stderr)
-            out["seeded"] = seed_registry(engine, names, {n: VERSIONS - (n in live_set) for n in names}, order)
-            print(f"  bulk rows in {out['seeded']['seconds']} s; {len(live)} versions through the use cases ...",
-                  file=sys.stderr)
-            out["seeded"]["live_versions_through_use_cases"] = len(live)
-            out["seeded"]["use_cases_seconds"] = round(_go_live(settings, live), 1)
-            began = time.perf_counter()
-            settle(engine)
-            out["seeded"]["vacuum_analyze_seconds"] = round(time.perf_counter() - began, 1)
-            out["size"] = _sizes(engine)
-            print(f"  {out['size']['database_mb']:,} MB; measuring pages ...", file=sys.stderr)
-            out["pages"] = _pages(settings, order, target)
-            print("  resolve and register ...", file=sys.stderr)
-            token = server.cli("tokens", "create", "--user", "dana", "--scope", "admin")
-            out["start_to_readyz_s"] = round(server.start(), 2)
-            try:
-                resolve_url = f"{server.url}/api/v1/models/{target}/environments/{order[0]}"
-                auth = _header_script(token)
-                _wrk(resolve_url, auth, 8, 2, 1, home)  # warm-up
-                out["resolve_c1"] = _wrk(resolve_url, auth, 1, 1, SECONDS, home)
-                out["resolve_c8"] = _wrk(resolve_url, auth, 8, 2, SECONDS, home)
-                body = json.dumps({"artifact_uri": "s3://bench/m.pkl", "digest": "sha256:" + "c" * 64,
-                                   "metrics": {"accuracy": 0.9}})
-                register = _header_script(token, f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
-                                                 'wrk.headers["Content-Type"] = "application/json"')
-                register_url = f"{server.url}/api/v1/models/{neighbour}/versions"
-                _wrk(register_url, register, 1, 1, 1, home)  # warm-up
-                out["register_c8"] = _wrk(register_url, register, 8, 2, SECONDS, home)
-            finally:
-                server.stop()
-            print("  signoff audit verify ...", file=sys.stderr)
-            with engine.connect() as conn:
-                entries = conn.execute(select(func.count()).select_from(AuditRow)).scalar_one()
-            began = time.perf_counter()
-            report = server.cli("audit", "verify")
-            seconds = time.perf_counter() - began
-            out["audit_verify"] = {"entries": entries, "seconds": round(seconds, 1),
-                                   "entries_per_s": round(entries / seconds), "output": report.splitlines()[-1:]}
+            states.append(_prepare(database, Path(tmp) / "large", "large", MODELS))
+            states.append(_prepare(database, Path(tmp) / "small", "small", SMALL_MODELS))
+            for s in states:
+                print(f"  {s['label']}: pages ...", file=sys.stderr)
+                s["out"]["pages"] = _pages(s["settings"], s["order"], s["target"], s["models"], s["live"])
+            print("  resolve and register, taking turns ...", file=sys.stderr)
+            _http(states)
+            for s in states:
+                print(f"  {s['label']}: signoff audit verify ...", file=sys.stderr)
+                s["out"]["audit_verify"] = _verify(s)
+                out[s["label"]] = s["out"]
         finally:
-            engine.dispose()
-    out["method"] = {"wrk_seconds": SECONDS, "resolve_cache": "off ([server] resolve_cache_seconds = 0)",
+            for s in states:
+                s["server"].stop()
+                s["engine"].dispose()
+    large, small = out["large"], out["small"]
+    out["large_over_small"] = {
+        "resolve_c1_p50": _ratio(large["resolve_c1"]["p50_ms"], small["resolve_c1"]["p50_ms"]),
+        "resolve_c8_rps_small_over_large": _ratio(small["resolve_c8"]["rps"], large["resolve_c8"]["rps"]),
+        "register_c8_rps_small_over_large": _ratio(small["register_c8"]["rps"], large["register_c8"]["rps"]),
+        **{f"page_{k}_p50": _ratio(v["p50_ms"], small["pages"][k]["p50_ms"])
+           for k, v in large["pages"].items() if isinstance(v, dict) and k in small["pages"]}}
+    out["method"] = {"wrk_seconds": SECONDS, "rounds": ROUNDS, "figure": "best round of each, large and small "
+                     "taking turns", "resolve_cache": "off ([server] resolve_cache_seconds = 0)",
                      "events": "[events] inline = false, no worker running (as register_c8)",
                      "pages": f"{PAGE_REQUESTS} requests each after 3 warm-up, in-process ASGI client"}
     return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
 
 
 def main() -> None:
