@@ -11,14 +11,19 @@ SIGNOFF_BENCH_POSTGRES_URL), a database migrated by `signoff db upgrade`, then:
   sealed onto the hash chain in order so `signoff audit verify` passes; its four
   PendingManualApproval stages are written by one INSERT … SELECT inside PostgreSQL afterwards
   (4 million rows Python need not build). 10,000 models, 100 versions each, except that
-  `LIVE` models (every 20th) get 99 and their 100th through the real use cases (register, then
+  every 20th model gets 99 and its 100th through the real use cases (register, then
   approved in dev: request, decision, stage, live pointer, parameters, promotion, events, audit),
   so there are live pointers to resolve and live filters to page. Then VACUUM ANALYZE.
-- **resolve** (`wrk`, 1 and 8 connections, the per-process resolve cache off so every resolve
-  reads the database) and **register** (8 connections, `[events] inline = false`, as
-  bench/http_api.py's register_c8) against a real `signoff server`, on a model with 100 versions;
+- a **small** database the same way (100 models, 10,000 versions: SIGNOFF_BENCH_SCALE_SMALL_MODELS)
+  on the same server, as the baseline measured in the same run;
 - **pages** (in-process, signed in, as bench/ui.py): /models first, deep, searched and filtered
   pages, and the board of a model with 100 versions (first and second page); p50/p99;
+- **resolve** (`wrk`, 1 and 8 connections, the per-process resolve cache off so every resolve
+  reads the database) and **register** (8 connections, `[events] inline = false`, as
+  bench/http_api.py's register_c8) against a real `signoff server` per database, on a model
+  with 100 versions in both; large and small take turns for three short rounds of each and the
+  best round counts (as bench/scale.py), so a burst of load on a shared machine does not
+  decide the ratio;
 - **`signoff audit verify`** over the whole chain, wall time through the CLI;
 - **size**: pg_database_size and pg_total_relation_size per table, after VACUUM ANALYZE.
 
@@ -41,15 +46,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from databases import Database, open_database  # noqa: E402
-from http_api import Server, _header_script, _wrk  # noqa: E402
-from seed import settle  # noqa: E402
-from sqlalchemy import Engine, func, select, text  # noqa: E402
+from databases import Database, open_database
+from http_api import Server, _header_script, _wrk
+from seed import settle
+from sqlalchemy import Engine, func, select, text
 
-from signoff.adapters.db.tables import AuditRow, ModelRow, OutboxRow, VersionRow  # noqa: E402
-from signoff.domain import events  # noqa: E402
-from signoff.domain.audit import GENESIS, AuditEntry, seal  # noqa: E402
-from signoff.domain.models import Lineage, ModelVersion, Stage  # noqa: E402
+from signoff.adapters.db.tables import AuditRow, ModelRow, OutboxRow, VersionRow
+from signoff.domain import events
+from signoff.domain.audit import GENESIS, AuditEntry, seal
+from signoff.domain.models import Lineage, ModelVersion, Stage
 
 MODELS = int(os.environ.get("SIGNOFF_BENCH_SCALE_MODELS", "10000"))
 VERSIONS = int(os.environ.get("SIGNOFF_BENCH_SCALE_VERSIONS", "100"))

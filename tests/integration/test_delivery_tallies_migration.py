@@ -11,11 +11,11 @@ import pytest
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, func, insert, inspect, select, text, update
+from tests.conftest import on_postgres
 
 from signoff.adapters.db import migrate
 from signoff.adapters.db.engine import build_engine
 from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow, OutboxRow
-from tests.conftest import on_postgres
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
