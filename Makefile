@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test soak bench bench-compare demo server clean install mlflow-server
+.PHONY: run test soak bench bench-compare bench-scale demo server clean install mlflow-server
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -87,6 +87,13 @@ bench: $(TEST_STAMP) $(MLFLOW_STAMP)  # the aws suite drives boto3 against moto 
 bench-compare: $(STAMP)
 	@$(BIN)/python -m compileall -q src/signoff
 	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/compare_mlflow.py
+
+# The capacity estimate's registry on PostgreSQL: 1,000,000 versions over 10,000 models, bulk-seeded;
+# resolve, register, pages, `audit verify`, database size (bench/scale_million.py). Not in `make
+# bench`: seeding and verifying take several minutes and ~3.5 GB of disk.
+bench-scale: $(TEST_STAMP)
+	@$(BIN)/python -m compileall -q src/signoff
+	@$(BIN)/python bench/scale_million.py
 
 clean:
 	rm -rf $(VENV) $(MLFLOW_VENV) .signoff build *.egg-info

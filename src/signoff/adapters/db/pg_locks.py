@@ -15,6 +15,7 @@ AUDIT_CHAIN = 0x5160FF  # one lock: appends to the audit chain
 LIVE_POINTERS = 5316  # one lock per (model, env): moves of a live pointer
 STARTUP_SYNC = 5317  # "users", "rules": the sync of configured users and rules at start-up
 RETENTION = 5318  # one lock: a batch of `signoff prune` (workers prune on a schedule)
+TALLY_COMPACTION = 5319  # taken only if free, by the triggers folding delivery_tallies (migration 0016)
 
 _ONE = text("SELECT pg_advisory_xact_lock(:k)")
 _KEYED = text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))")
