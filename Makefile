@@ -50,7 +50,7 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/signoff demo
 
-# The suite runs twice (issue 9): first all of it on SQLite, then with SIGNOFF_TEST_DB=postgres
+# The suite runs twice: first all of it on SQLite, then with SIGNOFF_TEST_DB=postgres
 # every test that uses a database, on a real PostgreSQL server (processes the tests start get
 # its URL too). tests/conftest.py leaves out of the second pass only what it cannot vary:
 # tests/unit (pure; refused a database), tests marked `sqlite_only` (the demo's SQLite file,
@@ -69,7 +69,7 @@ test: $(TEST_STAMP) $(MLFLOW_STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	SIGNOFF_TEST_DB=postgres $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-# The multi-process soak on PostgreSQL (issue 9), longer than in `make test` (30 s there).
+# The multi-process soak on PostgreSQL, longer than in `make test` (30 s there).
 SOAK_SECONDS ?= 300
 soak: $(TEST_STAMP)
 	SIGNOFF_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -m soak -s -p no:cacheprovider \

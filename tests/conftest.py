@@ -3,7 +3,7 @@
 The database is SQLite by default and PostgreSQL with `SIGNOFF_TEST_DB=postgres`: then every
 test that asks for one (the `ctx`/`settings` fixtures, `make_settings`, `database_url_for`, and
 the fixtures that start `signoff` processes) gets a copy of a migrated template database on a
-real server (tests/fixtures/servers.py). `make test` runs both passes. Tests marked
+real server (tests/fixtures/servers/postgres.py). `make test` runs both passes. Tests marked
 `sqlite_only` exercise SQLite itself (the demo's file, the writer gate) and are deselected on
 PostgreSQL; where the behaviour matters there too, a test that runs on both covers it.
 """

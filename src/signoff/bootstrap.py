@@ -265,7 +265,7 @@ def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Any:
 
 
 def mail_composer(ctx: Context) -> Any:
-    """Templated approval emails with review links signed by `server.secret_key` (issue 6)."""
+    """Templated approval emails with review links signed by `server.secret_key`."""
     from signoff.adapters.links import ReviewLinks
     from signoff.services.emails import MailComposer
 

@@ -177,7 +177,7 @@ class SmtpSettings(_Strict):
 
 
 class EventsSettings(_Strict):
-    """`[events]`: how events reach the rules' targets (issue 5)."""
+    """`[events]`: how events reach the rules' targets."""
 
     # Dispatch in the process that committed, right after the commit: what embedded use (CLI,
     # SDK, demo) needs. With `signoff worker` processes running it may stay on (claims are
@@ -244,7 +244,7 @@ class RetentionSettings(_Strict):
         return text
 
 
-# --- Directory sign-in (issue 8): [auth], [auth.ldap], [auth.oidc] --------------------------
+# --- Directory sign-in: [auth], [auth.ldap], [auth.oidc] ------------------------------------
 
 GroupMap = dict[str, str | list[str]]
 

@@ -240,7 +240,7 @@ class TestTheDemoMailbox:
     def test_the_mailbox_shows_the_caught_email_and_its_link_leads_to_the_review(
         self, tmp_path: Path, clock: Any, chromium: Any,
     ) -> None:
-        from signoff.adapters.mailbox import Mailbox
+        from signoff.demo.mail_catcher import Mailbox
         from signoff.entrypoints.web import set_mail_catcher
         from tests.fixtures.web import build_stack
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from signoff.entrypoints.demo_server import command_hint
+from signoff.demo.server import command_hint
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.sqlite_only  # no database is opened: nothing to vary

@@ -66,7 +66,7 @@ class TestAGoodSecretKey:
             server.stop()
 
     def test_the_demo_generates_its_own_and_keeps_it(self, tmp_path: Path) -> None:
-        from signoff.entrypoints.demo_server import _secret_key
+        from signoff.demo.server import _secret_key
 
         first = _secret_key(tmp_path)
         assert secret_key_problem(first) is None

@@ -1,4 +1,4 @@
-"""Soak: 3 API processes and 3 workers on one PostgreSQL, 20 concurrent SDK clients (issue 9).
+"""Soak: 3 API processes and 3 workers on one PostgreSQL, 20 concurrent SDK clients.
 
 For $SIGNOFF_SOAK_SECONDS (default 30) the clients register versions, decide on open requests
 (racing each other for the same ones), report inference and resolve. Then the workers drain,

@@ -1,4 +1,5 @@
-"""Who signed in, as an identity provider vouches for it, and how directory names become ours.
+"""Who signed in, as an identity provider vouches for it, and how directory names become ours;
+who is calling (`Principal`: a user through a token, a web session or an AWS key, or anonymous).
 
 Pure: the providers (local accounts, LDAP, OIDC) produce an `Identity`; the services turn it
 into a user row with memberships.
@@ -26,6 +27,27 @@ class Identity:
     email: str | None = None
     display_name: str | None = None
     auth_time: float | None = None  # OIDC: when the provider last authenticated the person (epoch s)
+
+
+# What a caller may do. Tokens carry some of these; a web session carries a person's share.
+SCOPES = ("register", "resolve", "report", "decide", "rules", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user acting through a token, a web session, or anonymously."""
+
+    name: str
+    scopes: frozenset[str]
+    via: str = "token"
+    token_id: int | None = None
+
+    def allows(self, *needed: str) -> bool:
+        """`admin` allows everything; otherwise any one of `needed` suffices."""
+        return "admin" in self.scopes or any(s in self.scopes for s in needed)
+
+
+ANONYMOUS = Principal("anonymous", frozenset({"resolve"}), via="anonymous")
 
 
 def account_name(raw: str, *, strip_domain: bool = False) -> str:

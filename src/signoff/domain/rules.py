@@ -353,7 +353,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "pattern": {"source": [events.SOURCE], "type": [events.APPROVAL_DECIDED]},
         "targets": [{"type": "email", "to": ["registrant"]}],
     },
-    # Issue 6 (human review): the approvers' emails with review links, reminders, expiry notices.
+    # Human review: the approvers' emails with review links, reminders, expiry notices.
     {
         "name": "default-email-approvers",
         "description": "An opened approval or promotion request, and each reminder, is mailed to the "

@@ -51,7 +51,7 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        # Issue 6: expiry and reminders of approval requests ride along with every worker.
+        # Expiry and reminders of approval requests ride along with every worker: no extra process to run.
         from signoff.entrypoints.sweeper import Sweeper
 
         self.sweeper = Sweeper(ctx, interval=sweep_interval) if sweep_interval else None

@@ -10,6 +10,7 @@ from signoff.adapters import artifacts
 from signoff.adapters.artifacts import ArtifactStore
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
+from signoff.domain.identity import ANONYMOUS
 from signoff.domain.models import Lineage
 from signoff.errors import AuthenticationFailed
 from signoff.sdk._base import BaseClient
@@ -17,7 +18,6 @@ from signoff.sdk._records import Record, record
 from signoff.sdk._resolved import Resolved
 from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, registry
 from signoff.services import rules as rule_service
-from signoff.services.tokens import ANONYMOUS
 from signoff.services import artifacts as artifact_service
 from signoff.services import tokens as token_service
 from signoff.services import attestations as attestation_service

@@ -17,9 +17,10 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from signoff.adapters.db.aws_keys import aws_key_to_dict
 from signoff.adapters.db.tables import AwsKeyRow, UserRow
+from signoff.domain.identity import Principal
 from signoff.errors import InvalidInput
 from signoff.services.ports import Clock, UnitOfWork
-from signoff.services.tokens import Principal, check_scopes
+from signoff.services.tokens import check_scopes
 
 # What a pipeline's key needs, and an approver's: whether a decision is allowed is still the
 # environment's policy and the user's groups at that moment.

@@ -17,28 +17,11 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from signoff.adapters.db.tables import TokenRow, UserRow
 from signoff.adapters.db.tokens import token_to_dict
+from signoff.domain.identity import SCOPES, Principal
 from signoff.errors import AuthenticationFailed, InvalidInput
 from signoff.services.ports import Clock, UnitOfWork
 
-SCOPES = ("register", "resolve", "report", "decide", "rules", "admin")
 TOKEN_PREFIX = "so_"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a user acting through a token, a web session, or anonymously."""
-
-    name: str
-    scopes: frozenset[str]
-    via: str = "token"
-    token_id: int | None = None
-
-    def allows(self, *needed: str) -> bool:
-        """`admin` allows everything; otherwise any one of `needed` suffices."""
-        return "admin" in self.scopes or any(s in self.scopes for s in needed)
-
-
-ANONYMOUS = Principal("anonymous", frozenset({"resolve"}), via="anonymous")
 
 
 def hash_token(token: str) -> str:

@@ -16,9 +16,9 @@ that copy honest:
 A fill that raced an invalidation is not stored: each invalidation bumps an epoch, and a
 read is kept only if the epoch it started under is still current.
 
-SQLite stays uncached (``bootstrap`` builds a plain ``LiveReader``): its read is ~20 µs, and
-several processes may share one database file (a CLI next to a server) with no channel to
-tell each other, so a cache could only be invalidated within one process.
+SQLite stays uncached (``bootstrap`` builds a plain ``LiveReader``): its read is already a cheap
+local one, and several processes may share one database file (a CLI next to a server) with no
+channel to tell each other, so a cache could only be invalidated within one process.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The resolve hot path: one primary-key read on a per-thread DBAPI connection.
 
 Resolve is what every inference pipeline calls, so it skips the ORM, the engine's pool and
-SQLAlchemy's result processing (together ~50 µs of the ~55 µs a Core query costs here) and
+SQLAlchemy's result processing (together nearly all of what a Core query costs here) and
 runs a statement SQLAlchemy compiled once for the dialect. The connection is in autocommit, so
 each read sees the latest committed state. On PostgreSQL, ``live_cache.CachedLiveReader`` puts
 a notification-invalidated cache in front of it; ``reads`` counts the round trips either way.

@@ -1,8 +1,9 @@
 """Hot write statements run straight on the driver's cursor, compiled by SQLAlchemy once.
 
-A registration runs seven statements. Through `Connection.execute` each costs ~50 µs of
-SQLAlchemy bookkeeping on these machines (execution context, events, result set-up) against
-~5 µs for SQLite to run it, and the registration is the write pipelines make most. `Prepared`
+A registration runs seven statements. Through `Connection.execute` each spends many times
+longer in SQLAlchemy's bookkeeping (execution context, events, result set-up) than SQLite takes
+to run it, and the registration is the write pipelines make most (`make bench` measures
+registrations per second). `Prepared`
 keeps SQLAlchemy for what it is good at (the SQL for each dialect, paramstyle, bind casts and
 type conversion on the way in) and drops the per-call machinery: the statement is compiled once
 per dialect, its parameters converted by the columns' own bind processors, and run on a cursor

@@ -274,7 +274,7 @@ class MembershipRow(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
 
 
-# --- API tokens (issue 4: HTTP API and accounts) -------------------------------------------
+# --- API tokens (HTTP API and accounts) -----------------------------------------------------
 
 
 class TokenRow(Base):
@@ -295,7 +295,7 @@ class TokenRow(Base):
     last_used_at: Mapped[datetime | None]
 
 
-# --- Reference profiles (issue 7: inference loop, drift) ---------------------------------
+# --- Reference profiles (inference loop, drift) -------------------------------------------
 
 
 class ArtifactMismatchRow(Base):
@@ -322,7 +322,7 @@ class ReferenceProfileRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
 
 
-# --- Event bus (issue 5: rules, deliveries and their attempts) ---------------------------
+# --- Event bus (rules, deliveries and their attempts) -------------------------------------
 
 
 class RuleRow(Base):
@@ -397,7 +397,7 @@ class DeliveryAttemptRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-# --- Web sign-in sessions (issue 6: human review) -----------------------------------------
+# --- Web sign-in sessions (human review) ---------------------------------------------------
 
 
 class WebSessionRow(Base):

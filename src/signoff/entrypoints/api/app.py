@@ -40,8 +40,8 @@ from signoff.services.tokens import TokenVerifier
 
 ROUTERS = [models.router, versions.router, environments.router, approval_requests.router, parameters.router,
            audit.router, events.router, health.router, lifecycle.router, users.router, tokens.router]
-ROUTERS.append(sessions.router)  # issue 8: sign-in with local or directory accounts
-ROUTERS += [rules.router, deliveries.router]  # issue 5: the event bus
+ROUTERS.append(sessions.router)  # sign-in with local or directory accounts
+ROUTERS += [rules.router, deliveries.router]  # the event bus
 ROUTERS.append(mlflow_routes.router)  # the MLflow bridge's webhook intake
 ROUTERS.append(aws_keys.router)  # keys for the AWS doors (entrypoints/aws)
 ROUTERS += [signing.router, signing.well_known]  # keys, attestations, audit checkpoints
@@ -80,7 +80,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     access_log.install()  # review-link tokens never reach the access log
     for router in ROUTERS:
         app.include_router(router)
-    mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator
+    mount_web(app, ctx)  # the web UI: pages, static files, session-cookie authenticator
     mount_aws(app, ctx)  # the AWS-compatible doors: SSM and SageMaker over SigV4 (entrypoints/aws)
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
                        metrics=RequestMetrics(app.state.metrics_registry))

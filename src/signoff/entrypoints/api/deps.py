@@ -18,8 +18,8 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import ANONYMOUS, Principal
 from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
-from signoff.services.tokens import ANONYMOUS, Principal
 
 Authenticator = Callable[[Request], Principal | None]
 

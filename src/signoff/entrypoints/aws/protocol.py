@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.aws import sigv4
 from signoff.entrypoints.aws.errors import AwsError, access_denied, from_signoff
 from signoff.errors import SignoffError
 from signoff.services.aws_keys import AwsKeyVerifier
-from signoff.services.tokens import Principal
 
 log = logging.getLogger("signoff.aws")
 

@@ -19,9 +19,9 @@ from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
+from signoff.domain.identity import Principal
 from signoff.entrypoints.aws.errors import AwsError
 from signoff.services.aws_keys import AwsKeyVerifier, KeyRefused
-from signoff.services.tokens import Principal
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE = "%Y%m%dT%H%M%SZ"

@@ -68,7 +68,8 @@ def exit_code_for(exc: SignoffError) -> int:
 
 
 def _register_commands() -> None:
-    from signoff.entrypoints.cli import admin_cmds, records_cmds, registry_cmds, demo_cmd
+    from signoff.demo import command as demo_cmd
+    from signoff.entrypoints.cli import admin_cmds, records_cmds, registry_cmds
 
     registry_cmds.register_commands(app)
     records_cmds.register_commands(app)

@@ -97,7 +97,7 @@ def register_commands(app: typer.Typer) -> None:
     ) -> None:
         """Serve the HTTP API (REST under /api/v1, /healthz, /readyz, /metrics) and the web UI."""
         if demo:
-            from signoff.entrypoints.demo_server import serve_demo
+            from signoff.demo.server import serve_demo
 
             serve_demo(host, port, log_level=log_level.value if log_level else "warning", say=lambda line: print(line, flush=True))  # no wrapping
             return

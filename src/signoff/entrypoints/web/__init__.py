@@ -42,7 +42,7 @@ def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
     )
     for router in (auth.router, pages.router, review.router, mailbox.router, admin.router, api_docs.router):
         app.include_router(router)
-    sso.install(app, ctx)  # issue 8: LDAP passwords and "Sign in with …" (OIDC)
+    sso.install(app, ctx)  # LDAP passwords and "Sign in with …" (OIDC)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     authenticators = getattr(app.state, "authenticators", None)

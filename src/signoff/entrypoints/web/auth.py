@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from signoff.domain.identity import Principal
 from signoff.entrypoints.web import sso
 from signoff.entrypoints.web.common import (
     SIGNIN_COOKIE,
@@ -26,7 +27,6 @@ from signoff.entrypoints.web.common import (
 from signoff.entrypoints.signin_guard import throttled
 from signoff.errors import AuthenticationFailed, RateLimited, ServiceUnavailable, SignoffError
 from signoff.services import approvals, web_sessions
-from signoff.services.tokens import Principal
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Query, Request
 
 from signoff.adapters.identity import decision_groups
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
     MAX_PAGE,
@@ -22,7 +23,6 @@ from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import ApprovalRequestPublic, DecisionCreate, Page
 from signoff.entrypoints.signatures import reauthentication, signing_rules, with_signatures
 from signoff.services import approvals
-from signoff.services.tokens import Principal
 
 router = api_router("approval-requests")
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
     IntCursor,
@@ -20,7 +21,6 @@ from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import AuditEntryPublic, AuditReport, Page
 from signoff.errors import InvalidInput
 from signoff.services import lookups
-from signoff.services.tokens import Principal
 
 router = api_router("audit")
 

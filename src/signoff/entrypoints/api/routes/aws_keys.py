@@ -11,11 +11,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from signoff.adapters.aws_secrets import SecretBox
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In, _whole
 from signoff.services import aws_keys
-from signoff.services.tokens import Principal
 
 router = api_router("aws-keys")
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Query
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.cached import Cached
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
@@ -25,7 +26,6 @@ from signoff.entrypoints.api.deps import (
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import DeliveryDetail, DeliveryPublic, Page
 from signoff.services import dispatch
-from signoff.services.tokens import Principal
 
 router = api_router("deliveries")
 

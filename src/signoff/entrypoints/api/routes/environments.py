@@ -18,6 +18,7 @@ from fastapi import Depends, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, principal_for_resolve, resolve_principal
 from signoff.entrypoints.api.errors import signoff_error_response
 from signoff.entrypoints.api.routes import api_router
@@ -25,7 +26,6 @@ from signoff.entrypoints.api.schemas import LivePublic
 from signoff.domain.models import LiveVersion
 from signoff.errors import PermissionDenied, SignoffError
 from signoff.services import lookups
-from signoff.services.tokens import Principal
 
 router = api_router("environments")
 

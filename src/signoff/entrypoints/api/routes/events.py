@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import (
     MAX_PAGE,
     IntCursor,
@@ -18,7 +19,6 @@ from signoff.entrypoints.api.deps import (
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import EventPublic, Page
 from signoff.services import lookups
-from signoff.services.tokens import Principal
 
 router = api_router("events")
 

@@ -8,10 +8,10 @@ from fastapi import Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.services import artifacts, drift, lifecycle
-from signoff.services.tokens import Principal
 
 router = api_router("lifecycle")
 

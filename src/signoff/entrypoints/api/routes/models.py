@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import MAX_PAGE, context, current_principal, next_cursor, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import ModelCreate, ModelPublic, Page
 from signoff.services import registry
-from signoff.services.tokens import Principal
 
 router = api_router("models")
 

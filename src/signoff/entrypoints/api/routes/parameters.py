@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Depends, Query
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
     MAX_PAGE,
@@ -23,7 +24,6 @@ from signoff.entrypoints.api.deps import (
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import Page, ParameterPublic
 from signoff.services import lookups
-from signoff.services.tokens import Principal
 
 router = api_router("parameters")
 

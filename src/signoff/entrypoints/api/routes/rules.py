@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Depends, Path, Response
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import (
@@ -18,7 +19,6 @@ from signoff.entrypoints.api.schemas import (
     RuleUpdate,
 )
 from signoff.services import rules
-from signoff.services.tokens import Principal
 
 router = api_router("rules")
 

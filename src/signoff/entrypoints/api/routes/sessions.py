@@ -14,6 +14,7 @@ from pydantic import Field
 
 from signoff.adapters.identity import directory_for
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.domain.timespec import parse_duration
 from signoff.entrypoints.api.deps import context, current_principal
 from signoff.entrypoints.api.routes import api_router
@@ -21,7 +22,6 @@ from signoff.entrypoints.api.schemas import ErrorBody, Timestamp, _In, _Out
 from signoff.entrypoints.signin_guard import throttled
 from signoff.errors import InvalidInput
 from signoff.services import identity, tokens
-from signoff.services.tokens import Principal
 
 router = api_router("sessions")
 

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from signoff.adapters.db.signing_records import CheckpointRepository, VerificationRepository
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.routes.versions import VersionNumber
 from signoff.services import attestations, audit_anchor, revocations
-from signoff.services.tokens import Principal
 
 router = api_router("signing")
 well_known = APIRouter(tags=["signing"])

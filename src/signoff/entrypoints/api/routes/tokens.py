@@ -9,11 +9,11 @@ from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In, _whole
 from signoff.services import tokens
-from signoff.services.tokens import Principal
 
 router = api_router("tokens")
 

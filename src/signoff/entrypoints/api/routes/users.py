@@ -8,12 +8,12 @@ from fastapi import Depends, FastAPI, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import MODEL_NAME, Page, _In
 from signoff.domain.people import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from signoff.services import accounts, people
-from signoff.services.tokens import Principal
 
 router = api_router("users")
 

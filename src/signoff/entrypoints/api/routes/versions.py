@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from signoff.adapters.db.engine import is_sqlite
 from signoff.bootstrap import Context
+from signoff.domain.identity import Principal
 from signoff.domain.models import Lineage
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
@@ -59,7 +60,6 @@ from signoff.entrypoints.api.schemas import (
 from signoff.errors import SignoffError
 from signoff.services import approvals, inference, registry
 from signoff.services.batched_registrations import RegistrationWriter
-from signoff.services.tokens import Principal
 
 router = api_router("versions")
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from signoff.config import Settings, load_settings
+from signoff.demo.cast import DEMO_ENVIRONMENTS, DEMO_USERS, MODEL
 
-MODEL = "cancer-classifier"
 SENDER = "signoff demo <signoff@demo.invalid>"
 # Who signs in as whom: the role printed next to each name, and who starts.
 FIRST_APPROVER = "rita"
@@ -109,8 +109,6 @@ def write_config(path: Path, sections: dict[str, Any]) -> None:
 
 
 def demo_config(home: Path, url: str, smtp_port: int, secret: str) -> dict[str, Any]:
-    from signoff.demo_story import DEMO_ENVIRONMENTS, DEMO_USERS
-
     users = {name: {"groups": spec["groups"], "email": spec["email"], "admin": name == ADMIN}
              for name, spec in DEMO_USERS.items()}
     environments = {k: v for k, v in DEMO_ENVIRONMENTS.items()}
@@ -138,7 +136,7 @@ def _set_passwords(ctx: Any, passwords: dict[str, str], new: set[str]) -> None:
 
 def _seed(ctx: Any, home: Path, say: Callable[[str], None]) -> bool:
     """Train and register version 1 of the demo model unless the model exists already."""
-    from signoff import demo_models
+    from signoff.demo import classifier
     from signoff.errors import NotFound
     from signoff.sdk._embedded import EmbeddedClient
     from signoff.services import registry
@@ -151,8 +149,8 @@ def _seed(ctx: Any, home: Path, say: Callable[[str], None]) -> bool:
     work = home / "demo"
     work.mkdir(parents=True, exist_ok=True)
     say("Training a classifier on scikit-learn's breast-cancer data (ships with scikit-learn)…")
-    trained = demo_models.train(work, f"{MODEL}-v1")
-    demo_models.write_holdout(work)
+    trained = classifier.train(work, f"{MODEL}-v1")
+    classifier.write_holdout(work)
     client = EmbeddedClient(actor="dana", context=ctx)
     client.register(MODEL, str(trained.path), metrics=trained.metrics, run_id="run-001", code_commit="a1b2c3d",
                     dataset_hash="sklearn:breast_cancer", flavor="sklearn", owner_group="data-science",
@@ -170,9 +168,8 @@ def _seed(ctx: Any, home: Path, say: Callable[[str], None]) -> bool:
 
 def build_demo(home: Path, host: str, port: int, *, say: Callable[[str], None] = print) -> DemoServer:
     """Everything but the HTTP listener: database, users, mail catcher, worker, sweeper, seed."""
-    from signoff.adapters.mailbox import Mailbox
     from signoff.bootstrap import bootstrap
-    from signoff.demo_story import DEMO_USERS
+    from signoff.demo.mail_catcher import Mailbox
     from signoff.entrypoints.api.app import create_app
     from signoff.entrypoints.web import set_mail_catcher
     from signoff.entrypoints.worker import Worker
@@ -240,8 +237,6 @@ def open_requests(ctx: Any) -> list[Any]:
 
 
 def banner(demo: DemoServer) -> list[str]:
-    from signoff.demo_story import DEMO_USERS
-
     width = max(len(n) for n in demo.passwords)
     pw_width = max(len(p) for p in demo.passwords.values())
     lines = [

@@ -15,30 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from signoff.config import Settings
+from signoff.demo.cast import DEMO_ENVIRONMENTS, DEMO_USERS, MODEL
 
-DEMO_USERS: dict[str, dict[str, Any]] = {
-    "dana": {"groups": ["data-science", "ml-reviewers"], "email": "dana@example.com", "role": "data scientist"},
-    "rita": {"groups": ["ml-reviewers"], "email": "rita@example.com", "role": "dev/test approver"},
-    "uma": {"groups": ["uat-approvers"], "email": "uma@example.com", "role": "uat approver"},
-    "paula": {"groups": ["ml-leads"], "email": "paula@example.com", "role": "prod approver (ML lead)"},
-    "pete": {"groups": ["risk-office"], "email": "pete@example.com", "role": "prod approver (risk office)"},
-    "erin": {"groups": ["emergency"], "email": "erin@example.com", "role": "on-call engineer (emergency group)"},
-}
-
-DEMO_ENVIRONMENTS: dict[str, Any] = {
-    "order": ["dev", "test", "uat", "prod"],
-    "dev": {"approvers": ["ml-reviewers"]},
-    "test": {"approvers": ["ml-reviewers"], "gates": ["accuracy >= 0.9", "f1 >= live.f1 - 0.02"]},
-    "uat": {"approvers": ["uat-approvers"], "gates": ["accuracy >= 0.9"]},
-    "prod": {
-        "approvers": ["ml-leads", "risk-office"],
-        "quorum": "each-group",
-        "distinct_from_previous_stage": True,
-        "gates": ["accuracy >= 0.9"],
-    },
-}
-
-MODEL = "cancer-classifier"
 Say = Callable[[str], None]
 
 
@@ -78,7 +56,7 @@ def _promotion(client: Any, version: int, env: str) -> Any:
 
 
 def _infer(say: Say, client: Any, env: str, holdout: Path, rows: int) -> Any:
-    from signoff.demo_models import TARGET
+    from signoff.demo.classifier import TARGET
     from signoff.inference import run_batch
 
     result = run_batch(client, MODEL, env, str(holdout), target=TARGET)
@@ -119,15 +97,15 @@ def run_demo(say: Say, show: Callable[[Any], None] | None = None, home: Path | N
 
 
 def _story(say: Say, show: Callable[[Any], None], as_: dict[str, Any], base: Path) -> dict[str, Any]:
-    from signoff import demo_models
+    from signoff.demo import classifier
     from signoff.entrypoints.cli.records_cmds import history_table
     from signoff.entrypoints.cli.registry_cmds import board_table
 
     dana, rita = as_["dana"], as_["rita"]
-    holdout, rows = demo_models.write_holdout(base)
+    holdout, rows = classifier.write_holdout(base)
 
     say("[bold]1. dana trains a classifier on scikit-learn's breast-cancer data and registers it[/]")
-    v1m = demo_models.train(base, "cancer-v1")
+    v1m = classifier.train(base, "cancer-v1")
     v1 = dana.register(MODEL, str(v1m.path), metrics=v1m.metrics, run_id="run-001", code_commit="a1b2c3d",
                        dataset_hash="sklearn:breast_cancer", owner_group="data-science", reference=v1m.training_data)
     say(f"   version {v1.version}: artifact stored by digest {v1.digest[:19]}…, flavor {v1.flavor}, "
@@ -150,7 +128,7 @@ def _story(say: Say, show: Callable[[Any], None], as_: dict[str, Any], base: Pat
                                           else f"still needs {r.missing}"))
 
     say("[bold]5. version 2 is trained on a new extract in which the 'worst *' measurements changed unit[/]")
-    v2m = demo_models.train(base, "cancer-v2", shifted=True)
+    v2m = classifier.train(base, "cancer-v2", shifted=True)
     dana.register(MODEL, str(v2m.path), metrics=v2m.metrics, run_id="run-002", code_commit="d4e5f6a",
                   dataset_hash="extract-2026-11", reference=v2m.training_data)
     say(f"   training metrics look fine: {v2m.metrics}; rita approves it in dev")
@@ -167,7 +145,7 @@ def _story(say: Say, show: Callable[[Any], None], as_: dict[str, Any], base: Pat
     say(f"   dev: version {rolled.previous_version} → {rolled.version}")
 
     say("[bold]6. Friday night, an incident: erin (on call) forces hotfix v3 into prod with break-glass[/]")
-    v3m = demo_models.train(base, "cancer-v3", regularisation=0.3)
+    v3m = classifier.train(base, "cancer-v3", regularisation=0.3)
     dana.register(MODEL, str(v3m.path), metrics=v3m.metrics, run_id="run-003", reference=v3m.training_data)
     _refused(say, lambda: dana.break_glass(MODEL, 3, "prod", justification="I am sure it is fine"))
     forced = as_["erin"].break_glass(MODEL, 3, "prod",
