@@ -1,0 +1,196 @@
+"""Searched, counted pages across the registry: versions, requests, audit entries, deliveries, tokens.
+
+Each method returns one page (newest first, by offset) and how many match in all, and turns
+rows into plain values at this boundary. Filters are optional and combine with AND.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
+
+from signoff.adapters.db.events import delivery_to_dict
+from signoff.adapters.db.records import audit_from_row
+from signoff.adapters.db.tables import (
+    AuditRow,
+    DecisionRow,
+    DeliveryRow,
+    LiveRow,
+    ModelRow,
+    RequestRow,
+    StageRow,
+    VersionRow,
+)
+from signoff.domain.audit import AuditEntry
+from signoff.domain.models import Stage
+
+# The board's vocabulary (domain.models.BoardState) as conditions on one environment's row.
+STAGE_OF_STATE = {"approved": Stage.APPROVED, "rejected": Stage.REJECTED, "revoked": Stage.REVOKED}
+
+
+def _count(session: Session, stmt: Select[Any]) -> int:
+    return int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+
+
+def _open_request_in(env: str) -> Any:
+    return exists().where(RequestRow.version_id == VersionRow.id, RequestRow.env == env, RequestRow.state == "open")
+
+
+class SearchRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- versions -----------------------------------------------------------------------------
+
+    def versions(
+        self, *, registrant: str | None = None, model_text: str | None = None, env: str | None = None,
+        state: str | None = None, earlier_envs: Sequence[str] = (), offset: int = 0, limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Versions across models, newest registration first, each with its stages, live
+        environments and open requests (for the board vocabulary). `earlier_envs`, the chain
+        before `env`, tells "not requested" from "blocked by an earlier rejection"."""
+        stmt = (select(VersionRow.id, ModelRow.name, VersionRow.number, VersionRow.registered_by,
+                       VersionRow.registered_at, VersionRow.digest, ModelRow.owner_group)
+                .join(ModelRow, ModelRow.id == VersionRow.model_id))
+        if registrant:
+            stmt = stmt.where(VersionRow.registered_by == registrant)
+        if model_text:
+            stmt = stmt.where(ModelRow.name.icontains(model_text, autoescape=True))
+        if env and state:
+            stmt = stmt.where(self._state_in(env, state, earlier_envs))
+        total = _count(self.session, stmt)
+        rows = self.session.execute(stmt.order_by(VersionRow.registered_at.desc(), VersionRow.id.desc())
+                                    .offset(offset).limit(limit)).all()
+        ids = [r.id for r in rows]
+        stages: dict[int, dict[str, str]] = {i: {} for i in ids}
+        live: dict[int, list[str]] = {i: [] for i in ids}
+        waiting: dict[int, dict[str, int]] = {i: {} for i in ids}
+        if ids:
+            for vid, e, status in self.session.execute(
+                    select(StageRow.version_id, StageRow.env, StageRow.status).where(StageRow.version_id.in_(ids))):
+                stages[vid][e] = status
+            for vid, e in self.session.execute(select(LiveRow.version_id, LiveRow.env).where(LiveRow.version_id.in_(ids))):
+                live[vid].append(e)
+            for vid, e, rid in self.session.execute(select(RequestRow.version_id, RequestRow.env, RequestRow.id)
+                                                    .where(RequestRow.version_id.in_(ids), RequestRow.state == "open")):
+                waiting[vid][e] = rid
+        return [{"model": r.name, "number": r.number, "registered_by": r.registered_by,
+                 "registered_at": r.registered_at, "digest": r.digest, "owner_group": r.owner_group,
+                 "stages": stages[r.id], "live_in": live[r.id], "open_in": waiting[r.id]} for r in rows], total
+
+    @staticmethod
+    def _state_in(env: str, state: str, earlier_envs: Sequence[str]) -> Any:
+        stage_of = exists().where(StageRow.version_id == VersionRow.id, StageRow.env == env)
+        if state == "live":
+            return exists().where(LiveRow.version_id == VersionRow.id, LiveRow.env == env)
+        if state == "waiting_for_approval":
+            return _open_request_in(env)
+        if state in ("not_requested", "blocked"):
+            stopped = exists().where(StageRow.version_id == VersionRow.id, StageRow.env.in_(list(earlier_envs) or [""]),
+                                     StageRow.status.in_([Stage.REJECTED.value, Stage.REVOKED.value]))
+            pending = stage_of.where(StageRow.status == Stage.PENDING.value) & ~_open_request_in(env)
+            return pending & (stopped if state == "blocked" else ~stopped)
+        return stage_of.where(StageRow.status == STAGE_OF_STATE[state].value)
+
+    # --- approval requests --------------------------------------------------------------------
+
+    def requests(
+        self, *, state: str | None = None, env: str | None = None, model_text: str | None = None,
+        in_envs: Collection[str] | None = None, not_decided_by: str | None = None, mine: str | None = None,
+        decided_since: datetime | None = None, decided_until: datetime | None = None,
+        offset: int = 0, limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Requests newest first with model, version, registrant and their decisions.
+
+        `in_envs` and `not_decided_by` express "waiting for me"; `mine` keeps requests the user
+        opened or whose version the user registered."""
+        stmt = (select(RequestRow.id, RequestRow.env, RequestRow.kind, RequestRow.state, RequestRow.requested_by,
+                       RequestRow.created_at, RequestRow.decided_at, RequestRow.expires_at, ModelRow.name,
+                       VersionRow.number, VersionRow.registered_by)
+                .join(ModelRow, ModelRow.id == RequestRow.model_id)
+                .join(VersionRow, VersionRow.id == RequestRow.version_id))
+        if state:
+            stmt = stmt.where(RequestRow.state == state)
+        if env:
+            stmt = stmt.where(RequestRow.env == env)
+        if model_text:
+            stmt = stmt.where(ModelRow.name.icontains(model_text, autoescape=True))
+        if in_envs is not None:
+            stmt = stmt.where(RequestRow.env.in_(list(in_envs)))
+        if not_decided_by:
+            stmt = stmt.where(~exists().where(DecisionRow.request_id == RequestRow.id,
+                                              DecisionRow.actor == not_decided_by))
+        if mine:
+            stmt = stmt.where((RequestRow.requested_by == mine) | (VersionRow.registered_by == mine))
+        if decided_since:
+            stmt = stmt.where(RequestRow.decided_at >= decided_since)
+        if decided_until:
+            stmt = stmt.where(RequestRow.decided_at < decided_until)
+        total = _count(self.session, stmt)
+        rows = self.session.execute(stmt.order_by(RequestRow.id.desc()).offset(offset).limit(limit)).all()
+        decisions = self._decisions([r.id for r in rows])
+        return [{"id": r.id, "env": r.env, "kind": r.kind, "state": r.state, "requested_by": r.requested_by,
+                 "created_at": r.created_at, "decided_at": r.decided_at, "expires_at": r.expires_at,
+                 "model": r.name, "version": r.number, "registered_by": r.registered_by,
+                 "decisions": decisions[r.id]} for r in rows], total
+
+    def _decisions(self, request_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {i: [] for i in request_ids}
+        if request_ids:
+            stmt = (select(DecisionRow.request_id, DecisionRow.actor, DecisionRow.verdict, DecisionRow.comment,
+                           DecisionRow.at).where(DecisionRow.request_id.in_(list(request_ids))).order_by(DecisionRow.id))
+            for rid, actor, verdict, comment, at in self.session.execute(stmt):
+                out[rid].append({"actor": actor, "verdict": verdict, "comment": comment, "at": at})
+        return out
+
+    # --- the audit log ------------------------------------------------------------------------
+
+    def audit(
+        self, *, actor: str | None = None, action: str | None = None, model: str | None = None,
+        since: datetime | None = None, until: datetime | None = None, offset: int = 0, limit: int = 50,
+    ) -> tuple[list[AuditEntry], int]:
+        """Audit entries newest first; `action` ending in "." matches every action of that family."""
+        stmt = select(AuditRow)
+        if actor:
+            stmt = stmt.where(AuditRow.actor == actor)
+        if action:
+            stmt = stmt.where(AuditRow.action.startswith(action, autoescape=True) if action.endswith(".")
+                              else AuditRow.action == action)
+        if model:
+            stmt = stmt.where(AuditRow.model == model)
+        if since:
+            stmt = stmt.where(AuditRow.at >= since)
+        if until:
+            stmt = stmt.where(AuditRow.at < until)
+        total = _count(self.session, stmt.with_only_columns(AuditRow.id))
+        rows = self.session.scalars(stmt.order_by(AuditRow.id.desc()).offset(offset).limit(limit))
+        return [audit_from_row(r) for r in rows], total
+
+    def audit_actions(self) -> list[str]:
+        return list(self.session.scalars(select(AuditRow.action).distinct().order_by(AuditRow.action)))
+
+    # --- deliveries ---------------------------------------------------------------------------
+
+    def deliveries(
+        self, *, state: str | None = None, rule: str | None = None, target_type: str | None = None,
+        event_type: str | None = None, delivery_id: int | None = None, offset: int = 0, limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Deliveries newest first (never their secrets)."""
+        stmt = select(DeliveryRow)
+        if state:
+            stmt = stmt.where(DeliveryRow.state == state)
+        if rule:
+            stmt = stmt.where(DeliveryRow.rule_name == rule)
+        if target_type:
+            stmt = stmt.where(DeliveryRow.target_type == target_type)
+        if event_type:
+            stmt = stmt.where(DeliveryRow.event_type == event_type)
+        if delivery_id is not None:
+            stmt = stmt.where(DeliveryRow.id == delivery_id)
+        total = _count(self.session, stmt.with_only_columns(DeliveryRow.id))
+        rows = self.session.scalars(stmt.order_by(DeliveryRow.id.desc()).offset(offset).limit(limit))
+        return [delivery_to_dict(r) for r in rows], total
