@@ -23,7 +23,7 @@ from tests.fixtures.web import Stack, stack  # noqa: F401
 
 VERSION_ROW = re.compile(r'<th scope="row"><a href="/models/([^"/]+)/versions/(\d+)">')
 REQUEST_ROW = re.compile(r'<td><a href="/requests/(\d+)">#')
-AUDIT_ROW = re.compile(r'<td class="num">(\d+)</td>')
+AUDIT_ROW = re.compile(r'<td class="num muted">#(\d+)</td>')
 
 
 def register(stack: Stack, model: str, actor: str = "dana", accuracy: float = 0.95) -> int:
