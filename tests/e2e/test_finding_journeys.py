@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import registry, rules
+from signoff.services import registry, rules, tokens
 from tests.conftest import DIGEST, unique
 from tests.e2e.test_browser import PHONE, chromium, shot, sign_in_through_the_form  # noqa: F401
 from tests.fixtures.servers import free_port
@@ -164,8 +164,12 @@ def build_pages(stack: Stack) -> dict[str, str]:
     register(stack, model)
     as_(stack, "rita").reject(model, 2, "dev", comment="accuracy regressed on the new extract")
     register(stack, model, actor="root")
-    from signoff.services import tokens
+    return finding_tour(stack, model)
 
+
+def finding_tour(stack: Stack, model: str) -> dict[str, str]:
+    """The finding and administration pages over a stack that has `model` and the rule
+    notify-deploys; adds an API token. Also used by the accessibility check."""
     tokens.create_token(uow=stack.ctx.uow(), user="dana", scopes=["register", "resolve"], actor="root",
                         name="training pipeline")
     return {"versions": f"/versions?model={model}", "submissions": "/submissions", "requests": "/requests",
