@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import String, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.events import delivery_to_dict
@@ -32,8 +32,12 @@ from signoff.domain.models import Stage
 STAGE_OF_STATE = {"approved": Stage.APPROVED, "rejected": Stage.REJECTED, "revoked": Stage.REVOKED}
 
 
-def _count(session: Session, stmt: Select[Any]) -> int:
-    return int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+_DISTINCT_ACTIONS = text(
+    "WITH RECURSIVE actions(action) AS ("
+    " SELECT min(action) FROM audit_log"
+    " UNION ALL SELECT (SELECT min(action) FROM audit_log WHERE action > actions.action)"
+    " FROM actions WHERE actions.action IS NOT NULL)"
+    " SELECT action FROM actions").columns(action=String)
 
 
 def _open_request_in(env: str) -> Any:
@@ -53,18 +57,21 @@ class SearchRepository:
         """Versions across models, newest registration first, each with its stages, live
         environments and open requests (for the board vocabulary). `earlier_envs`, the chain
         before `env`, tells "not requested" from "blocked by an earlier rejection"."""
+        where = []
+        if registrant:
+            where.append(VersionRow.registered_by == registrant)
+        if model_text:
+            where.append(VersionRow.model_id.in_(select(ModelRow.id).where(
+                ModelRow.name.icontains(model_text, autoescape=True))))
+        if env and state:
+            where.append(self._state_in(env, state, earlier_envs))
+        # Counted on versions alone; ids grow with registration, so id order is registration
+        # order (and the registrant index serves it).
+        total = int(self.session.scalar(select(func.count()).select_from(VersionRow).where(*where)) or 0)
         stmt = (select(VersionRow.id, ModelRow.name, VersionRow.number, VersionRow.registered_by,
                        VersionRow.registered_at, VersionRow.digest, ModelRow.owner_group)
-                .join(ModelRow, ModelRow.id == VersionRow.model_id))
-        if registrant:
-            stmt = stmt.where(VersionRow.registered_by == registrant)
-        if model_text:
-            stmt = stmt.where(ModelRow.name.icontains(model_text, autoescape=True))
-        if env and state:
-            stmt = stmt.where(self._state_in(env, state, earlier_envs))
-        total = _count(self.session, stmt)
-        rows = self.session.execute(stmt.order_by(VersionRow.registered_at.desc(), VersionRow.id.desc())
-                                    .offset(offset).limit(limit)).all()
+                .join(ModelRow, ModelRow.id == VersionRow.model_id).where(*where))
+        rows = self.session.execute(stmt.order_by(VersionRow.id.desc()).offset(offset).limit(limit)).all()
         ids = [r.id for r in rows]
         stages: dict[int, dict[str, str]] = {i: {} for i in ids}
         live: dict[int, list[str]] = {i: [] for i in ids}
@@ -84,17 +91,22 @@ class SearchRepository:
 
     @staticmethod
     def _state_in(env: str, state: str, earlier_envs: Sequence[str]) -> Any:
-        stage_of = exists().where(StageRow.version_id == VersionRow.id, StageRow.env == env)
+        # Driven from the smaller side (stages, live rows, open requests by their indexes), so a
+        # rare state costs a few index reads instead of a probe per version.
         if state == "live":
-            return exists().where(LiveRow.version_id == VersionRow.id, LiveRow.env == env)
+            return VersionRow.id.in_(select(LiveRow.version_id).where(LiveRow.env == env))
         if state == "waiting_for_approval":
-            return _open_request_in(env)
+            return VersionRow.id.in_(select(RequestRow.version_id).where(RequestRow.state == "open",
+                                                                         RequestRow.env == env))
         if state in ("not_requested", "blocked"):
-            stopped = exists().where(StageRow.version_id == VersionRow.id, StageRow.env.in_(list(earlier_envs) or [""]),
-                                     StageRow.status.in_([Stage.REJECTED.value, Stage.REVOKED.value]))
-            pending = stage_of.where(StageRow.status == Stage.PENDING.value) & ~_open_request_in(env)
+            stopped = VersionRow.id.in_(select(StageRow.version_id).where(
+                StageRow.env.in_(list(earlier_envs) or [""]),
+                StageRow.status.in_([Stage.REJECTED.value, Stage.REVOKED.value])))
+            pending = (VersionRow.id.in_(select(StageRow.version_id).where(
+                StageRow.env == env, StageRow.status == Stage.PENDING.value)) & ~_open_request_in(env))
             return pending & (stopped if state == "blocked" else ~stopped)
-        return stage_of.where(StageRow.status == STAGE_OF_STATE[state].value)
+        return VersionRow.id.in_(select(StageRow.version_id).where(
+            StageRow.env == env, StageRow.status == STAGE_OF_STATE[state].value))
 
     # --- approval requests --------------------------------------------------------------------
 
@@ -108,29 +120,32 @@ class SearchRepository:
 
         `in_envs` and `not_decided_by` express "waiting for me"; `mine` keeps requests the user
         opened or whose version the user registered."""
+        where = []
+        if state:
+            where.append(RequestRow.state == state)
+        if env:
+            where.append(RequestRow.env == env)
+        if model_text:
+            where.append(RequestRow.model_id.in_(select(ModelRow.id).where(
+                ModelRow.name.icontains(model_text, autoescape=True))))
+        if in_envs is not None:
+            where.append(RequestRow.env.in_(list(in_envs)))
+        if not_decided_by:
+            where.append(RequestRow.id.not_in(select(DecisionRow.request_id).where(DecisionRow.actor == not_decided_by)))
+        if mine:
+            where.append((RequestRow.requested_by == mine)
+                         | RequestRow.version_id.in_(select(VersionRow.id).where(VersionRow.registered_by == mine)))
+        if decided_since:
+            where.append(RequestRow.decided_at >= decided_since)
+        if decided_until:
+            where.append(RequestRow.decided_at < decided_until)
+        # Every filter is on the requests table, so counting needs no join.
+        total = int(self.session.scalar(select(func.count()).select_from(RequestRow).where(*where)) or 0)
         stmt = (select(RequestRow.id, RequestRow.env, RequestRow.kind, RequestRow.state, RequestRow.requested_by,
                        RequestRow.created_at, RequestRow.decided_at, RequestRow.expires_at, ModelRow.name,
                        VersionRow.number, VersionRow.registered_by)
                 .join(ModelRow, ModelRow.id == RequestRow.model_id)
-                .join(VersionRow, VersionRow.id == RequestRow.version_id))
-        if state:
-            stmt = stmt.where(RequestRow.state == state)
-        if env:
-            stmt = stmt.where(RequestRow.env == env)
-        if model_text:
-            stmt = stmt.where(ModelRow.name.icontains(model_text, autoescape=True))
-        if in_envs is not None:
-            stmt = stmt.where(RequestRow.env.in_(list(in_envs)))
-        if not_decided_by:
-            stmt = stmt.where(~exists().where(DecisionRow.request_id == RequestRow.id,
-                                              DecisionRow.actor == not_decided_by))
-        if mine:
-            stmt = stmt.where((RequestRow.requested_by == mine) | (VersionRow.registered_by == mine))
-        if decided_since:
-            stmt = stmt.where(RequestRow.decided_at >= decided_since)
-        if decided_until:
-            stmt = stmt.where(RequestRow.decided_at < decided_until)
-        total = _count(self.session, stmt)
+                .join(VersionRow, VersionRow.id == RequestRow.version_id).where(*where))
         rows = self.session.execute(stmt.order_by(RequestRow.id.desc()).offset(offset).limit(limit)).all()
         decisions = self._decisions([r.id for r in rows])
         return [{"id": r.id, "env": r.env, "kind": r.kind, "state": r.state, "requested_by": r.requested_by,
@@ -166,12 +181,15 @@ class SearchRepository:
             stmt = stmt.where(AuditRow.at >= since)
         if until:
             stmt = stmt.where(AuditRow.at < until)
-        total = _count(self.session, stmt.with_only_columns(AuditRow.id))
-        rows = self.session.scalars(stmt.order_by(AuditRow.id.desc()).offset(offset).limit(limit))
+        total = int(self.session.scalar(stmt.with_only_columns(func.count())) or 0)
+        # Page through ids first (an index holds them); only the page's rows are read in full.
+        page = stmt.with_only_columns(AuditRow.id).order_by(AuditRow.id.desc()).offset(offset).limit(limit)
+        rows = self.session.scalars(select(AuditRow).where(AuditRow.id.in_(page)).order_by(AuditRow.id.desc()))
         return [audit_from_row(r) for r in rows], total
 
     def audit_actions(self) -> list[str]:
-        return list(self.session.scalars(select(AuditRow.action).distinct().order_by(AuditRow.action)))
+        """The distinct actions, one index seek each (a plain DISTINCT reads every entry)."""
+        return [a for a in self.session.scalars(_DISTINCT_ACTIONS) if a is not None]
 
     # --- deliveries ---------------------------------------------------------------------------
 
@@ -191,6 +209,6 @@ class SearchRepository:
             stmt = stmt.where(DeliveryRow.event_type == event_type)
         if delivery_id is not None:
             stmt = stmt.where(DeliveryRow.id == delivery_id)
-        total = _count(self.session, stmt.with_only_columns(DeliveryRow.id))
+        total = int(self.session.scalar(stmt.with_only_columns(func.count())) or 0)
         rows = self.session.scalars(stmt.order_by(DeliveryRow.id.desc()).offset(offset).limit(limit))
         return [delivery_to_dict(r) for r in rows], total
