@@ -13,7 +13,7 @@ from html import unescape
 import httpx
 from sqlalchemy import func, select
 
-from signoff.adapters.db.tables import AuditRow, TokenRow
+from signoff.adapters.db.tables import AuditRow, DeliveryRow, TokenRow
 from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import rules
 from tests.conftest import DIGEST, unique
@@ -149,6 +149,10 @@ class TestAuditBrowser:
         root.sign_in("root")
         page = root.get(f"/audit?model={model}").text
         assert "not verified yet" in page
+        with stack.ctx.engine.connect() as conn:
+            entries = conn.execute(select(func.count()).select_from(AuditRow)).scalar_one()
+        everything = root.get("/audit?size=10").text
+        assert f"Showing 1–10 of {entries} entries" in everything and len(AUDIT_ROW.findall(everything)) == 10
         assert f'<a href="/models/{model}/versions/1">models/{model}/versions/1</a>' in page
         assert f'<a href="/models/{model}">models/{model}</a>' in page
         approvals = root.get(f"/audit?model={model}&actor=rita&action=version.approved").text
@@ -264,6 +268,9 @@ class TestRulesAndDeliveriesPages:
         [delivery_id] = re.findall(r'aria-label="Replay delivery (\d+)"', listing)
         assert "Showing 1–1 of 1 deliveries" in listing and "whsec-very-secret" not in listing
         assert "No delivery matches" in root.get("/admin/deliveries?rule=dead-hook&state=pending").text
+        with stack.ctx.engine.connect() as conn:
+            deliveries = conn.execute(select(func.count()).select_from(DeliveryRow)).scalar_one()
+        assert deliveries > 1 and f"of {deliveries} deliveries" in root.get("/admin/deliveries").text
         others = root.get("/admin/deliveries?rule=default-request-approval").text
         assert f"Replay delivery {delivery_id}" not in others
         replayed = root.post_form("/admin/deliveries?rule=dead-hook", f"/admin/deliveries/{delivery_id}/replay")

@@ -169,21 +169,21 @@ class SearchRepository:
         since: datetime | None = None, until: datetime | None = None, offset: int = 0, limit: int = 50,
     ) -> tuple[list[AuditEntry], int]:
         """Audit entries newest first; `action` ending in "." matches every action of that family."""
-        stmt = select(AuditRow)
+        where = []
         if actor:
-            stmt = stmt.where(AuditRow.actor == actor)
+            where.append(AuditRow.actor == actor)
         if action:
-            stmt = stmt.where(AuditRow.action.startswith(action, autoescape=True) if action.endswith(".")
-                              else AuditRow.action == action)
+            where.append(AuditRow.action.startswith(action, autoescape=True) if action.endswith(".")
+                         else AuditRow.action == action)
         if model:
-            stmt = stmt.where(AuditRow.model == model)
+            where.append(AuditRow.model == model)
         if since:
-            stmt = stmt.where(AuditRow.at >= since)
+            where.append(AuditRow.at >= since)
         if until:
-            stmt = stmt.where(AuditRow.at < until)
-        total = int(self.session.scalar(stmt.with_only_columns(func.count())) or 0)
+            where.append(AuditRow.at < until)
+        total = int(self.session.scalar(select(func.count()).select_from(AuditRow).where(*where)) or 0)
         # Page through ids first (an index holds them); only the page's rows are read in full.
-        page = stmt.with_only_columns(AuditRow.id).order_by(AuditRow.id.desc()).offset(offset).limit(limit)
+        page = select(AuditRow.id).where(*where).order_by(AuditRow.id.desc()).offset(offset).limit(limit)
         rows = self.session.scalars(select(AuditRow).where(AuditRow.id.in_(page)).order_by(AuditRow.id.desc()))
         return [audit_from_row(r) for r in rows], total
 
@@ -198,17 +198,18 @@ class SearchRepository:
         event_type: str | None = None, delivery_id: int | None = None, offset: int = 0, limit: int = 50,
     ) -> tuple[list[dict[str, Any]], int]:
         """Deliveries newest first (never their secrets)."""
-        stmt = select(DeliveryRow)
+        where = []
         if state:
-            stmt = stmt.where(DeliveryRow.state == state)
+            where.append(DeliveryRow.state == state)
         if rule:
-            stmt = stmt.where(DeliveryRow.rule_name == rule)
+            where.append(DeliveryRow.rule_name == rule)
         if target_type:
-            stmt = stmt.where(DeliveryRow.target_type == target_type)
+            where.append(DeliveryRow.target_type == target_type)
         if event_type:
-            stmt = stmt.where(DeliveryRow.event_type == event_type)
+            where.append(DeliveryRow.event_type == event_type)
         if delivery_id is not None:
-            stmt = stmt.where(DeliveryRow.id == delivery_id)
-        total = int(self.session.scalar(stmt.with_only_columns(func.count())) or 0)
-        rows = self.session.scalars(stmt.order_by(DeliveryRow.id.desc()).offset(offset).limit(limit))
+            where.append(DeliveryRow.id == delivery_id)
+        total = int(self.session.scalar(select(func.count()).select_from(DeliveryRow).where(*where)) or 0)
+        rows = self.session.scalars(select(DeliveryRow).where(*where).order_by(DeliveryRow.id.desc())
+                                    .offset(offset).limit(limit))
         return [delivery_to_dict(r) for r in rows], total
