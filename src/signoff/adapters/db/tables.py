@@ -207,7 +207,8 @@ class ParameterRow(Base):
 class AuditRow(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_model", "model"), Index("ix_audit_actor", "actor", "id"),
-                      Index("ix_audit_action", "action", "id"), Index("ix_audit_at", "at"))
+                      Index("ix_audit_action", "action", "id"), Index("ix_audit_at", "at"),
+                      Index("ix_audit_id", "id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(128))
