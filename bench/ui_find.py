@@ -5,7 +5,8 @@ Seeded in bulk (seed.py): 10,000 models with 10 versions each (100,000 versions,
 110,000 audit entries, more than the 50,000 the target names), plus 20,000 approval requests
 (one version in five; decided ones with a decision each). The signed-in user approves in every
 environment and registered every version, so "waiting for me" and "my submissions" match the
-most rows they can. Reports p50/p99 in ms per page; the target is p99 < 100 ms.
+most rows they can. Lists count to 10,000 and then say "more than" (services/search.py).
+Reports p50/p99 in ms per page; the target is p99 < 100 ms.
 """
 
 from __future__ import annotations
@@ -92,21 +93,21 @@ def run_ui_find_bench(database: Database | None = None) -> dict[str, Any]:
             with TestClient(create_app(ctx)) as http:
                 _signed_in(http, ACTOR, "bench-pass-1")
                 pages = {
-                    "audit_first_page": ("/audit", "entries · page 1 of"),
-                    "audit_page_1000": ("/audit?page=1000", "page 1000 of"),
-                    "audit_by_actor": (f"/audit?actor={ACTOR}", "entries · page 1 of"),
+                    "audit_first_page": ("/audit", "of more than 10,000 entries · page 1"),
+                    "audit_page_1000": ("/audit?page=1000", "entries · page 1000"),
+                    "audit_by_actor": (f"/audit?actor={ACTOR}", "of more than 10,000 entries"),
                     "audit_by_unknown_actor": ("/audit?actor=nobody", "No entry matches"),
                     "audit_by_action": ("/audit?action=model.created", f"of {MODELS} entries"),
                     "audit_by_model": ("/audit?model=model-04242", f"of {VERSIONS + 1} entries"),
                     "audit_last_month": (f"/audit?{window}", "entries"),
                     "audit_action_in_month": (f"/audit?action=model.created&{window}", "entries"),
-                    "requests_first_page": ("/requests", f"of {requests} requests"),
+                    "requests_first_page": ("/requests", "of more than 10,000 requests"),
                     "requests_approved_in_prod": ("/requests?state=approved&env=prod", "requests"),
                     "requests_decided_in_month": (f"/requests?state=approved&env=prod&{decided}", "requests"),
                     "requests_waiting_for_me": ("/requests?show=waiting", "requests"),
-                    "requests_mine": ("/requests?show=mine", f"of {requests} requests"),
+                    "requests_mine": ("/requests?show=mine", "of more than 10,000 requests"),
                     "requests_model_search": ("/requests?model=model-0424", "requests"),
-                    "submissions_first_page": ("/submissions", f"of {MODELS * VERSIONS} versions"),
+                    "submissions_first_page": ("/submissions", "of more than 10,000 versions"),
                     "submissions_waiting_in_test": ("/submissions?env=test&state=waiting_for_approval", "versions"),
                     "versions_approved_in_prod": ("/versions?env=prod&state=approved", "versions"),
                     "versions_by_model": ("/versions?model=model-0424", "of 100 versions"),

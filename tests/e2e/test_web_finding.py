@@ -281,3 +281,31 @@ class TestRulesAndDeliveriesPages:
         assert audit_count(stack, "delivery.replayed") == 1
         # replaying a delivery that is pending is refused with a page that says why
         assert rel(feedback, "next") is None
+
+
+class TestCountsStopAtTheCap:
+    def test_past_ten_thousand_the_page_says_more_than_and_still_pages_on(self, stack: Stack) -> None:  # noqa: F811
+        from datetime import UTC, datetime
+
+        from sqlalchemy import insert
+
+        from signoff.services.search import COUNT_TO
+
+        # Plain rows straight into the table (no chain is verified here): many, fast.
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        rows = [{"at": at, "actor": "loader", "action": "bulk.loaded", "subject": f"bulk/{i}", "model": None,
+                 "before": None, "after": None, "prev_hash": "0" * 64, "hash": f"{i:064d}"}
+                for i in range(COUNT_TO + 60)]
+        with stack.ctx.engine.begin() as conn:
+            conn.execute(insert(AuditRow), rows)
+        root = stack.visitor()
+        root.sign_in("root")
+        first = root.get("/audit?actor=loader").text
+        assert "Showing 1–50 of more than 10,000 entries · page 1" in first
+        assert rel(first, "next") == "/audit?actor=loader&page=2" and rel(first, "last") is None
+        deep = root.get(f"/audit?actor=loader&page={COUNT_TO // 50 + 1}").text  # past the cap, still rows
+        assert len(AUDIT_ROW.findall(deep)) == 50 and rel(deep, "next") is not None
+        last = root.get(f"/audit?actor=loader&page={COUNT_TO // 50 + 2}").text
+        assert len(AUDIT_ROW.findall(last)) == 10 and rel(last, "next") is None
+        exact = root.get("/audit?actor=loader&since=2026-11-02").text
+        assert "No entry matches" in exact

@@ -17,6 +17,14 @@ from signoff.services.ports import UnitOfWork
 # What a version's state in one environment can be searched for: the board's words, and live.
 VERSION_STATES = {"live": "live now", **{s.value: label for s, label in BOARD_LABELS.items()}}
 REQUEST_STATES = tuple(s.value for s in RequestState)
+# Lists count their matches up to this many; beyond it a page says "more than 10,000" and offers
+# next/previous but no last page (an exact count of 100,000s of rows costs more than the page).
+COUNT_TO = 10_000
+
+
+def _page(items: list[Any], total: int, page: int, size: int, **extra: Any) -> Page:
+    more = total > COUNT_TO
+    return Page(items=items, total=min(total, COUNT_TO), number=page, size=size, extra={**extra, "more": more})
 
 
 def _check_env(workflow: Workflow, env: str | None) -> None:
@@ -45,12 +53,13 @@ def find_versions(
     with uow:
         earlier = workflow.order[:workflow.order.index(env)] if env else []
         found, total = uow.search.versions(registrant=registrant, model_text=model_text, env=env, state=state,
-                                           earlier_envs=earlier, offset=(page - 1) * size, limit=size)
+                                           earlier_envs=earlier, offset=(page - 1) * size, limit=size,
+                                           count_to=COUNT_TO)
     for item in found:
         stages = {e: Stage(item["stages"].get(e, Stage.PENDING.value)) for e in workflow.order}
         item["board"] = {e: s.value for e, s in board_states(stages, set(item["open_in"])).items()}
         item["live_in"] = [e for e in workflow.order if e in item["live_in"]]
-    return Page(items=found, total=total, number=page, size=size)
+    return _page(found, total, page, size)
 
 
 def find_requests(
@@ -75,8 +84,9 @@ def find_requests(
             state = RequestState.OPEN.value if state in (None, RequestState.OPEN.value) else state
         found, total = uow.search.requests(
             state=state, env=env, model_text=model_text, in_envs=in_envs, not_decided_by=waiting_for, mine=mine,
-            decided_since=decided_since, decided_until=decided_until, offset=(page - 1) * size, limit=size)
-    return Page(items=found, total=total, number=page, size=size)
+            decided_since=decided_since, decided_until=decided_until, offset=(page - 1) * size, limit=size,
+            count_to=COUNT_TO)
+    return _page(found, total, page, size)
 
 
 def find_audit(
@@ -89,10 +99,10 @@ def find_audit(
     _check_range(since, until)
     with uow:
         found, total = uow.search.audit(actor=actor, action=action, model=model, since=since, until=until,
-                                        offset=(page - 1) * size, limit=size)
+                                        offset=(page - 1) * size, limit=size, count_to=COUNT_TO)
         extra: dict[str, Any] = {"actions": uow.search.audit_actions(),
                                  "verification": uow.verifications.latest()}  # type: ignore[attr-defined]
-    return Page(items=found, total=total, number=page, size=size, extra=extra)
+    return _page(found, total, page, size, **extra)
 
 
 def find_deliveries(
@@ -106,6 +116,7 @@ def find_deliveries(
                            details={"field": "state"})
     with uow:
         found, total = uow.search.deliveries(state=state, rule=rule, target_type=target_type, event_type=event_type,
-                                             delivery_id=delivery_id, offset=(page - 1) * size, limit=size)
+                                             delivery_id=delivery_id, offset=(page - 1) * size, limit=size,
+                                             count_to=COUNT_TO)
         rules = [r.name for r in uow.rules.list()]
-    return Page(items=found, total=total, number=page, size=size, extra={"rules": rules})
+    return _page(found, total, page, size, rules=rules)

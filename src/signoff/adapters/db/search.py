@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, exists, func, select, text
+from sqlalchemy import String, exists, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.events import delivery_to_dict
@@ -40,6 +40,15 @@ _DISTINCT_ACTIONS = text(
     " SELECT action FROM actions").columns(action=String)
 
 
+def _count(session: Session, table: Any, where: list[Any], count_to: int | None) -> int:
+    """How many rows match, counting at most `count_to + 1` (past that, "more than count_to"
+    is all a page needs, and counting every one of 100,000s of rows is what makes it slow)."""
+    if count_to is None:
+        return int(session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
+    matching = select(literal(1)).select_from(table).where(*where).limit(count_to + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(matching)) or 0)
+
+
 def _open_request_in(env: str) -> Any:
     return exists().where(RequestRow.version_id == VersionRow.id, RequestRow.env == env, RequestRow.state == "open")
 
@@ -53,6 +62,7 @@ class SearchRepository:
     def versions(
         self, *, registrant: str | None = None, model_text: str | None = None, env: str | None = None,
         state: str | None = None, earlier_envs: Sequence[str] = (), offset: int = 0, limit: int = 50,
+        count_to: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Versions across models, newest registration first, each with its stages, live
         environments and open requests (for the board vocabulary). `earlier_envs`, the chain
@@ -67,7 +77,7 @@ class SearchRepository:
             where.append(self._state_in(env, state, earlier_envs))
         # Counted on versions alone; ids grow with registration, so id order is registration
         # order (and the registrant index serves it).
-        total = int(self.session.scalar(select(func.count()).select_from(VersionRow).where(*where)) or 0)
+        total = _count(self.session, VersionRow, where, count_to)
         stmt = (select(VersionRow.id, ModelRow.name, VersionRow.number, VersionRow.registered_by,
                        VersionRow.registered_at, VersionRow.digest, ModelRow.owner_group)
                 .join(ModelRow, ModelRow.id == VersionRow.model_id).where(*where))
@@ -114,7 +124,7 @@ class SearchRepository:
         self, *, state: str | None = None, env: str | None = None, model_text: str | None = None,
         in_envs: Collection[str] | None = None, not_decided_by: str | None = None, mine: str | None = None,
         decided_since: datetime | None = None, decided_until: datetime | None = None,
-        offset: int = 0, limit: int = 50,
+        offset: int = 0, limit: int = 50, count_to: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Requests newest first with model, version, registrant and their decisions.
 
@@ -140,7 +150,7 @@ class SearchRepository:
         if decided_until:
             where.append(RequestRow.decided_at < decided_until)
         # Every filter is on the requests table, so counting needs no join.
-        total = int(self.session.scalar(select(func.count()).select_from(RequestRow).where(*where)) or 0)
+        total = _count(self.session, RequestRow, where, count_to)
         stmt = (select(RequestRow.id, RequestRow.env, RequestRow.kind, RequestRow.state, RequestRow.requested_by,
                        RequestRow.created_at, RequestRow.decided_at, RequestRow.expires_at, ModelRow.name,
                        VersionRow.number, VersionRow.registered_by)
@@ -167,6 +177,7 @@ class SearchRepository:
     def audit(
         self, *, actor: str | None = None, action: str | None = None, model: str | None = None,
         since: datetime | None = None, until: datetime | None = None, offset: int = 0, limit: int = 50,
+        count_to: int | None = None,
     ) -> tuple[list[AuditEntry], int]:
         """Audit entries newest first; `action` ending in "." matches every action of that family."""
         where = []
@@ -181,7 +192,7 @@ class SearchRepository:
             where.append(AuditRow.at >= since)
         if until:
             where.append(AuditRow.at < until)
-        total = int(self.session.scalar(select(func.count()).select_from(AuditRow).where(*where)) or 0)
+        total = _count(self.session, AuditRow, where, count_to)
         # Page through ids first (an index holds them); only the page's rows are read in full.
         page = select(AuditRow.id).where(*where).order_by(AuditRow.id.desc()).offset(offset).limit(limit)
         rows = self.session.scalars(select(AuditRow).where(AuditRow.id.in_(page)).order_by(AuditRow.id.desc()))
@@ -196,6 +207,7 @@ class SearchRepository:
     def deliveries(
         self, *, state: str | None = None, rule: str | None = None, target_type: str | None = None,
         event_type: str | None = None, delivery_id: int | None = None, offset: int = 0, limit: int = 50,
+        count_to: int | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Deliveries newest first (never their secrets)."""
         where = []
@@ -209,7 +221,7 @@ class SearchRepository:
             where.append(DeliveryRow.event_type == event_type)
         if delivery_id is not None:
             where.append(DeliveryRow.id == delivery_id)
-        total = int(self.session.scalar(select(func.count()).select_from(DeliveryRow).where(*where)) or 0)
+        total = _count(self.session, DeliveryRow, where, count_to)
         rows = self.session.scalars(select(DeliveryRow).where(*where).order_by(DeliveryRow.id.desc())
                                     .offset(offset).limit(limit))
         return [delivery_to_dict(r) for r in rows], total

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from signoff.entrypoints.web.common import WebRoute, check_csrf, render, signed_in, web_state
-from signoff.entrypoints.web.paging import page_url, pager
+from signoff.entrypoints.web.finding import counted_pager
+from signoff.entrypoints.web.paging import page_url
 from signoff.errors import InvalidInput, NotFound, PermissionDenied
 from signoff.services import accounts, browse, dispatch, rules, search, tokens
 from signoff.services.web_sessions import WebUser
@@ -159,7 +160,7 @@ def delivery_list(
                                    page=page, size=size)
     replay = dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=replayed) if replayed else None
     filters = {"state": state, "rule": rule, "target": target, "event": event, "id": str(id or "")}
-    return render(request, "admin_deliveries.html", items=found.items, pager=pager(request, found),
+    return render(request, "admin_deliveries.html", items=found.items, pager=counted_pager(request, found),
                   pager_first_url=page_url(request, 1), filters=filters, filtered=any(filters.values()),
                   rules=found.extra["rules"], states=search.DELIVERY_STATES, replay=replay)
 

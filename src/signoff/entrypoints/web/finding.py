@@ -53,8 +53,20 @@ def _day_range(start: str, end: str, names: tuple[str, str]) -> tuple[datetime |
     return since, (last + timedelta(days=1) if last else None)
 
 
+def counted_pager(request: Request, found: browse.Page) -> dict[str, Any]:
+    """`pager`, for a count that stopped at the cap: next while pages come back full, no last."""
+    if not found.extra.get("more"):
+        return {**pager(request, found), "more": False}
+    full = len(found.items) == found.size
+    return {"total": found.total, "first_index": found.first_index, "last_index": found.last_index,
+            "number": found.number, "pages": None, "more": True,
+            "first": page_url(request, 1) if found.has_previous else None,
+            "previous": page_url(request, found.number - 1) if found.has_previous else None,
+            "next": page_url(request, found.number + 1) if full else None, "last": None}
+
+
 def _common(request: Request, found: browse.Page, filters: dict[str, str]) -> dict[str, Any]:
-    return {"pager": pager(request, found), "pager_first_url": page_url(request, 1), "filters": filters,
+    return {"pager": counted_pager(request, found), "pager_first_url": page_url(request, 1), "filters": filters,
             "filtered": any(filters.values())}
 
 
