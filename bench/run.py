@@ -35,6 +35,7 @@ DATABASE_SUITES = [
 DATABASE_SUITES.append(("signin", "people", "run_signin_bench"))  # the sign-in throttle under guessing
 DATABASE_SUITES.append(("mlflow", "mlflow_bridge", "run_mlflow_bridge_bench"))  # MLflow bridge latencies
 DATABASE_SUITES.append(("ui", "ui", "run_ui_bench"))  # web pages at 10,000 models / 100,000 versions
+DATABASE_SUITES.append(("uifind", "ui_find", "run_ui_find_bench"))  # audit search, requests, my submissions
 SHARED_SUITES = [("inference", "inference", "run_inference_bench"), ("matcher", "matcher", "run_matcher_bench")]
 SHARED_SUITES.append(("aws", "aws", "run_aws_bench"))  # boto3 get_parameter: signoff vs moto server
 DATABASE_SUITES.append(("ops", "ops", "run_ops_bench"))  # /metrics at millions of deliveries, prune

@@ -16,6 +16,7 @@ from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import rules
 from tests.conftest import unique
 from tests.e2e.test_browser import PHONE, chromium, link_for, register, shot, sign_in_through_the_form  # noqa: F401
+from tests.e2e.test_finding_journeys import finding_tour
 from tests.fixtures.servers import free_port
 from tests.fixtures.web import PASSWORDS, Stack, build_stack, stack  # noqa: F401
 
@@ -51,7 +52,8 @@ def build_tour(stack: Stack) -> dict[str, str]:
             "parameters": "/parameters", "parameter": f"/parameters?name=/signoff/models/{model}/dev",
             "parameter-empty": f"/parameters?name=/signoff/models/{model}/prod",
             "rules": "/rules", "dead-letters": "/deliveries?state=dead", "people": "/admin/users",
-            "person": "/admin/users/dana", "not-found": "/no/such/page", "bad-id": f"/models/{model}/versions/x"}
+            "person": "/admin/users/dana", "not-found": "/no/such/page", "bad-id": f"/models/{model}/versions/x",
+            **finding_tour(stack, model)}
 
 
 def serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:

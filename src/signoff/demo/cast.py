@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 DEMO_USERS: dict[str, dict[str, Any]] = {
-    "dana": {"groups": ["data-science", "ml-reviewers"], "email": "dana@example.com", "role": "data scientist"},
+    "dana": {"groups": ["data-science"], "email": "dana@example.com", "role": "data scientist"},
     "rita": {"groups": ["ml-reviewers"], "email": "rita@example.com", "role": "dev/test approver"},
     "uma": {"groups": ["uat-approvers"], "email": "uma@example.com", "role": "uat approver"},
     "paula": {"groups": ["ml-leads"], "email": "paula@example.com", "role": "prod approver (ML lead)"},

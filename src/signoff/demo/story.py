@@ -111,7 +111,7 @@ def _story(say: Say, show: Callable[[Any], None], as_: dict[str, Any], base: Pat
     say(f"   version {v1.version}: artifact stored by digest {v1.digest[:19]}…, flavor {v1.flavor}, "
         f"reference profile of {len(v1m.training_data.columns)} features")
     say(f"   approval request opened for dev; approvers: {', '.join(dana.open_request(MODEL, 1, 'dev').policy['approvers'])}")
-    say("[bold]2. dana may not approve her own version (separation of duties)[/]")
+    say("[bold]2. dana cannot approve her own version: she is in no approver group[/]")
     _refused(say, lambda: dana.approve(MODEL, 1, "dev"))
     say("[bold]3. rita approves in dev: version 1 is live there[/]")
     rita.approve(MODEL, 1, "dev", comment="metrics and lineage look right")

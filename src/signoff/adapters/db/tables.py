@@ -62,7 +62,8 @@ class ModelRow(Base):
 
 class VersionRow(Base):
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("model_id", "number", name="uq_version_number"),)
+    __table_args__ = (UniqueConstraint("model_id", "number", name="uq_version_number"),
+                      Index("ix_versions_registrant", "registered_by", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
     number: Mapped[int]
@@ -82,7 +83,8 @@ class StageRow(Base):
     """Status of a version in an environment; one row per (version, env)."""
 
     __tablename__ = "version_stages"
-    __table_args__ = (UniqueConstraint("version_id", "env", name="uq_stage"),)
+    __table_args__ = (UniqueConstraint("version_id", "env", name="uq_stage"),
+                      Index("ix_stages_env_status", "env", "status", "version_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     env: Mapped[str] = mapped_column(String(64))
@@ -132,6 +134,7 @@ class RequestRow(Base):
     __tablename__ = "approval_requests"
     __table_args__ = (
         Index("ix_requests_state_env", "state", "env"),
+        Index("ix_requests_decided", "decided_at"),
         Index(
             "uq_open_request",
             "version_id",
@@ -203,7 +206,9 @@ class ParameterRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_model", "model"),)
+    __table_args__ = (Index("ix_audit_model", "model"), Index("ix_audit_actor", "actor", "id"),
+                      Index("ix_audit_action", "action", "id"), Index("ix_audit_at", "at"),
+                      Index("ix_audit_id", "id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(128))

@@ -27,6 +27,7 @@ from signoff.adapters.db.profiles import ProfileRepository
 from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
 from signoff.adapters.db.retention import RetentionRepository
 from signoff.adapters.db.revocations import RevocationRepository
+from signoff.adapters.db.search import SearchRepository
 from signoff.adapters.db.repositories import (
     LiveRepository,
     ModelRepository,
@@ -85,6 +86,7 @@ class SqlAlchemyUnitOfWork:
         self.signatures = SignatureRepository(self.session)
         self.retention = RetentionRepository(self.session)
         self.revocations = RevocationRepository(self.session)
+        self.search = SearchRepository(self.session)  # searched pages for the web UI (services/search.py)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()
