@@ -50,6 +50,7 @@ class UnitOfWork(Protocol):
     aws_keys: Any
     mismatches: Any
     retention: Any
+    history: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

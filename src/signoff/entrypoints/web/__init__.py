@@ -16,7 +16,7 @@ from itsdangerous import URLSafeSerializer
 from signoff.adapters.links import ReviewLinks
 from signoff.bootstrap import Context
 from signoff.config import secret_key_problem
-from signoff.entrypoints.web import admin, api_docs, auth, errors, mailbox, pages, review, sso
+from signoff.entrypoints.web import admin, api_docs, auth, compare, errors, mailbox, pages, review, sso
 from signoff.entrypoints.web.common import HERE, WebState, make_templates
 
 log = logging.getLogger("signoff.web")
@@ -42,6 +42,7 @@ def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
     )
     for router in (auth.router, pages.router, review.router, mailbox.router, admin.router, api_docs.router):
         app.include_router(router)
+    app.include_router(compare.router)  # two versions side by side
     sso.install(app, ctx)  # issue 8: LDAP passwords and "Sign in with …" (OIDC)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
