@@ -239,36 +239,39 @@ def drift_scores(features: Sequence[Mapping[str, Any]], *, psi_threshold: float,
                  chart_id: str, width: int = 560, limit: int = 30) -> Markup:
     """PSI per feature as bars against the PSI threshold (dashed line), drifted features marked ✗
     and drawn in the alarm colour; each numeric feature's KS p-value is written beside its bar
-    with ✗ when it is below the (Bonferroni-corrected) per-feature threshold."""
+    with ✗ when it is below the (Bonferroni-corrected) per-feature threshold. The axis stops at
+    five times the threshold: a bar that runs past it ends in › and its value is still printed."""
     shown = list(features[:limit])
-    label_w, note_w, row_h, top = 128, 132, 20, 22
-    plot_w = width - label_w - note_w
+    mark_w, label_w, value_w, note_w, row_h, top = 14, 168, 52, 96, 20, 22
+    plot_x = mark_w + label_w
+    plot_w = width - plot_x - value_w - note_w
     height = top + max(len(shown), 1) * row_h + 8
     scores = [float(f["psi"]) for f in shown if f.get("psi") is not None]
     axis_max = max(2 * psi_threshold, min(max(scores, default=0.0), 5 * psi_threshold))
-    body = [f'<line class="threshold" x1="{_f(label_w + psi_threshold / axis_max * plot_w)}" y1="{top - 6}" '
-            f'x2="{_f(label_w + psi_threshold / axis_max * plot_w)}" y2="{_f(height - 4)}"/>',
-            _text(label_w + psi_threshold / axis_max * plot_w, top - 9, f"PSI threshold {number(psi_threshold)}",
-                  "muted", "middle", 10),
-            _text(width - note_w + 6, top - 9, f"KS p (< {number(ks_threshold)} drifts)", "muted", "start", 10)]
+    tx = plot_x + psi_threshold / axis_max * plot_w
+    body = [f'<line class="threshold" x1="{_f(tx)}" y1="{top - 6}" x2="{_f(tx)}" y2="{_f(height - 4)}"/>',
+            _text(tx, top - 9, f"PSI threshold {number(psi_threshold)}", "muted", "middle", 10),
+            _text(width - note_w + 4, top - 9, f"KS p (< {number(ks_threshold)})", "muted", "start", 10)]
     for i, f in enumerate(shown):
         y = top + i * row_h
-        name = f["name"] if len(f["name"]) <= 18 else f["name"][:17] + "…"
-        mark = "✗ " if f["drifted"] else ""
-        body.append(_text(label_w - 6, y + 14, mark + name, "drifted" if f["drifted"] else "", "end", 11))
+        name = f["name"] if len(f["name"]) <= 24 else f["name"][:23] + "…"
+        if f["drifted"]:
+            body.append(_text(2, y + 14, "✗", "drifted", "start", 11))
+        body.append(_text(plot_x - 6, y + 14, name, "drifted" if f["drifted"] else "", "end", 11))
         psi = f.get("psi")
         if psi is not None:
             w = min(float(psi), axis_max) / axis_max * plot_w
             cls = "bar-bad" if f["drifted"] else "bar-b"
-            body.append(f'<rect class="{cls}" x="{label_w}" y="{_f(y + 4)}" width="{_f(max(w, 1))}" height="12">'
+            body.append(f'<rect class="{cls}" x="{plot_x}" y="{_f(y + 4)}" width="{_f(max(w, 1))}" height="12">'
                         f"<title>{escape(f['name'])}: PSI {escape(number(float(psi)))}</title></rect>")
             over = float(psi) > axis_max
-            body.append(_text(min(label_w + w + 4, label_w + plot_w - 2), y + 14,
-                              number(float(psi)) + (" ›" if over else ""), "muted", "end" if over else "start", 10))
+            body.append(_text(plot_x + w + 4, y + 14, ("› " if over else "") + number(float(psi)),
+                              "drifted" if f["drifted"] else "muted", "start", 10))
         ks = f.get("ks_pvalue")
         if ks is not None:
             below = float(ks) < ks_threshold
-            body.append(_text(width - note_w + 6, y + 14, ("✗ " if below else "") + number(float(ks)),
+            shown_p = "≈ 0" if float(ks) == 0 else number(float(ks))
+            body.append(_text(width - note_w + 4, y + 14, ("✗ " if below else "") + shown_p,
                               "drifted" if below else "muted", "start", 10))
     drifted = [f["name"] for f in features if f["drifted"]]
     desc = (f"{len(drifted)} of {len(features)} features drifted" + (f": {', '.join(drifted)}" if drifted else "")
