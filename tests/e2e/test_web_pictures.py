@@ -149,6 +149,8 @@ class TestTheDecisionForm:
         form = html[html.index('<form method="post" action="/requests/'):]
         form = form[:form.index("</form>")]
         assert form.count("<textarea") == 1 and 'value="approve"' in form and 'value="reject"' in form
+        # the candidate against the version live in dev, at a glance, beside the evidence table
+        assert 'id="vs-live"' in html and "v4 (this) against v1 (live), metric by metric" in html
         text = text_of(html)
         assert f"If you approve v4 becomes live in dev, replacing v1. The test approvers (ml-reviewers) are asked next, " \
                "once an inference report from dev arrives." in text

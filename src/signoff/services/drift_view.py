@@ -9,6 +9,8 @@ is recomputed from the stored report and reference profile exactly as it was at 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from signoff.domain.workflow import Workflow
@@ -16,6 +18,12 @@ from signoff.services.ports import UnitOfWork
 
 DISTRIBUTIONS_SHOWN = 12  # drifted features whose distributions are drawn
 TOP_CATEGORIES = 12
+# A report never changes and a reference profile changes only by being set again (a new
+# created_at), so an assessment keyed on both is computed once: parsing two profiles of
+# 1,000-value samples and thirty KS tests cost more than the rest of a review page.
+CACHED = 256
+_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 def batch_drift(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int,
@@ -24,17 +32,31 @@ def batch_drift(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int
     either is missing or has no features. Raises NotFound (model, version)."""
     with uow:
         version_row = uow.versions.row(uow.models.row(model), version)
-        report = uow.history.report(report_id)
-        if report is None or report.version_id != version_row.id:
-            return None
-        reference = uow.profiles.get(version_row.id)
-    current = report.profile or {}
-    if not reference or not reference.get("features") or not current.get("features"):
+        return drift_in(uow, workflow, model=model, version=version, version_id=version_row.id, report_id=report_id)
+
+
+def drift_in(uow: UnitOfWork, workflow: Workflow, *, model: str, version: int, version_id: int,
+             report_id: int) -> dict[str, Any] | None:
+    """`batch_drift` inside a unit of work the caller holds open (the evidence snapshot's)."""
+    report = uow.history.report_meta(report_id)
+    if report is None or report.version_id != version_id:
+        return None
+    stamp = uow.history.reference_stamp(version_id)
+    if stamp is None:
+        return None
+    policy = workflow.policy(report.env) if report.env in workflow.order else workflow.policy(workflow.first)
+    key = (model, version, report.id, report.reported_at, stamp, policy.drift_psi_threshold, policy.drift_ks_pvalue)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    current, reference = uow.history.profiles(report.id, version_id)
+    if reference is None or not current.get("features"):
         return None
     from signoff.domain import drift  # numpy: only when a batch is drawn
     from signoff.services.drift import ks_pvalue
 
-    policy = workflow.policy(report.env) if report.env in workflow.order else workflow.policy(workflow.first)
     result = drift.assess(reference, current, psi_threshold=policy.drift_psi_threshold,
                           ks_pvalue=policy.drift_ks_pvalue, ks=ks_pvalue)
     features = [{"name": name, **f.to_dict()} for name, f in result.features.items()]
@@ -45,7 +67,7 @@ def batch_drift(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int
     for d in distributions:
         if d is not None:  # the bin that gained most: "≥ 30.2 holds 100% of the batch, 10% of the reference"
             d["gain"] = max(d["bins"], key=lambda b: b["current"] - b["reference"]) if d["bins"] else None
-    return {
+    out = {
         "report_id": report.id, "env": report.env, "rows": report.rows, "reported_at": report.reported_at,
         "version": version, "psi_threshold": result.psi_threshold, "ks_pvalue": result.ks_pvalue,
         "ks_threshold": result.ks_threshold, "skipped": result.skipped,
@@ -53,6 +75,11 @@ def batch_drift(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int
         "drifted": result.drifted, "distributions": [d for d in distributions if d is not None],
         "distributions_left_out": max(0, len(result.drifted) - DISTRIBUTIONS_SHOWN),
     }
+    with _cache_lock:
+        _cache[key] = out
+        while len(_cache) > CACHED:
+            _cache.popitem(last=False)
+    return out
 
 
 def request_drift(*, uow: UnitOfWork, workflow: Workflow, request: dict[str, Any]) -> dict[str, Any] | None:

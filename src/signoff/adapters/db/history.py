@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from signoff.adapters.db.tables import InferenceReportRow, PromotionRow, VersionRow
+from signoff.adapters.db.tables import InferenceReportRow, PromotionRow, ReferenceProfileRow, VersionRow
 
 
 class Move(NamedTuple):
@@ -46,12 +46,11 @@ class ReportMetrics(NamedTuple):
     reported_at: datetime
 
 
-class Report(NamedTuple):
+class ReportMeta(NamedTuple):
     id: int
     version_id: int
     env: str
     rows: int
-    profile: dict[str, Any]
     reported_at: datetime
 
 
@@ -100,11 +99,23 @@ class HistoryRepository:
         )
         return [ReportMetrics(*row) for row in self.session.execute(stmt).all()]
 
-    def report(self, report_id: int) -> Report | None:
-        """One report with its batch profile."""
+    def report_meta(self, report_id: int) -> ReportMeta | None:
+        """One report's facts without its (large) profile."""
         row = self.session.execute(
             select(InferenceReportRow.id, InferenceReportRow.version_id, InferenceReportRow.env,
-                   InferenceReportRow.rows, InferenceReportRow.profile, InferenceReportRow.reported_at)
+                   InferenceReportRow.rows, InferenceReportRow.reported_at)
             .where(InferenceReportRow.id == report_id)
         ).first()
-        return Report(*row) if row is not None else None
+        return ReportMeta(*row) if row is not None else None
+
+    def profiles(self, report_id: int, version_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A report's batch profile and its version's reference profile (None when it has none)."""
+        current = self.session.scalar(select(InferenceReportRow.profile).where(InferenceReportRow.id == report_id))
+        reference = self.session.scalar(select(ReferenceProfileRow.profile)
+                                        .where(ReferenceProfileRow.version_id == version_id))
+        return dict(current or {}), (dict(reference) if reference is not None else None)
+
+    def reference_stamp(self, version_id: int) -> datetime | None:
+        """When the version's reference profile was last set (it changes only by being set again)."""
+        return self.session.scalar(select(ReferenceProfileRow.created_at)
+                                   .where(ReferenceProfileRow.version_id == version_id))
