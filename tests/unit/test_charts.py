@@ -95,8 +95,18 @@ class TestPairsAndDrift:
     def test_paired_bars_leave_out_rows_without_both_values(self) -> None:
         root = parsed(charts.paired_bars([{"name": "accuracy", "a": 0.96, "b": 0.94}, {"name": "new", "a": 1.0, "b": None}],
                                          a_label="v3", b_label="v2", chart_id="p"))
-        assert len(root.findall(".//s:rect", NS)) == 2
-        assert root.find("s:desc", NS).text == "accuracy: v3 0.96, v2 0.94"  # type: ignore[union-attr]
+        assert len(root.findall(".//s:rect", NS)) == 3  # two bars and the change
+        assert root.find("s:desc", NS).text == "accuracy: v3 0.96, v2 0.94 (+2.1%)"  # type: ignore[union-attr]
+        assert "▲ +2.1%" in texts(root)
+
+    def test_a_drop_is_drawn_left_of_zero_and_says_so(self) -> None:
+        root = parsed(charts.paired_bars([{"name": "f1", "a": 0.9, "b": 1.0}, {"name": "auc", "a": 0.99, "b": 0.98}],
+                                         a_label="v3", b_label="v2", chart_id="p"))
+        down = [r for r in root.findall(".//s:rect", NS) if r.get("class") == "bar-down"]
+        up = [r for r in root.findall(".//s:rect", NS) if r.get("class") == "bar-up"]
+        assert len(down) == 1 and len(up) == 1
+        assert float(down[0].get("x")) + float(down[0].get("width")) == pytest.approx(float(up[0].get("x")))  # type: ignore[arg-type]
+        assert "▼ −10%" in texts(root)
 
     def test_drift_marks_drifted_features_and_draws_the_threshold(self) -> None:
         features = [{"name": "worst radius", "psi": 9.5, "ks_pvalue": 0.0, "drifted": True},

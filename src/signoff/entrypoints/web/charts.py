@@ -200,13 +200,21 @@ def trend(metric: str, *, versions: Sequence[int], series: Sequence[Mapping[str,
 def paired_bars(rows: Sequence[Mapping[str, Any]], *, a_label: str, b_label: str, chart_id: str,
                 width: int = 480, a_key: str = "a", b_key: str = "b") -> Markup:
     """Per metric ("name"), two bars on the metric's own scale from zero: `a_key` (the candidate)
-    above `b_key` (the version it is compared with). Rows without both values are left out."""
+    above `b_key` (the version it is compared with), and on the right the change from b to a in
+    per cent of b, as a bar either side of zero (▲ up, ▼ down): bars from zero keep the
+    proportions honest, the change column makes a one-point move visible at a glance. Rows
+    without both values are left out."""
     shown = [{"name": r["name"], "a": r.get(a_key), "b": r.get(b_key)} for r in rows]
     shown = [r for r in shown if isinstance(r["a"], (int, float)) and isinstance(r["b"], (int, float))]
-    label_w, value_w, row_h, top = 116, 64, 38, 6
-    plot_w = width - label_w - value_w - 8
+    label_w, value_w, change_w, row_h, top = 110, 56, 118, 38, 18
+    plot_w = width - label_w - value_w - change_w - 4
     height = top + max(len(shown), 1) * row_h + 4
-    body: list[str] = []
+    changes = [(float(r["a"]) - float(r["b"])) / abs(float(r["b"])) if float(r["b"]) else None for r in shown]
+    scale = max([abs(c) for c in changes if c is not None] + [0.01])
+    cx, half = width - change_w / 2, change_w / 2 - 8
+    body: list[str] = [_text(cx, 11, f"change from {b_label}", "muted", "middle", 10)] if shown else []
+    if shown:
+        body.append(f'<line class="gridline" x1="{_f(cx)}" y1="{top}" x2="{_f(cx)}" y2="{_f(height - 4)}"/>')
     for i, r in enumerate(shown):
         y = top + i * row_h
         a, b = float(r["a"]), float(r["b"])
@@ -216,7 +224,7 @@ def paired_bars(rows: Sequence[Mapping[str, Any]], *, a_label: str, b_label: str
         def bx(v: float, lo: float = lo, span: float = span) -> float:
             return label_w + (v - lo) / span * plot_w
 
-        name = r["name"] if len(r["name"]) <= 16 else r["name"][:15] + "…"
+        name = r["name"] if len(r["name"]) <= 15 else r["name"][:14] + "…"
         body.append(_text(label_w - 8, y + row_h / 2 + 3, name, "", "end"))
         zero = bx(0.0)
         for k, (val, cls, lab) in enumerate(((a, "bar-a", a_label), (b, "bar-b", b_label))):
@@ -224,11 +232,24 @@ def paired_bars(rows: Sequence[Mapping[str, Any]], *, a_label: str, b_label: str
             x0, x1 = sorted((zero, bx(val)))
             body.append(f'<rect class="{cls}" x="{_f(x0)}" y="{_f(by)}" width="{_f(max(x1 - x0, 1))}" height="12">'
                         f"<title>{escape(r['name'])}: {escape(lab)} {escape(number(val))}</title></rect>")
-            body.append(_text(width - value_w, by + 10, number(val), "muted" if k else "", "start", 11))
+            body.append(_text(label_w + plot_w + 4, by + 10, number(val), "muted" if k else "", "start", 11))
+        change = changes[i]
+        if change is None:
+            body.append(_text(cx, y + 22, "—", "muted", "middle", 11))
+            continue
+        w = abs(change) / scale * half
+        up = change > 0
+        cls = "bar-up" if up else "bar-down" if change < 0 else "bar-b"
+        x0 = cx if up else cx - w
+        body.append(f'<rect class="{cls}" x="{_f(x0)}" y="{_f(y + 6)}" width="{_f(max(w, 1))}" height="10"/>')
+        sign = "▲ +" if up else "▼ −" if change < 0 else "±"
+        body.append(_text(cx, y + 30, f"{sign}{abs(change) * 100:.2g}%", "up" if up else "down" if change < 0 else "muted",
+                          "middle", 11))
     if not shown:
         body.append(_text(8, top + 20, "no metric has both values", "muted"))
     desc = "; ".join(f"{r['name']}: {a_label} {number(float(r['a']))}, {b_label} {number(float(r['b']))}"
-                     for r in shown)
+                     + (f" ({'+' if c > 0 else ''}{c * 100:.2g}%)" if c is not None else "")
+                     for r, c in zip(shown, changes, strict=True))
     return _svg(chart_id, width, height, f"{a_label} against {b_label}, metric by metric", desc or "No values.",
                 body, "pairs")
 
