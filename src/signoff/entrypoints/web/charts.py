@@ -286,7 +286,9 @@ def drift_scores(features: Sequence[Mapping[str, Any]], *, psi_threshold: float,
             body.append(f'<rect class="{cls}" x="{plot_x}" y="{_f(y + 4)}" width="{_f(max(w, 1))}" height="12">'
                         f"<title>{escape(f['name'])}: PSI {escape(number(float(psi)))}</title></rect>")
             over = float(psi) > axis_max
-            body.append(_text(plot_x + w + 4, y + 14, ("› " if over else "") + number(float(psi)),
+            # a short bar's value goes past the threshold line rather than through it
+            vx = plot_x + w + 4 if f["drifted"] or plot_x + w + 4 > tx else tx + 4
+            body.append(_text(vx, y + 14, ("› " if over else "") + number(float(psi)),
                               "drifted" if f["drifted"] else "muted", "start", 10))
         ks = f.get("ks_pvalue")
         if ks is not None:
