@@ -17,6 +17,7 @@ import numpy as np
 from signoff.domain.drift import profile_columns
 from signoff.sdk._embedded import EmbeddedClient
 from tests.conftest import DIGEST, artifact_file, unique
+from tests.e2e.test_browser import OUTPUT
 from tests.fixtures.web import Stack, stack  # noqa: F401
 
 FEATURES = [f"{kind} {name}" for kind in ("mean", "worst", "se")
@@ -136,6 +137,8 @@ class TestDriftOnTheReviewPage:
         assert "10 of 30 features drifted" in html and "10 of 30 features drifted" in plain
         assert "PSI threshold 0.2" in html and "worst area" in html and "worst area" in plain
         assert "<svg" not in html  # mail clients drop SVG: the bars are table cells
+        OUTPUT.mkdir(exist_ok=True)
+        (OUTPUT / "mail-promotion-drift.html").write_text(html)  # for people to look at
 
 
 class TestTheDecisionForm:
