@@ -113,11 +113,12 @@ def compare_versions(*, uow: UnitOfWork, workflow: Workflow, model: str, a: int,
              ("registered by", ea.registered_by, eb.registered_by)]
     meta_a, meta_b = _flat(ea.metadata), _flat(eb.metadata)
     facts += [(f"metadata.{k}", meta_a.get(k), meta_b.get(k)) for k in sorted(set(meta_a) | set(meta_b))]
+    da, db = ea.to_dict(), eb.to_dict()
     return {
-        "model": model, "a": ea.to_dict(), "b": eb.to_dict(),
+        "model": model, "a": da, "b": db,
         "metrics": metrics,
         "facts": [{"field": f, "a": va, "b": vb, "same": va == vb} for f, va, vb in facts],
-        "stages": [{"env": env, "a": ea.to_dict()["board"].get(env), "b": eb.to_dict()["board"].get(env),
+        "stages": [{"env": env, "a": da["board"].get(env), "b": db["board"].get(env),
                     "a_live": env in ea.live_in, "b_live": env in eb.live_in} for env in workflow.order],
     }
 

@@ -10,6 +10,7 @@ registrant.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from signoff.domain.approvals import ApprovalRequest, Decision, RequestState, Verdict
@@ -45,7 +46,7 @@ def decision_outlook(*, uow: UnitOfWork, workflow: Workflow, request: ApprovalRe
     out: dict[str, Any] = {"approve": None, "reject": None, "outcome": None, "completes": False}
     if request.state is RequestState.OPEN:
         with_mine = replace(request, decisions=[*request.decisions, Decision(
-            viewer or "", Verdict.APPROVE, "", request.created_at or _epoch(), sorted(groups))])
+            viewer or "", Verdict.APPROVE, "", request.created_at or datetime.now(UTC), sorted(groups))])
         completes = with_mine.quorum_reached()
         out["completes"] = completes
         if completes:
@@ -69,8 +70,3 @@ def decision_outlook(*, uow: UnitOfWork, workflow: Workflow, request: ApprovalRe
         out["outcome"] = f"This request is {request.state.value}; {v} was not approved in {env} by it."
     return out
 
-
-def _epoch() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(1970, 1, 1, tzinfo=UTC)
