@@ -19,6 +19,7 @@ from tests.e2e.test_browser import PHONE, chromium, link_for, register, shot, si
 from tests.e2e.test_finding_journeys import finding_tour
 from tests.fixtures.servers import free_port
 from tests.fixtures.web import PASSWORDS, Stack, build_stack, stack  # noqa: F401
+from tests.e2e.test_web_pictures import build_drift_story
 
 AXE = Path(__file__).resolve().parents[1] / "assets" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {
@@ -46,7 +47,8 @@ def build_tour(stack: Stack) -> dict[str, str]:
     register(stack, model, accuracy=0.88, f1=0.86)
     c["rita"].reject(model, 3, "dev", comment="accuracy regressed on the new extract")
     register(stack, model, accuracy=0.97, f1=0.96)  # request 6: v4 in dev, v2 live there
-    return {"queue": "/queue", "models": "/models", "models-search": "/models?q=fraud&live=dev",
+    story = build_drift_story(stack)  # a drifted batch behind a test request, a rollback, a rejection
+    return {**picture_pages(story), "queue": "/queue", "models": "/models", "models-search": "/models?q=fraud&live=dev",
             "board": f"/models/{model}", "version": f"/models/{model}/versions/2",
             "review-open": "/requests/6", "review-promotion": "/requests/4", "review-rejected": "/requests/5",
             "parameters": "/parameters", "parameter": f"/parameters?name=/signoff/models/{model}/dev",
@@ -54,6 +56,13 @@ def build_tour(stack: Stack) -> dict[str, str]:
             "rules": "/rules", "dead-letters": "/deliveries?state=dead", "people": "/admin/users",
             "person": "/admin/users/dana", "not-found": "/no/such/page", "bad-id": f"/models/{model}/versions/x",
             **finding_tour(stack, model)}
+
+
+def picture_pages(story: dict[str, Any]) -> dict[str, str]:
+    """The pages with charts: the model page (live over time, trends), the drift review, a comparison."""
+    model = story["model"]
+    return {"model-history": f"/models/{model}", "review-drift": f"/requests/{story['drift_request']}",
+            "compare": f"/models/{model}/compare?a=1&b=2"}
 
 
 def serious(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,6 +155,25 @@ class TestKeyboardAndPhone:
             assert page.evaluate("document.activeElement.id") == "main"
         finally:
             context.close()
+
+    def test_the_pictures_fit_a_phone_and_a_laptop(self, stack: Stack, chromium: Any) -> None:  # noqa: F811
+        pages = picture_pages(build_drift_story(stack))
+        for name, viewport in (("1280", {"width": 1280, "height": 900}), ("390", PHONE)):
+            context = chromium.new_context(viewport=viewport, device_scale_factor=1 if name == "1280" else 2)
+            try:
+                page = context.new_page()
+                page.goto(f"{stack.url}/signin")
+                sign_in_through_the_form(page, "ron")
+                page.wait_for_url("**/queue")
+                for key, path in pages.items():
+                    page.goto(stack.url + path)
+                    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                    # nothing pushes the page sideways; wide charts scroll inside their own box
+                    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], (key, name)
+                    assert page.locator("svg.chart").count() >= 1, key
+                    shot(page, f"pictures-{key}-{name}.png")
+            finally:
+                context.close()
 
     def test_the_evidence_table_is_readable_at_390_px(self, stack: Stack, chromium: Any) -> None:  # noqa: F811
         pages = build_tour(stack)

@@ -112,11 +112,13 @@ class TestAnApproverInTheBrowser:
         sign_in_through_the_form(page, "ron")
         page.wait_for_url("**/review/1?t=*")
 
-        page.get_by_role("button", name="Reject").click()  # the comment is required: the browser stops it
+        page.get_by_role("button", name="Reject").click()  # the comment is required: the page says so beside the box
         assert "decided=" not in page.url
+        assert "a rejection needs a comment" in page.locator("#comment-help").inner_text()
+        assert page.get_by_label("Comment (required to reject)").get_attribute("aria-invalid") == "true"
         assert EmbeddedClient(actor="ron", context=stack.ctx).request(1).state == "open"
 
-        page.get_by_label("Reason for rejecting (required)").fill("Recall on the minority class is too low.")
+        page.get_by_label("Comment (required to reject)").fill("Recall on the minority class is too low.")
         page.get_by_role("button", name="Reject").click()
         page.wait_for_url("**/requests/1?decided=reject")
         assert page.locator(".row.head .badge").inner_text() == "rejected"

@@ -284,7 +284,7 @@ class TestInChromium:
             page.click("button[type=submit]:has-text('Authorize')")
             page.wait_for_url(f"{sso_stack.url}/requests/{request_id}")
             assert page.inner_text(".user") == sub
-            page.click("button[name=approve]")
+            page.click("button[name=decision][value=approve]")
             page.wait_for_url(re.compile(rf".*/requests/{request_id}\?decided=approve"))
             page.screenshot(path=str(tmp_path / "sso-approved.png"))
 

@@ -16,7 +16,7 @@ from signoff.adapters.links import ReviewLinks, link_expiry
 from signoff.adapters.mail_templates import MailTemplates
 from signoff.domain import events
 from signoff.domain.notifications import render as render_plain
-from signoff.services import approvals
+from signoff.services import approvals, drift_view
 from signoff.services.ports import Clock, MailMessage, UnitOfWork
 from signoff.services.evidence import metric_rows, source_label
 
@@ -111,6 +111,9 @@ class MailComposer:
             "digest_required": request.policy.require_digest, "auto_blocked": request.auto_blocked,
             "evidence_label": source_label(request.evidence_source),
             "live_label": source_label(data.get("live_metrics_source")) if live_version else None,
+            # What the batch behind the evidence looked like against the training data.
+            "drift": drift_view.request_drift(uow=self.uow_factory(), workflow=self.workflow, request={
+                "model": request.model, "version": request.version, "evidence_source": request.evidence_source}),
         }
         expires = link_expiry(request.expires_at, self.clock.now())
         text_subject = subject or self._subject(name, base, reminder=reminder)

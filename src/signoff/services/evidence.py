@@ -102,23 +102,19 @@ def changes(candidate: dict[str, Any], live: dict[str, Any] | None) -> list[dict
     return [{"field": f, "candidate": c, "live": lv, "same": c == lv} for f, c, lv in pairs]
 
 
-def _drift(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow,
+def _drift(uow: UnitOfWork, workflow: Workflow, model: str, version_row: VersionRow,
            source: dict[str, Any]) -> dict[str, Any] | None:
     """Drift of the batch behind the evidence (the report it came from) against the reference profile."""
-    if source.get("source") != "inference":
+    if source.get("source") != "inference" or not isinstance(source.get("report_id"), int):
         return None
-    report = next((r for r in uow.reports.list(version_row.id) if r.id == source.get("report_id")), None)
-    reference = uow.profiles.get(version_row.id)
-    if report is None or not report.profile or not report.profile.get("features") or reference is None:
-        return None
-    from signoff.domain import drift
-    from signoff.services.drift import ks_pvalue
+    from signoff.services.drift_view import drift_in  # assessed once per report and reference
 
-    policy = workflow.policy(report.env)
-    result = drift.assess(reference, report.profile, psi_threshold=policy.drift_psi_threshold,
-                          ks_pvalue=policy.drift_ks_pvalue, ks=ks_pvalue)
-    return {"env": report.env, "report_id": report.id, "drifted_features": list(result.drifted),
-            "features_compared": len(result.features), "skipped": result.skipped}
+    found = drift_in(uow, workflow, model=model, version=version_row.number, version_id=version_row.id,
+                     report_id=source["report_id"])
+    if found is None:
+        return None
+    return {"env": found["env"], "report_id": found["report_id"], "drifted_features": list(found["drifted"]),
+            "features_compared": len(found["features"]), "skipped": found["skipped"]}
 
 
 def build_evidence_snapshot(
@@ -143,6 +139,6 @@ def build_evidence_snapshot(
         "metrics": metric_rows(request.evidence, compared_with["metrics"] if compared_with else None),
         "changes": changes(_facts(version_row), compared_with),
         "gate_results": list(request.gate_results),
-        "drift": _drift(uow, workflow, version_row, request.evidence_source),
+        "drift": _drift(uow, workflow, model_row.name, version_row, request.evidence_source),
         "policy": request.policy.to_dict(),
     }

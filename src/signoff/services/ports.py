@@ -51,6 +51,7 @@ class UnitOfWork(Protocol):
     mismatches: Any
     retention: Any
     search: Any
+    history: Any
     clock: Clock
 
     def __enter__(self) -> "UnitOfWork": ...

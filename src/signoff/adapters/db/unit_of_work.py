@@ -19,6 +19,7 @@ from signoff.adapters.db.accounts import UserRepository
 from signoff.adapters.db.aws_keys import AwsKeyRepository
 from signoff.adapters.db.engine import READ_ONLY
 from signoff.adapters.db.events import DeliveryRepository, RuleRepository
+from signoff.adapters.db.history import HistoryRepository
 from signoff.adapters.db.mlflow import MlflowRepository
 from signoff.adapters.db.mismatches import MismatchRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
@@ -87,6 +88,7 @@ class SqlAlchemyUnitOfWork:
         self.retention = RetentionRepository(self.session)
         self.revocations = RevocationRepository(self.session)
         self.search = SearchRepository(self.session)  # searched pages for the web UI (services/search.py)
+        self.history = HistoryRepository(self.session)  # pictures' reads (services/history.py)
         self._events: list[Event] = []
         self._audit: list[AuditEntry] = []
         self._live_moved: set[str] = set()

@@ -16,7 +16,9 @@ from itsdangerous import URLSafeSerializer
 from signoff.adapters.links import ReviewLinks
 from signoff.bootstrap import Context
 from signoff.config import secret_key_problem
-from signoff.entrypoints.web import admin, admin_ops, api_docs, auth, errors, finding, mailbox, pages, review, sso
+from signoff.entrypoints.web import (
+    admin, admin_ops, api_docs, auth, compare, errors, finding, mailbox, pages, review, sso,
+)
 from signoff.entrypoints.web.common import HERE, WebState, make_templates
 
 log = logging.getLogger("signoff.web")
@@ -44,6 +46,7 @@ def mount_web(app: FastAPI, ctx: Context, *, mail_catcher: Any = None) -> None:
         app.include_router(router)
     app.include_router(finding.router)  # versions, my submissions, requests, the audit browser
     app.include_router(admin_ops.router)  # tokens, rules, deliveries for administrators
+    app.include_router(compare.router)  # two versions side by side
     sso.install(app, ctx)  # LDAP passwords and "Sign in with …" (OIDC)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

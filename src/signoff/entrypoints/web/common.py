@@ -62,6 +62,9 @@ def web_state(request: Request) -> WebState:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(FILTERS)
+    from signoff.entrypoints.web import charts
+
+    templates.env.globals["charts"] = charts  # inline SVG builders (charts.py)
     return templates
 
 

@@ -19,7 +19,7 @@ from signoff.entrypoints.web.common import (
 from signoff.entrypoints.signatures import with_signatures
 from signoff.entrypoints.web.paging import page_url, pager
 from signoff.errors import NotFound, PermissionDenied
-from signoff.services import approvals, attestations, browse, dispatch, lookups, registry, review, rules
+from signoff.services import approvals, attestations, browse, dispatch, history, lookups, registry, review, rules
 from signoff.services.live import parameter_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -69,7 +69,10 @@ def board(request: Request, name: str = ModelName, page: int = PageNumber, size:
         uow=ctx.read_uow(), workflow=ctx.workflow, state="open", model=name, limit=1000)}
     return render(request, "board.html", model=model.to_dict(), versions=[v.to_dict() for v in found.items],
                   pager=pager(request, found), open_requests=open_requests,
-                  parameters={env: parameter_name(name, env) for env in ctx.workflow.order})
+                  parameters={env: parameter_name(name, env) for env in ctx.workflow.order},
+                  timeline=history.live_timeline(uow=ctx.read_uow(), workflow=ctx.workflow, model=name,
+                                                 now=ctx.clock.now()),
+                  trends=history.metric_trends(uow=ctx.read_uow(), workflow=ctx.workflow, model=name))
 
 
 @router.get("/models/{name}/versions/{number}/evidence.{fmt}")

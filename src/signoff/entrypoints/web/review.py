@@ -23,7 +23,7 @@ from signoff.entrypoints.web.common import (
 )
 from signoff.entrypoints.signatures import reauthentication, signing_rules, with_signatures
 from signoff.errors import PermissionDenied, SignoffError
-from signoff.services import approvals, review
+from signoff.services import approvals, drift_view, outlook, review
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -31,15 +31,20 @@ RequestId = Path(ge=1, le=2**31 - 1)  # approval_requests.id is a 32-bit INTEGER
 
 
 def _review_page(request: Request, request_id: int, *, status_code: int = 200, error: str | None = None,
-                 comment: str = "") -> Response:
+                 comment: str = "", comment_error: str | None = None) -> Response:
     user = signed_in(request)
     ctx = web_state(request).ctx
     data = review.review(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
     data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
     data["approval"] = with_signatures(ctx, [data["approval"]])[0]
     error = error or request.query_params.get("signing_error")
+    entity = approvals.get_request(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id)
     return render(request, "review.html", status_code=status_code, error=error, comment=comment,
-                  decided=request.query_params.get("decided"), **data)
+                  comment_error=comment_error, decided=request.query_params.get("decided"),
+                  outlook=outlook.decision_outlook(uow=ctx.read_uow(), workflow=ctx.workflow, request=entity,
+                                                   viewer=user.name),
+                  drift=drift_view.request_drift(uow=ctx.read_uow(), workflow=ctx.workflow, request=data["approval"]),
+                  **data)
 
 
 @router.get("/review/{request_id}")
@@ -82,6 +87,14 @@ def decide(request: Request, request_id: int = RequestId, csrf_token: str = Form
     user = signed_in(request)
     check_csrf(user, csrf_token)
     ctx = web_state(request).ctx
+    if decision == "reject" and not comment.strip():
+        # One form serves both verdicts, so the browser cannot require the comment for one of
+        # them: the page says so next to the box, before any password is checked.
+        return _review_page(request, request_id, status_code=400, comment=comment,
+                            comment_error="Write why you reject it: a rejection needs a comment "
+                                          "(the registrant reads it).")
+    if decision != "approve":
+        meaning = ""  # the form's meaning choices are approval meanings; a rejection's is fixed
     if sign_with == "sso":  # the provider authenticates the signer again, then the decision is made
         from signoff.entrypoints.web import esign_sso
 
@@ -97,5 +110,8 @@ def decide(request: Request, request_id: int = RequestId, csrf_token: str = Form
     except PermissionDenied:
         raise  # a 403 page of its own: this person may not decide here at all
     except SignoffError as exc:  # gate failed, frozen, already decided, no comment…: show it on the page
+        if exc.details.get("field") == "comment":
+            return _review_page(request, request_id, status_code=status_of(exc), comment=comment,
+                                comment_error=exc.message)
         return _review_page(request, request_id, status_code=status_of(exc), error=exc.message, comment=comment)
     return RedirectResponse(f"/requests/{request_id}?decided={decision}", status_code=303)
