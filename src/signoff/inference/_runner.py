@@ -46,7 +46,7 @@ def _loader(live: Any) -> Any:
         return live
     from signoff.sdk._resolved import Resolved
 
-    return Resolved(dict(live))  # a transport whose resolve returns a plain Record
+    return Resolved.of(live)  # a transport whose resolve returns a plain mapping
 
 
 def run_batch(
