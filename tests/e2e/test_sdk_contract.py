@@ -11,6 +11,7 @@ import abc
 import base64
 import inspect
 import json
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,18 +31,46 @@ Factory = Callable[[str], BaseClient]
 CALLED: set[str] = set()
 
 
+def _declared_return(name: str) -> Any:
+    from signoff.sdk._resolved import Resolved
+
+    return typing.get_type_hints(getattr(BaseClient, name), localns={"Resolved": Resolved}).get("return")
+
+
+def _check_type(name: str, value: Any) -> None:
+    """The result is what BaseClient declares (a typed model, a list of them, a Record), on either transport."""
+    declared = _declared_return(name)
+    if declared is None or declared is Any:
+        return
+    if typing.get_origin(declared) is list:
+        (item,) = typing.get_args(declared)
+        assert isinstance(value, list) and all(isinstance(v, item) for v in value), (name, declared, value)
+    else:
+        assert isinstance(value, declared), (name, declared, type(value))
+
+
 class Recorded:
     """A client whose method calls are noted in CALLED, so the suite can tell which part of the
-    BaseClient contract the scenarios left untried."""
+    BaseClient contract the scenarios left untried, and whose results are checked against the
+    types BaseClient declares."""
 
     def __init__(self, inner: BaseClient) -> None:
         self._inner = inner
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
-        if callable(value):
-            CALLED.add(name)
-        return value
+        if not callable(value):
+            return value
+        CALLED.add(name)
+        if name not in BaseClient.__abstractmethods__:
+            return value
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            result = value(*args, **kwargs)
+            _check_type(name, result)
+            return result
+
+        return checked
 
 
 def attempt(call: Callable[[], Any]) -> Any:

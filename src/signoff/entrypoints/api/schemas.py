@@ -153,7 +153,7 @@ class HealthPublic(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-# --- event bus: rules and deliveries (issue 5) ---------------------------------------------
+# --- event bus: rules and deliveries ------------------------------------------------------
 
 from signoff.domain.rules import RULE_NAME, Target
 
