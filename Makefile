@@ -13,13 +13,14 @@ $(BIN)/python:
 
 # Byte-compiled up front as a wheel install would be: with PYTHONDONTWRITEBYTECODE set (it is on
 # many CI images) every start would otherwise compile the package again (~0.3 s of start-up).
+# `make run` is the demo (server + inference + demo extras); see pyproject.toml for the extras.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[server]'
+	$(BIN)/pip install -q -e '.[demo]'
 	$(BIN)/python -m compileall -q src/signoff
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[server,test]'
+	$(BIN)/pip install -q -e '.[demo,test]'
 	$(BIN)/python -m compileall -q src/signoff
 	touch $(STAMP) $@
 

@@ -1,7 +1,8 @@
 """signoff: a model registry whose job is human sign-off.
 
-The public SDK surface: ``Client`` and the error classes. Server-side code lives in
-submodules and needs the ``signoff[server]`` extra.
+The public SDK surface: ``Client`` and the error classes; it needs only httpx and pydantic.
+The rest is in extras (``signoff[cli]``, ``[server]``, ``[inference]``, ``[demo]``); using a
+part whose extra is missing raises ImportError naming the extra to install.
 """
 
 import typing
@@ -29,32 +30,74 @@ from signoff.errors import (
 from signoff.sdk._base import BaseClient
 from signoff.sdk._client import Client
 from signoff.sdk._attest import verify_attestation
-from signoff.sdk._records import Record
+from signoff.sdk._records import (
+    ApprovalRequestPublic,
+    AuditEntryPublic,
+    AuditReport,
+    AwsKeyCreated,
+    AwsKeyPublic,
+    DecisionPublic,
+    DeliveryDetail,
+    DeliveryPublic,
+    EventPublic,
+    InferenceReportPublic,
+    LivePublic,
+    ModelPublic,
+    ParameterPublic,
+    Record,
+    Result,
+    RulePublic,
+    TokenCreated,
+    TokenPublic,
+    UserPublic,
+    VersionPublic,
+)
+from signoff.sdk._resolved import Resolved
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExists",
+    "ApprovalRequestPublic",
     "ArtifactMismatch",
+    "AuditEntryPublic",
+    "AuditReport",
     "AuthenticationFailed",
+    "AwsKeyCreated",
+    "AwsKeyPublic",
     "BaseClient",
     "Client",
     "Conflict",
+    "DecisionPublic",
+    "DeliveryDetail",
     "DeliveryFailed",
+    "DeliveryPublic",
+    "EventPublic",
     "GateFailed",
+    "InferenceReportPublic",
     "InvalidArtifact",
     "InvalidInput",
     "InvalidTransition",
+    "LivePublic",
+    "ModelPublic",
     "NotFound",
+    "ParameterPublic",
     "PatternInvalid",
     "PermissionDenied",
     "PolicyViolation",
     "RateLimited",
     "ReauthRequired",
     "Record",
+    "Resolved",
+    "Result",
+    "RulePublic",
     "ServiceUnavailable",
     "SignoffError",
+    "TokenCreated",
+    "TokenPublic",
+    "UserPublic",
     "VerificationFailed",
+    "VersionPublic",
     "verify_attestation",
     "__version__",
 ]
@@ -65,5 +108,10 @@ def __getattr__(name: str) -> typing.Any:
     if name == "inference":
         import importlib
 
-        return importlib.import_module("signoff.inference")
+        from signoff._extras import missing_extra
+
+        try:
+            return importlib.import_module("signoff.inference")
+        except ImportError as exc:
+            raise (missing_extra(exc, "signoff.inference", default="inference") or exc) from None
     raise AttributeError(f"module 'signoff' has no attribute {name!r}")

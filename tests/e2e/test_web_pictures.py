@@ -155,7 +155,7 @@ class TestTheDecisionForm:
         # the candidate against the version live in dev, at a glance, beside the evidence table
         assert 'id="vs-live"' in html and "v4 (this) against v1 (live), metric by metric" in html
         text = text_of(html)
-        assert f"If you approve v4 becomes live in dev, replacing v1. The test approvers (ml-reviewers) are asked next, " \
+        assert "If you approve v4 becomes live in dev, replacing v1. The test approvers (ml-reviewers) are asked next, " \
                "once an inference report from dev arrives." in text
         assert "If you reject v4 is rejected in dev and it stops there and cannot go on to test, uat, prod; " \
                "dana (who registered it) is told by email, with your comment." in text

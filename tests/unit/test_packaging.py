@@ -54,8 +54,9 @@ def _imports() -> dict[str, set[str]]:
 
 class TestDeclaredDependencies:
     def test_every_imported_distribution_is_declared(self) -> None:
-        # every runtime extra: the server, the MLflow flavor, offline verification, PDF evidence packs
-        declared = _declared("server", "mlflow", "verify", "evidence")
+        # every runtime extra: the CLI, the server, inference, the demo, the MLflow flavor, offline
+        # verification, PDF evidence packs
+        declared = _declared("cli", "server", "inference", "demo", "mlflow", "verify", "evidence")
         dists = importlib.metadata.packages_distributions()
         missing = {module: sorted(files)[:3] for module, files in _imports().items()
                    if not any(_name(d) in declared for d in dists.get(module, [module]))}
@@ -64,11 +65,45 @@ class TestDeclaredDependencies:
     def test_every_declared_distribution_is_used(self) -> None:
         dists = importlib.metadata.packages_distributions()
         imported = {_name(d) for module in _imports() for d in dists.get(module, [module])}
-        unused = sorted(set(_declared("server")) - imported - set(RUNTIME_ONLY))
+        unused = sorted(set(_declared("cli", "server", "inference")) - imported - set(RUNTIME_ONLY) - {"signoff"})
         assert not unused, f"declared but never imported (nor listed in RUNTIME_ONLY with a reason): {unused}"
 
     def test_the_base_install_is_the_client_only(self) -> None:
-        assert set(_declared()) == {"httpx", "pydantic", "typer", "rich", "tzdata"}
+        assert set(_declared()) == {"httpx", "pydantic"}
+
+    def test_the_heavy_stacks_stay_out_of_the_cli_and_server_extras(self) -> None:
+        for extra in ("cli", "server"):
+            heavy = {"scikit-learn", "pandas", "pyarrow", "onnxruntime", "joblib"} & set(_declared(extra))
+            assert not heavy, (extra, heavy)
+        assert "signoff" not in _declared("inference"), "inference runs with a remote client: no server stack"
+
+    def test_the_missing_extra_table_names_an_extra_that_declares_each_module(self) -> None:
+        from signoff._extras import _EXTRA_OF
+
+        dists = importlib.metadata.packages_distributions()
+        wrong = {}
+        for module, extra in _EXTRA_OF.items():
+            declared = _declared(extra)
+            for ref in [r for r in declared.values() if _name(r) == "signoff"]:  # signoff[cli] inside server
+                for inner in re.search(r"\[(.*)\]", ref).group(1).split(","):  # type: ignore[union-attr]
+                    declared |= _declared(inner.strip())
+            names = dists.get(module)
+            if names and not any(_name(d) in declared for d in names):
+                wrong[module] = (extra, names)
+        assert not wrong, f"modules the table sends to an extra that does not bring them: {wrong}"
+
+    def test_import_signoff_and_a_remote_client_load_no_extra(self) -> None:
+        """What `pip install signoff` must be enough for (.ci/wheel-check proves it in a bare venv)."""
+        import subprocess
+
+        from signoff._extras import _EXTRA_OF
+
+        # httpx itself imports click and rich when they are installed (its optional CLI).
+        watched = sorted(set(_EXTRA_OF) - {"rich"})
+        code = ("import sys, signoff; c = signoff.Client('http://127.0.0.1:9', 't'); c.close(); "
+                f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({watched!r})))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "[]", out.stdout
 
 
 class TestBounds:

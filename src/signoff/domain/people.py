@@ -7,6 +7,8 @@ somebody else: an audit entry naming "rita" must always mean the same person).
 
 from __future__ import annotations
 
+from signoff.errors import InvalidInput
+
 USER_CREATED = "signoff.user.created"
 USER_DISABLED = "signoff.user.disabled"
 USER_ENABLED = "signoff.user.enabled"
@@ -29,3 +31,11 @@ ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
 
 def account_state(*, disabled: bool, deleted: bool) -> str:
     return DELETED if deleted else DISABLED if disabled else ACTIVE
+
+
+def check_password(password: str) -> str:
+    """The password, if its length is acceptable; raises InvalidInput."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
+                           "characters", details={"field": "password"})
+    return password

@@ -7,8 +7,8 @@
         result = run_batch(client, "churn", "dev", "scoring.parquet", target="churned")
     print(result.metrics, result.report.get("drifted_features"))
 
-`signoff infer` is this function behind a command line. Needs `signoff[server]` (numpy, pandas,
-scikit-learn and the model's framework) where it runs.
+`signoff infer` is this function behind a command line. Needs `signoff[inference]` (numpy, pandas,
+scikit-learn, ONNX Runtime) where it runs.
 """
 
 from signoff.inference._data import read_table, write_table

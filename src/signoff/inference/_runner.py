@@ -46,7 +46,7 @@ def _loader(live: Any) -> Any:
         return live
     from signoff.sdk._resolved import Resolved
 
-    return Resolved(dict(live))  # a transport whose resolve returns a plain Record
+    return Resolved.of(live)  # a transport whose resolve returns a plain mapping
 
 
 def run_batch(
@@ -65,8 +65,16 @@ def run_batch(
 ) -> BatchResult:
     """Score `data` (a CSV/Parquet path or a DataFrame) with the version live in env and report it.
 
-    Raises NotFound (nothing live), ArtifactMismatch (the artifact changed), InvalidInput.
+    Raises NotFound (nothing live), ArtifactMismatch (the artifact changed), InvalidInput, and
+    ImportError naming the `inference` extra when pandas or numpy is missing here.
     """
+    try:
+        import numpy  # noqa: F401
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        from signoff._extras import missing_extra
+
+        raise (missing_extra(exc, "batch inference", default="inference") or exc) from None
     from signoff.inference._data import read_table, write_table
     from signoff.inference._metrics import (
         classification_metrics,

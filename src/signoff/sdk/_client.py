@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from signoff._extras import missing_extra
 from signoff.errors import InvalidInput
 from signoff.sdk._base import BaseClient
 
@@ -36,12 +37,12 @@ def embedded_settings(*, config: str | None = None, database_url: str | None = N
 
 
 def Client(url: str | None = None, token: str | None = None, *, database_url: str | None = None,  # noqa: N802
-           actor: str | None = None, **kwargs: Any) -> BaseClient:
+           actor: str | None = None, config: str | None = None, **kwargs: Any) -> BaseClient:
     """Talk to a server over HTTP when `url` (or $SIGNOFF_URL) is set, else to a named database in-process.
 
     Embedded use needs `signoff[server]` and an explicit database: `Client(database_url=..., actor="alice")`,
-    `$SIGNOFF_DATABASE_URL` or a config file. Writes act as `actor` (or $SIGNOFF_USER), a user that
-    must exist; without one the embedded client can only read. Raises InvalidInput when neither a
+    `$SIGNOFF_DATABASE_URL` or a config file (`config`, `$SIGNOFF_CONFIG`, ./signoff.toml). Writes act as
+    `actor` (or $SIGNOFF_USER), a user that must exist; without one the embedded client can only read. Raises InvalidInput when neither a
     server nor a database is named, AuthenticationFailed for an unknown or disabled actor.
     """
     url = url or os.environ.get("SIGNOFF_URL") or None
@@ -49,9 +50,11 @@ def Client(url: str | None = None, token: str | None = None, *, database_url: st
         from signoff.sdk._remote import RemoteClient
 
         return RemoteClient(url, token or os.environ.get("SIGNOFF_TOKEN"), **kwargs)
-    from signoff.sdk._embedded import EmbeddedClient
-
     actor = actor or os.environ.get("SIGNOFF_USER") or None
-    if "settings" not in kwargs and "context" not in kwargs:
-        kwargs["settings"] = embedded_settings(database_url=database_url or url)
+    try:
+        if "settings" not in kwargs and "context" not in kwargs:
+            kwargs["settings"] = embedded_settings(config=config, database_url=database_url or url)
+        from signoff.sdk._embedded import EmbeddedClient
+    except ImportError as exc:
+        raise (missing_extra(exc, "embedded use (a database, no SIGNOFF_URL)") or exc) from None
     return EmbeddedClient(actor=actor, **kwargs)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from signoff.adapters import artifacts
 from signoff.adapters.artifacts import ArtifactStore
@@ -13,15 +14,51 @@ from signoff.config import Settings
 from signoff.domain.identity import ANONYMOUS
 from signoff.domain.models import Lineage
 from signoff.errors import AuthenticationFailed
-from signoff.sdk._base import BaseClient
-from signoff.sdk._records import Record, record
+from signoff.sdk._base import BaseClient, match_pattern, newest_envelope, only_open_request
+from signoff.sdk._records import (
+    ApprovalRequestPublic,
+    AuditEntryPublic,
+    AuditReport,
+    AwsKeyCreated,
+    AwsKeyPublic,
+    DeliveryDetail,
+    DeliveryPublic,
+    EventPublic,
+    InferenceReportPublic,
+    ModelPublic,
+    ParameterPublic,
+    Record,
+    Result,
+    RulePublic,
+    TokenCreated,
+    TokenPublic,
+    UserPublic,
+    VersionPublic,
+    record,
+)
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, registry
+from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, people, registry
+from signoff.services import aws_keys as aws_key_service
 from signoff.services import rules as rule_service
 from signoff.services import artifacts as artifact_service
 from signoff.services import tokens as token_service
 from signoff.services import attestations as attestation_service
 from signoff.services import audit_anchor
+
+
+R = TypeVar("R", bound=Result)
+
+
+def _as(model: type[R], data: Any) -> R:
+    return model.model_validate(data)
+
+
+def _all(model: type[R], items: Iterable[Any]) -> list[R]:
+    return [model.model_validate(item) for item in items]
+
+
+# The audit log's name for the database's owner acting through the CLI.
+OWNER = "signoff:cli"
 
 
 class EmbeddedClient(BaseClient):
@@ -31,11 +68,13 @@ class EmbeddedClient(BaseClient):
     """
 
     def __init__(self, *, actor: str | None, settings: Settings | None = None, context: Context | None = None,
-                 dispatch_inline: bool | None = None) -> None:
+                 dispatch_inline: bool | None = None, as_owner: bool = False) -> None:
         self.ctx = context or bootstrap(settings)
         self._owns_context = context is None
-        self._actor = actor
-        if actor is not None:
+        # The database's owner acts without an account (whoever can open the database owns it), as
+        # `signoff users` and `signoff tokens` do on a local database: the first user is made so.
+        self._actor = OWNER if as_owner else actor
+        if actor is not None and not as_owner:
             try:
                 _check_actor(self.ctx, actor)
             except BaseException:
@@ -61,7 +100,7 @@ class EmbeddedClient(BaseClient):
                  metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
                  dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
                  description: str | None = None, owner_group: str | None = None, reference: Any = None,
-                 store: bool | None = None) -> Record:
+                 store: bool | None = None) -> VersionPublic:
         """Register the next version; the artifact is stored by digest (`store=None`: when it exists here).
 
         `reference` (training data as a DataFrame, array, CSV/Parquet path, or a profile) becomes the
@@ -69,7 +108,7 @@ class EmbeddedClient(BaseClient):
         """
         stored = None
         if store or (store is None and digest is None and artifacts.exists(artifact_uri)):
-            stored = artifact_service.store_artifact(store=self.artifact_store(), source=artifact_uri, flavor=flavor)
+            stored = artifact_service.store_artifact(store=self._artifact_store(), source=artifact_uri, flavor=flavor)
             artifact_uri, digest, flavor = stored["uri"], stored["digest"], stored["flavor"]
         profile = None
         if reference is not None:
@@ -81,9 +120,9 @@ class EmbeddedClient(BaseClient):
                               digest=digest, description=description, owner_group=owner_group,
                               reference_profile=profile, reference_source="sdk" if profile else "",
                               digest_checked=stored is not None)
-        return record({**v.to_dict(), "stored": stored is not None, "reference": profile is not None})
+        return _as(VersionPublic, {**v.to_dict(), "stored": stored is not None, "reference": profile is not None})
 
-    def artifact_store(self) -> ArtifactStore:
+    def _artifact_store(self) -> ArtifactStore:
         return ArtifactStore(self.ctx.settings.resolved_artifact_root())
 
     def set_reference(self, model: str, version: int, reference: Any) -> Record:
@@ -95,34 +134,56 @@ class EmbeddedClient(BaseClient):
                             actor=self.actor, source="sdk")
         return record({"model": model, "version": version, "features": sorted((profile or {}).get("features", {}))})
 
-    def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
-        return record([m.to_dict() for m in registry.list_models(uow=self.ctx.read_uow(), after=cursor, limit=limit)])
+    def models(self, *, cursor: str | None = None, limit: int = 100) -> list[ModelPublic]:
+        return _all(ModelPublic, [m.to_dict() for m in registry.list_models(uow=self.ctx.read_uow(), after=cursor, limit=limit)])
 
-    def model(self, name: str) -> Record:
-        return record(registry.get_model(uow=self.ctx.read_uow(), model=name).to_dict())
+    def model(self, name: str) -> ModelPublic:
+        return _as(ModelPublic, registry.get_model(uow=self.ctx.read_uow(), model=name).to_dict())
 
-    def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[Record]:
-        return record([v.to_dict() for v in registry.list_versions(**self._kw(), model=model, before=cursor, limit=limit)])
+    def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[VersionPublic]:
+        return _all(VersionPublic, [v.to_dict() for v in registry.list_versions(**self._kw(), model=model, before=cursor, limit=limit)])
 
-    def version(self, model: str, version: int) -> Record:
-        return record(registry.get_version(**self._kw(), model=model, version=version).to_dict())
+    def version(self, model: str, version: int) -> VersionPublic:
+        return _as(VersionPublic, registry.get_version(**self._kw(), model=model, version=version).to_dict())
 
-    def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> Record:
+    def status(self, model: str) -> list[VersionPublic]:
+        return self.versions(model, limit=50)
+
+    def open_request(self, model: str, version: int, env: str) -> ApprovalRequestPublic:
+        return only_open_request(self.requests(state="open", env=env, model=model, version=version, limit=1),
+                                 model, version, env)
+
+    def approve(self, model: str, version: int, env: str, comment: str = "", *, password: str | None = None,
+                meaning: str | None = None) -> ApprovalRequestPublic:
+        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
+                           meaning=meaning)
+
+    def reject(self, model: str, version: int, env: str, comment: str, *,
+               password: str | None = None) -> ApprovalRequestPublic:
+        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
+
+    def attestation(self, model: str, version: int, env: str) -> Record:
+        return newest_envelope(self.attestations(model, version, env=env), model, version, env)
+
+    def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+        return match_pattern(pattern, event)
+
+    def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> ApprovalRequestPublic:
         r = approvals.request_promotion(**self._kw(), model=model, version=version, env=env, actor=self.actor, reason=reason)
-        return record(r.to_dict())
+        return _as(ApprovalRequestPublic, r.to_dict())
 
     def requests(self, *, state: str | None = None, env: str | None = None, model: str | None = None,
-                 version: int | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
+                 version: int | None = None, cursor: int | None = None, limit: int = 100) -> list[ApprovalRequestPublic]:
         rs = approvals.list_requests(**self._kw(), state=state, env=env, model=model, version=version,
                                      after=cursor, limit=limit)
-        return record([r.to_dict() for r in rs])
+        return _all(ApprovalRequestPublic, [r.to_dict() for r in rs])
 
-    def request(self, request_id: int) -> Record:
+    def request(self, request_id: int) -> ApprovalRequestPublic:
         r = approvals.get_request(**self._kw(), request_id=request_id).to_dict()
-        return record(esign.with_signatures(uow=self.ctx.uow(), requests=[r])[0])
+        return _as(ApprovalRequestPublic, esign.with_signatures(uow=self.ctx.uow(), requests=[r])[0])
 
     def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
-               meaning: str | None = None) -> Record:
+               meaning: str | None = None) -> ApprovalRequestPublic:
         rules = esign.SigningRules.of(self.ctx.settings.signing)
         reauth = None
         if password is not None:
@@ -132,12 +193,12 @@ class EmbeddedClient(BaseClient):
                                                    user=self.actor, password=password, rules=rules, meaning=meaning)
         r = approvals.decide(**self._kw(), request_id=request_id, actor=self.actor, verdict=decision, comment=comment,
                              reauth=reauth, signing=rules)
-        return record(esign.with_signatures(uow=self.ctx.uow(), requests=[r.to_dict()])[0])
+        return _as(ApprovalRequestPublic, esign.with_signatures(uow=self.ctx.uow(), requests=[r.to_dict()])[0])
 
     def resolve(self, model: str, env: str) -> Resolved:
         live = lookups.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env)
-        return Resolved(record(live.to_dict()), cache_dir=Path(self.ctx.settings.home) / "cache",
-                        on_mismatch=self._refused_load)
+        return Resolved.of(live.to_dict(), cache_dir=Path(self.ctx.settings.home) / "cache",
+                           on_mismatch=self._refused_load)
 
     def _refused_load(self, live: Resolved, exc: Exception) -> None:
         details = getattr(exc, "details", {})
@@ -161,26 +222,27 @@ class EmbeddedClient(BaseClient):
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,
-                         profile: dict[str, Any] | None = None) -> Record:
+                         profile: dict[str, Any] | None = None) -> InferenceReportPublic:
         report, request = inference.report_inference(
             **self._kw(), model=model, version=version, env=env, actor=self.actor, metrics=metrics, rows=rows,
             started_at=started_at, finished_at=finished_at, profile=profile)
-        return record({**report, "promotion_request": request.to_dict() if request else None})
+        return _as(InferenceReportPublic, {**report, "promotion_request": request.to_dict() if request else None})
 
-    def parameter(self, name: str, version: int | None = None) -> Record:
-        return record(lookups.get_parameter(uow=self.ctx.uow(), name=name, version=version))
+    def parameter(self, name: str, version: int | None = None) -> ParameterPublic:
+        return _as(ParameterPublic, lookups.get_parameter(uow=self.ctx.uow(), name=name, version=version))
 
-    def parameter_history(self, name: str) -> list[Record]:
-        return record(lookups.parameter_history(uow=self.ctx.uow(), name=name, limit=10_000))
+    def parameter_history(self, name: str) -> list[ParameterPublic]:
+        return _all(ParameterPublic, lookups.parameter_history(uow=self.ctx.uow(), name=name, limit=10_000))
 
     def audit(self, *, model: str | None = None, since: datetime | None = None, cursor: int | None = None,
-              limit: int = 100) -> list[Record]:
+              limit: int = 100) -> list[AuditEntryPublic]:
         entries = lookups.list_audit(uow=self.ctx.uow(), model=model, since=since, after=cursor, limit=limit)
-        return record([e.to_dict() for e in entries])
+        return _all(AuditEntryPublic, [e.to_dict() for e in entries])
 
-    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
-        return record(audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, checkpoints=checkpoints,
-                                                by=self._actor or ANONYMOUS.name, workflow=self.ctx.workflow))
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> AuditReport:
+        return _as(AuditReport, audit_anchor.verify_audit(uow=self.ctx.uow(), keys=self.ctx.keys, checkpoints=checkpoints,
+                                                by=self._actor or ANONYMOUS.name,
+                                                workflow=self.ctx.workflow))
 
     def audit_checkpoint(self) -> Record:
         return record(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))
@@ -202,63 +264,101 @@ class EmbeddedClient(BaseClient):
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         return record(attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env))
 
-    def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
-        return record(lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))
+    def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[EventPublic]:
+        return _all(EventPublic, lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))
 
-    def rules(self) -> list[Record]:
-        return record(rule_service.list_rules(uow=self.ctx.uow()))
+    def rules(self) -> list[RulePublic]:
+        return _all(RulePublic, rule_service.list_rules(uow=self.ctx.uow()))
 
-    def rule(self, name: str) -> Record:
-        return record(rule_service.get_rule(uow=self.ctx.uow(), name=name))
+    def rule(self, name: str) -> RulePublic:
+        return _as(RulePublic, rule_service.get_rule(uow=self.ctx.uow(), name=name))
 
     def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
-                 description: str = "", enabled: bool = True) -> Record:
+                 description: str = "", enabled: bool = True) -> RulePublic:
         spec = {"name": name, "pattern": pattern, "targets": targets, "description": description, "enabled": enabled}
-        return record(rule_service.add_rule(uow=self.ctx.uow(), spec=spec, actor=self.actor,
+        return _as(RulePublic, rule_service.add_rule(uow=self.ctx.uow(), spec=spec, actor=self.actor,
                                             python_targets=self.ctx.settings.events.python_targets))
 
-    def set_rule_enabled(self, name: str, enabled: bool) -> Record:
-        return record(rule_service.set_enabled(uow=self.ctx.uow(), name=name, enabled=enabled, actor=self.actor))
+    def set_rule_enabled(self, name: str, enabled: bool) -> RulePublic:
+        return _as(RulePublic, rule_service.set_enabled(uow=self.ctx.uow(), name=name, enabled=enabled, actor=self.actor))
 
     def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
-                   limit: int = 100) -> list[Record]:
-        return record(dispatch.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
+                   limit: int = 100) -> list[DeliveryPublic]:
+        return _all(DeliveryPublic, dispatch.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
 
-    def delivery(self, delivery_id: int) -> Record:
-        return record(dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
+    def delivery(self, delivery_id: int) -> DeliveryDetail:
+        return _as(DeliveryDetail, dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
 
-    def replay_delivery(self, delivery_id: int) -> Record:
+    def replay_delivery(self, delivery_id: int) -> DeliveryPublic:
         out = dispatch.replay_delivery(uow=self.ctx.uow(), delivery_id=delivery_id, actor=self.actor)
         if self.ctx.dispatch_inline:
             self.ctx.events_committed()  # no event was written, but there is work to do now
             out = dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id)
             out.pop("attempt_log")
-        return record(out)
+        return _as(DeliveryPublic, out)
 
     # Administration: whoever can open the database owns it, as `signoff users` / `tokens` do locally.
 
-    def users(self) -> list[Record]:
-        return record(accounts.list_users(uow=self.ctx.uow()))
+    def users(self) -> list[UserPublic]:
+        return _all(UserPublic, accounts.list_users(uow=self.ctx.uow()))
 
     def add_user(self, name: str, *, groups: list[str] | None = None, email: str | None = None,
-                 password: str | None = None, admin: bool = False) -> Record:
+                 password: str | None = None, admin: bool = False) -> UserPublic:
         from signoff.adapters.passwords import hash_password
 
-        return record(accounts.add_user(uow=self.ctx.uow(), name=name, actor=self.actor, groups=list(groups or []),
+        return _as(UserPublic, accounts.add_user(uow=self.ctx.uow(), name=name, actor=self.actor, groups=list(groups or []),
                                         email=email, password_hash=hash_password(password) if password else None,
                                         admin=admin))
 
-    def tokens(self, *, user: str | None = None) -> list[Record]:
-        return record(token_service.list_tokens(uow=self.ctx.uow(), user=user))
+    def user(self, name: str) -> UserPublic:
+        return _as(UserPublic, accounts.get_user(uow=self.ctx.uow(), name=name))
+
+    def disable_user(self, name: str, *, reason: str = "") -> UserPublic:
+        return _as(UserPublic, people.disable_user(uow=self.ctx.uow(), name=name, actor=self.actor, reason=reason))
+
+    def enable_user(self, name: str) -> UserPublic:
+        return _as(UserPublic, people.enable_user(uow=self.ctx.uow(), name=name, actor=self.actor))
+
+    def delete_user(self, name: str) -> UserPublic:
+        return _as(UserPublic, people.delete_user(uow=self.ctx.uow(), name=name, actor=self.actor))
+
+    def set_user_groups(self, name: str, groups: list[str]) -> UserPublic:
+        return _as(UserPublic, accounts.set_groups(uow=self.ctx.uow(), name=name, groups=list(groups), actor=self.actor))
+
+    def set_user_password(self, name: str, password: str) -> UserPublic:
+        from signoff.adapters.passwords import hash_password
+
+        checked = people.check_password(password)
+        return _as(UserPublic, people.set_password(uow=self.ctx.uow(), name=name, password_hash=hash_password(checked),
+                                          actor=self.actor))
+
+    def tokens(self, *, user: str | None = None) -> list[TokenPublic]:
+        return _all(TokenPublic, token_service.list_tokens(uow=self.ctx.uow(), user=user))
 
     def create_token(self, user: str, scopes: list[str], *, expires_in: timedelta | None = None,
-                     name: str = "") -> Record:
+                     name: str = "") -> TokenCreated:
         token, info = token_service.create_token(uow=self.ctx.uow(), user=user, scopes=list(scopes), actor=self.actor,
                                                  expires_in=expires_in, name=name)
-        return record({**info, "token": token})
+        return _as(TokenCreated, {**info, "token": token})
 
-    def revoke_token(self, token_id: int) -> Record:
-        return record(token_service.revoke_token(uow=self.ctx.uow(), token_id=token_id, actor=self.actor))
+    def revoke_token(self, token_id: int) -> TokenPublic:
+        return _as(TokenPublic, token_service.revoke_token(uow=self.ctx.uow(), token_id=token_id, actor=self.actor))
+
+    def aws_keys(self, *, user: str | None = None) -> list[AwsKeyPublic]:
+        return _all(AwsKeyPublic, aws_key_service.list_keys(uow=self.ctx.uow(), user=user))
+
+    def create_aws_key(self, user: str, *, scopes: list[str] | None = None, expires_in: timedelta | None = None,
+                       name: str = "") -> AwsKeyCreated:
+        from signoff.adapters.aws_secrets import SecretBox
+
+        sealer = SecretBox(self.ctx.settings.server.secret_key.get_secret_value())
+        secret, info = aws_key_service.create_key(uow=self.ctx.uow(), sealer=sealer, user=user, actor=self.actor,
+                                                  scopes=list(scopes or []), expires_in=expires_in, name=name)
+        return _as(AwsKeyCreated, {**info, "secret_access_key": secret})
+
+    def revoke_aws_key(self, key: int | str) -> AwsKeyPublic:
+        which = int(key) if isinstance(key, str) and key.isdigit() else key
+        return _as(AwsKeyPublic, aws_key_service.revoke_key(uow=self.ctx.uow(), key=which, actor=self.actor))
 
     def close(self) -> None:
         if self._owns_context:

@@ -8,7 +8,7 @@ and revalidates it with `If-None-Match`, so polling costs the server a 304.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -24,11 +24,32 @@ from signoff.errors import (
     SignoffError,
     error_for_code,
 )
-from signoff.sdk._base import BaseClient
-from signoff.sdk._records import Record, record
+from signoff.sdk._base import BaseClient, match_pattern, newest_envelope, only_open_request
+from signoff.sdk._records import (
+    ApprovalRequestPublic,
+    AuditEntryPublic,
+    AuditReport,
+    AwsKeyCreated,
+    AwsKeyPublic,
+    DeliveryDetail,
+    DeliveryPublic,
+    EventPublic,
+    InferenceReportPublic,
+    ModelPublic,
+    ParameterPublic,
+    Record,
+    Result,
+    RulePublic,
+    TokenCreated,
+    TokenPublic,
+    UserPublic,
+    VersionPublic,
+    record,
+)
 from signoff.sdk._resolved import Resolved
 
 API = "/api/v1"
+R = TypeVar("R", bound=Result)
 MAX_PAGE = 500
 
 # For error bodies whose code this client does not know (an older client, a proxy's own error).
@@ -55,7 +76,7 @@ class RemoteClient(BaseClient):
             headers["X-Signoff-As"] = as_user
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, headers=headers, transport=transport, timeout=timeout)
-        self._resolved: dict[tuple[str, str], tuple[str, Record]] = {}
+        self._resolved: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -80,13 +101,23 @@ class RemoteClient(BaseClient):
     def _items(self, path: str, **params: Any) -> list[Record]:
         return self._get(path, **params)["items"]  # type: ignore[no-any-return]
 
+    # Positional-only, so that query parameters may be called `model` or `path`.
+    def _json(self, method: str, path: str, body: Any = None, /, **params: Any) -> Any:
+        return self._send(method, path, params=params, json=body).json()
+
+    def _one(self, cls: type[R], method: str, path: str, body: Any = None, /, **params: Any) -> R:
+        return cls.model_validate(self._json(method, path, body, **params))
+
+    def _many(self, cls: type[R], path: str, /, **params: Any) -> list[R]:
+        return [cls.model_validate(item) for item in self._json("GET", path, **params)["items"]]
+
     # --- the client interface ---------------------------------------------------------------
 
     def register(self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
                  dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
                  description: str | None = None, owner_group: str | None = None, reference: Any = None,
-                 store: bool | None = None) -> Record:
+                 store: bool | None = None) -> VersionPublic:
         """Register the next version by URI; `reference` (training data or a profile) is sent as its drift
         reference. Raises InvalidInput (also for store=True: the server cannot read this machine's files)."""
         if store:
@@ -95,10 +126,10 @@ class RemoteClient(BaseClient):
         body = {"artifact_uri": artifact_uri, "metrics": metrics or {}, "metadata": metadata or {}, "run_id": run_id,
                 "code_commit": code_commit, "dataset_hash": dataset_hash, "flavor": flavor, "digest": digest,
                 "description": description, "owner_group": owner_group}
-        version: Record = self._post(f"/models/{_seg(model)}/versions", body)
+        version = self._json("POST", f"/models/{_seg(model)}/versions", body)
         if reference is not None:
             self.set_reference(model, version["version"], reference)
-        return record({**version, "stored": False, "reference": reference is not None})  # type: ignore[no-any-return]
+        return VersionPublic.model_validate({**version, "stored": False, "reference": reference is not None})
 
     def set_reference(self, model: str, version: int, reference: Any) -> Record:
         """Attach training data (DataFrame, array, CSV/Parquet path, or a profile) as the drift reference."""
@@ -108,38 +139,60 @@ class RemoteClient(BaseClient):
         path = f"/models/{_seg(model)}/versions/{_seg(version)}/reference-profile"
         return record(self._send("PUT", path, json=profile or {}).json())  # type: ignore[no-any-return]
 
-    def models(self, *, cursor: str | None = None, limit: int = 100) -> list[Record]:
-        return self._items("/models", cursor=cursor, limit=min(limit, MAX_PAGE))
+    def models(self, *, cursor: str | None = None, limit: int = 100) -> list[ModelPublic]:
+        return self._many(ModelPublic, "/models", cursor=cursor, limit=min(limit, MAX_PAGE))
 
-    def model(self, name: str) -> Record:
-        return self._get(f"/models/{_seg(name)}")  # type: ignore[no-any-return]
+    def model(self, name: str) -> ModelPublic:
+        return self._one(ModelPublic, "GET", f"/models/{_seg(name)}")
 
-    def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[Record]:
-        return self._items(f"/models/{_seg(model)}/versions", cursor=cursor, limit=min(limit, MAX_PAGE))
+    def versions(self, model: str, *, cursor: int | None = None, limit: int = 100) -> list[VersionPublic]:
+        return self._many(VersionPublic, f"/models/{_seg(model)}/versions", cursor=cursor, limit=min(limit, MAX_PAGE))
 
-    def version(self, model: str, version: int) -> Record:
-        return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}")  # type: ignore[no-any-return]
+    def version(self, model: str, version: int) -> VersionPublic:
+        return self._one(VersionPublic, "GET", f"/models/{_seg(model)}/versions/{_seg(version)}")
 
-    def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> Record:
-        return self._post(f"/models/{_seg(model)}/versions/{_seg(version)}/promotions",  # type: ignore[no-any-return]
-                          {"env": env, "reason": reason})
+    def status(self, model: str) -> list[VersionPublic]:
+        return self.versions(model, limit=50)
+
+    def open_request(self, model: str, version: int, env: str) -> ApprovalRequestPublic:
+        return only_open_request(self.requests(state="open", env=env, model=model, version=version, limit=1),
+                                 model, version, env)
+
+    def approve(self, model: str, version: int, env: str, comment: str = "", *, password: str | None = None,
+                meaning: str | None = None) -> ApprovalRequestPublic:
+        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
+                           meaning=meaning)
+
+    def reject(self, model: str, version: int, env: str, comment: str, *,
+               password: str | None = None) -> ApprovalRequestPublic:
+        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
+
+    def attestation(self, model: str, version: int, env: str) -> Record:
+        return newest_envelope(self.attestations(model, version, env=env), model, version, env)
+
+    def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+        return match_pattern(pattern, event)
+
+    def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> ApprovalRequestPublic:
+        return self._one(ApprovalRequestPublic, "POST", f"/models/{_seg(model)}/versions/{_seg(version)}/promotions",
+                         {"env": env, "reason": reason})
 
     def requests(self, *, state: str | None = None, env: str | None = None, model: str | None = None,
-                 version: int | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
-        return self._items("/approval-requests", state=state, env=env, model=model, version=version, cursor=cursor,
-                           limit=min(limit, MAX_PAGE))
+                 version: int | None = None, cursor: int | None = None, limit: int = 100) -> list[ApprovalRequestPublic]:
+        return self._many(ApprovalRequestPublic, "/approval-requests", state=state, env=env, model=model,
+                          version=version, cursor=cursor, limit=min(limit, MAX_PAGE))
 
-    def request(self, request_id: int) -> Record:
-        return self._get(f"/approval-requests/{_seg(request_id)}")  # type: ignore[no-any-return]
+    def request(self, request_id: int) -> ApprovalRequestPublic:
+        return self._one(ApprovalRequestPublic, "GET", f"/approval-requests/{_seg(request_id)}")
 
     def decide(self, request_id: int, decision: str, comment: str = "", *, password: str | None = None,
-               meaning: str | None = None) -> Record:
+               meaning: str | None = None) -> ApprovalRequestPublic:
         body: dict[str, Any] = {"decision": decision, "comment": comment}
         if password is not None:
             body["password"] = password
         if meaning is not None:
             body["meaning"] = meaning
-        return self._post(f"/approval-requests/{_seg(request_id)}/decisions", body)  # type: ignore[no-any-return]
+        return self._one(ApprovalRequestPublic, "POST", f"/approval-requests/{_seg(request_id)}/decisions", body)
 
     def resolve(self, model: str, env: str) -> Resolved:
         key = (model, env)
@@ -151,15 +204,12 @@ class RemoteClient(BaseClient):
             self._resolved.pop(key, None)
             raise
         if response.status_code == 304 and cached:
-            return self._resolved_record(cached[1])
-        live: Record = record(response.json())
+            return Resolved.of(cached[1], on_mismatch=self._refused_load)
+        live: dict[str, Any] = response.json()
         etag = response.headers.get("etag")
         if etag:
             self._resolved[key] = (etag, live)
-        return self._resolved_record(live)
-
-    def _resolved_record(self, live: Record) -> Resolved:
-        return Resolved(record(dict(live)), on_mismatch=self._refused_load)
+        return Resolved.of(live, on_mismatch=self._refused_load)
 
     def _refused_load(self, live: Resolved, exc: Exception) -> None:
         details = getattr(exc, "details", {})
@@ -181,35 +231,35 @@ class RemoteClient(BaseClient):
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,
-                         profile: dict[str, Any] | None = None) -> Record:
+                         profile: dict[str, Any] | None = None) -> InferenceReportPublic:
         body = {"env": env, "metrics": metrics, "rows": rows, "profile": profile,
                 "started_at": started_at.isoformat() if started_at else None,
                 "finished_at": finished_at.isoformat() if finished_at else None}
-        return self._post(f"/models/{_seg(model)}/versions/{_seg(version)}/inference-reports",  # type: ignore[no-any-return]
-                          body)
+        return self._one(InferenceReportPublic, "POST",
+                         f"/models/{_seg(model)}/versions/{_seg(version)}/inference-reports", body)
 
-    def parameter(self, name: str, version: int | None = None) -> Record:
-        return self._get(_parameter_path(name), version=version)  # type: ignore[no-any-return]
+    def parameter(self, name: str, version: int | None = None) -> ParameterPublic:
+        return self._one(ParameterPublic, "GET", _parameter_path(name), version=version)
 
-    def parameter_history(self, name: str) -> list[Record]:
-        out: list[Record] = []
+    def parameter_history(self, name: str) -> list[ParameterPublic]:
+        out: list[ParameterPublic] = []
         cursor: str | None = None
         while True:
-            page = self._get(_parameter_path(name) + "/history", cursor=cursor, limit=MAX_PAGE)
-            out.extend(page["items"])
+            page = self._json("GET", _parameter_path(name) + "/history", cursor=cursor, limit=MAX_PAGE)
+            out.extend(ParameterPublic.model_validate(item) for item in page["items"])
             cursor = page["next_cursor"]
             if not cursor:
                 return out
 
     def audit(self, *, model: str | None = None, since: datetime | None = None, cursor: int | None = None,
-              limit: int = 100) -> list[Record]:
-        return self._items("/audit", model=model, since=since.isoformat() if since else None, cursor=cursor,
-                           limit=min(limit, MAX_PAGE))
+              limit: int = 100) -> list[AuditEntryPublic]:
+        return self._many(AuditEntryPublic, "/audit", model=model, since=since.isoformat() if since else None,
+                          cursor=cursor, limit=min(limit, MAX_PAGE))
 
-    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> Record:
+    def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> AuditReport:
         if checkpoints:
-            return self._post("/audit/verify", {"checkpoints": checkpoints})  # type: ignore[no-any-return]
-        return self._get("/audit/verify")  # type: ignore[no-any-return]
+            return self._one(AuditReport, "POST", "/audit/verify", {"checkpoints": checkpoints})
+        return self._one(AuditReport, "GET", "/audit/verify")
 
     def audit_checkpoint(self) -> Record:
         return self._post("/audit/checkpoints", {})  # type: ignore[no-any-return]
@@ -226,79 +276,87 @@ class RemoteClient(BaseClient):
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         return self._items(f"/models/{_seg(model)}/versions/{_seg(version)}/attestations", env=env)
 
-    def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[Record]:
-        return self._items("/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))
+    def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[EventPublic]:
+        return self._many(EventPublic, "/events", type=type, cursor=cursor, limit=min(limit, MAX_PAGE))
 
     # --- event bus: rules and deliveries ------------------------------------------------------
 
-    def rules(self) -> list[Record]:
-        return self._items("/rules")
+    def rules(self) -> list[RulePublic]:
+        return self._many(RulePublic, "/rules")
 
-    def rule(self, name: str) -> Record:
-        return self._get(f"/rules/{_seg(name)}")  # type: ignore[no-any-return]
+    def rule(self, name: str) -> RulePublic:
+        return self._one(RulePublic, "GET", f"/rules/{_seg(name)}")
 
     def add_rule(self, name: str, pattern: dict[str, Any], targets: list[dict[str, Any]], *,
-                 description: str = "", enabled: bool = True) -> Record:
+                 description: str = "", enabled: bool = True) -> RulePublic:
         body = {"name": name, "pattern": pattern, "targets": targets, "description": description, "enabled": enabled}
-        return self._post("/rules", body)  # type: ignore[no-any-return]
+        return self._one(RulePublic, "POST", "/rules", body)
 
-    def set_rule_enabled(self, name: str, enabled: bool) -> Record:
-        return record(self._send("PATCH", f"/rules/{_seg(name)}", json={"enabled": enabled}).json())  # type: ignore[no-any-return]
+    def set_rule_enabled(self, name: str, enabled: bool) -> RulePublic:
+        return self._one(RulePublic, "PATCH", f"/rules/{_seg(name)}", {"enabled": enabled})
 
     def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
-                   limit: int = 100) -> list[Record]:
-        return self._items("/deliveries", state=state, rule=rule, cursor=cursor, limit=min(limit, MAX_PAGE))
+                   limit: int = 100) -> list[DeliveryPublic]:
+        return self._many(DeliveryPublic, "/deliveries", state=state, rule=rule, cursor=cursor,
+                          limit=min(limit, MAX_PAGE))
 
-    def delivery(self, delivery_id: int) -> Record:
-        return self._get(f"/deliveries/{_seg(delivery_id)}")  # type: ignore[no-any-return]
+    def delivery(self, delivery_id: int) -> DeliveryDetail:
+        return self._one(DeliveryDetail, "GET", f"/deliveries/{_seg(delivery_id)}")
 
-    def replay_delivery(self, delivery_id: int) -> Record:
-        return record(self._send("POST", f"/deliveries/{_seg(delivery_id)}/replay").json())  # type: ignore[no-any-return]
+    def replay_delivery(self, delivery_id: int) -> DeliveryPublic:
+        return self._one(DeliveryPublic, "POST", f"/deliveries/{_seg(delivery_id)}/replay")
 
     # --- administration (admin scope): what `signoff users` and `signoff tokens` do remotely ----
 
-    def users(self) -> list[Record]:
-        return self._items("/users")
+    def users(self) -> list[UserPublic]:
+        return self._many(UserPublic, "/users")
 
     def add_user(self, name: str, *, groups: list[str] | None = None, email: str | None = None,
-                 password: str | None = None, admin: bool = False) -> Record:
-        return self._post("/users", {"name": name, "groups": groups or [], "email": email,  # type: ignore[no-any-return]
-                                     "password": password, "admin": admin})
+                 password: str | None = None, admin: bool = False) -> UserPublic:
+        return self._one(UserPublic, "POST", "/users", {"name": name, "groups": groups or [], "email": email,
+                                                         "password": password, "admin": admin})
 
-    def user(self, name: str) -> Record:
-        return self._get(f"/users/{_seg(name)}")  # type: ignore[no-any-return]
+    def user(self, name: str) -> UserPublic:
+        return self._one(UserPublic, "GET", f"/users/{_seg(name)}")
 
-    def disable_user(self, name: str, *, reason: str = "") -> Record:
-        """Disable `name`: their sessions end and tokens are revoked."""
-        return self._post(f"/users/{_seg(name)}/disable", {"reason": reason})  # type: ignore[no-any-return]
+    def disable_user(self, name: str, *, reason: str = "") -> UserPublic:
+        return self._one(UserPublic, "POST", f"/users/{_seg(name)}/disable", {"reason": reason})
 
-    def enable_user(self, name: str) -> Record:
-        return record(self._send("POST", f"/users/{_seg(name)}/enable").json())  # type: ignore[no-any-return]
+    def enable_user(self, name: str) -> UserPublic:
+        return self._one(UserPublic, "POST", f"/users/{_seg(name)}/enable")
 
-    def delete_user(self, name: str) -> Record:
-        """Delete `name` for good; the name is never reused."""
-        return record(self._send("DELETE", f"/users/{_seg(name)}").json())  # type: ignore[no-any-return]
+    def delete_user(self, name: str) -> UserPublic:
+        return self._one(UserPublic, "DELETE", f"/users/{_seg(name)}")
 
-    def set_user_groups(self, name: str, groups: list[str]) -> Record:
-        return record(self._send("PUT", f"/users/{_seg(name)}/groups",  # type: ignore[no-any-return]
-                                 json={"groups": groups}).json())
+    def set_user_groups(self, name: str, groups: list[str]) -> UserPublic:
+        return self._one(UserPublic, "PUT", f"/users/{_seg(name)}/groups", {"groups": groups})
 
-    def set_user_password(self, name: str, password: str) -> Record:
-        return record(self._send("PUT", f"/users/{_seg(name)}/password",  # type: ignore[no-any-return]
-                                 json={"password": password}).json())
+    def set_user_password(self, name: str, password: str) -> UserPublic:
+        return self._one(UserPublic, "PUT", f"/users/{_seg(name)}/password", {"password": password})
 
-    def tokens(self, *, user: str | None = None) -> list[Record]:
-        return self._items("/tokens", user=user)
+    def tokens(self, *, user: str | None = None) -> list[TokenPublic]:
+        return self._many(TokenPublic, "/tokens", user=user)
 
     def create_token(self, user: str, scopes: list[str], *, expires_in: timedelta | None = None,
-                     name: str = "") -> Record:
-        """A new token for `user`; `result.token` is the only copy of it."""
+                     name: str = "") -> TokenCreated:
         seconds = int(expires_in.total_seconds()) if expires_in is not None else None
-        return self._post("/tokens", {"user": user, "scopes": scopes, "expires_in_seconds": seconds,  # type: ignore[no-any-return]
-                                      "name": name})
+        return self._one(TokenCreated, "POST", "/tokens", {"user": user, "scopes": scopes,
+                                                            "expires_in_seconds": seconds, "name": name})
 
-    def revoke_token(self, token_id: int) -> Record:
-        return record(self._send("DELETE", f"/tokens/{_seg(token_id)}").json())  # type: ignore[no-any-return]
+    def revoke_token(self, token_id: int) -> TokenPublic:
+        return self._one(TokenPublic, "DELETE", f"/tokens/{_seg(token_id)}")
+
+    def aws_keys(self, *, user: str | None = None) -> list[AwsKeyPublic]:
+        return self._many(AwsKeyPublic, "/aws-keys", user=user)
+
+    def create_aws_key(self, user: str, *, scopes: list[str] | None = None, expires_in: timedelta | None = None,
+                       name: str = "") -> AwsKeyCreated:
+        seconds = int(expires_in.total_seconds()) if expires_in is not None else None
+        return self._one(AwsKeyCreated, "POST", "/aws-keys", {"user": user, "scopes": list(scopes) if scopes else None,
+                                                               "name": name, "expires_in_seconds": seconds})
+
+    def revoke_aws_key(self, key: int | str) -> AwsKeyPublic:
+        return self._one(AwsKeyPublic, "DELETE", f"/aws-keys/{_seg(key)}")
 
     def close(self) -> None:
         self._http.close()

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from signoff.sdk._records import Record
+from pydantic import PrivateAttr
+
+from signoff.sdk._records import LivePublic
 
 MismatchHook = Callable[["Resolved", Exception], None]
 
@@ -16,22 +18,30 @@ def default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "signoff-artifacts"
 
 
-class Resolved(Record):
-    """A resolved version (a Record) that can load its artifact, verified against its digest."""
+class Resolved(LivePublic):
+    """A resolved version (the live version's record) that can load its artifact, verified against its digest."""
 
-    def __init__(self, data: dict[str, Any], *, cache_dir: str | Path | None = None,
-                 on_mismatch: MismatchHook | None = None) -> None:
-        super().__init__(data)
-        self._cache_dir = cache_dir
-        self._on_mismatch = on_mismatch
+    _cache_dir: str | Path | None = PrivateAttr(default=None)
+    _on_mismatch: MismatchHook | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, data: Any, *, cache_dir: str | Path | None = None,
+           on_mismatch: MismatchHook | None = None) -> Resolved:
+        """The live version `data` (a mapping, as either transport reads it) ready to `load()`."""
+        live = cls.model_validate(dict(data))
+        live._cache_dir = cache_dir
+        live._on_mismatch = on_mismatch
+        return live
 
     def load(self, *, flavor: str | None = None, cache_dir: str | Path | None = None) -> Any:
         """The model, ready to `predict`; raises ArtifactMismatch if its bytes are not the approved ones.
 
-        Needs `signoff[server]` (the frameworks) installed where it runs. The result wraps the
+        Needs `signoff[inference]` (the frameworks) installed where it runs; without it, raises
+        ImportError naming that extra. The result wraps the
         framework's object (`.model` for scikit-learn and MLflow, `.session` for ONNX) behind
         `predict(frame)` and `predict_proba(frame)`.
         """
+        from signoff._extras import missing_extra
         from signoff.adapters import artifacts, flavors
         from signoff.errors import ArtifactMismatch
 
@@ -39,8 +49,10 @@ class Resolved(Record):
         try:
             path = artifacts.fetch(self["artifact_uri"], self.get("digest"), cache_dir=where,
                                    label=f"the artifact of version {self['version']} of {self['model']!r}")
+            return flavors.load(path, flavor or self.get("flavor"))
         except ArtifactMismatch as exc:
             if self._on_mismatch is not None:
                 self._on_mismatch(self, exc)
             raise
-        return flavors.load(path, flavor or self.get("flavor"))
+        except ImportError as exc:
+            raise (missing_extra(exc, "loading a model") or exc) from None

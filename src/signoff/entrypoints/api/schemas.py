@@ -1,8 +1,7 @@
 """Request and response bodies, named by role (`VersionCreate`, `VersionPublic`).
 
-Response timestamps are the services' ISO 8601 strings, passed through unchanged, so the
-HTTP client returns byte-for-byte what the embedded client returns. Public models allow extra
-keys: a field a service adds is never silently dropped from the API.
+The response bodies are the SDK's result models (signoff/sdk/_records.py), re-exported here:
+one representation of a version, a request, a rule, for the API and both SDK transports.
 """
 
 from __future__ import annotations
@@ -12,9 +11,35 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import SecretStr, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from signoff.sdk._records import (  # noqa: F401  (re-exported: the routes declare them as response_model)
+    ApprovalRequestPublic,
+    AuditEntryPublic,
+    AuditProblem,
+    AuditReport,
+    AwsKeyCreated,
+    AwsKeyPublic,
+    DecisionPublic,
+    DeliveryAttemptPublic,
+    DeliveryDetail,
+    DeliveryPublic,
+    EventPublic,
+    InferenceReportPublic,
+    LineagePublic,
+    LivePublic,
+    ModelPublic,
+    ParameterPublic,
+    PatternTestResult,
+    Result,
+    RulePublic,
+    Timestamp,
+    TokenCreated,
+    TokenPublic,
+    UserPublic,
+    VersionPublic,
+)
+
 T = TypeVar("T")
 
-Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 # The domain's own rules (domain/models.py), stated in the schema so clients learn them up front.
 MODEL_NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
@@ -48,8 +73,7 @@ def _text_only(value: object) -> object:
 IsoTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_only)]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
+_Out = Result  # response bodies allow extra keys: a field a service adds is never dropped
 
 
 class ErrorDetail(BaseModel):
@@ -82,16 +106,6 @@ class ModelCreate(_In):
         default_factory=dict)
 
 
-class ModelPublic(_Out):
-    name: str
-    description: str
-    owner_group: str | None
-    tags: dict[str, str]
-    created_at: Timestamp | None
-    created_by: str | None
-    latest_version: int
-
-
 class VersionCreate(_In):
     artifact_uri: Annotated[str, Field(min_length=1, max_length=4096)]
     metrics: Metrics = Field(default_factory=dict)
@@ -104,49 +118,6 @@ class VersionCreate(_In):
                                  description="sha256:<64 hex> of the artifact, when signoff cannot read it")] | None = None
     description: LongText | None = None
     owner_group: Name | None = None
-
-
-class LineagePublic(_Out):
-    run_id: str | None
-    code_commit: str | None
-    dataset_hash: str | None
-
-
-class VersionPublic(_Out):
-    model: str
-    version: int
-    artifact_uri: str
-    flavor: str | None
-    digest: str | None
-    metadata: dict[str, Any]
-    metrics: dict[str, float]
-    lineage: LineagePublic
-    registered_by: str
-    registered_at: Timestamp | None
-    stages: dict[str, str] = Field(description="Status per environment: PendingManualApproval, Approved…")
-    request_states: dict[str, str | None] = Field(
-        description="State of the latest approval request per environment (open, approved, rejected, expired, "
-                    "cancelled), null where none was ever opened")
-    board: dict[str, str] = Field(
-        description="What the board shows per environment: not_requested, waiting_for_approval, approved, "
-                    "rejected, revoked, blocked (by an earlier rejection or revocation)")
-    live_in: list[str]
-
-
-class LivePublic(_Out):
-    """The version live in one environment, and why it may be handed out."""
-
-    model: str
-    env: str
-    version: int
-    artifact_uri: str
-    digest: str | None
-    flavor: str | None
-    approved_by: list[str]
-    approved_at: Timestamp
-    approved_envs: list[str]
-    request_id: int | None
-    parameter_version: int
 
 
 # --- approval requests --------------------------------------------------------------------
@@ -165,40 +136,6 @@ class DecisionCreate(_In):
     meaning: str | None = Field(default=None, max_length=512)
 
 
-class DecisionPublic(_Out):
-    actor: str
-    decision: str
-    comment: str
-    at: Timestamp
-    groups: list[str]
-    evidence: dict[str, Any] | None = Field(
-        description="The evidence snapshot the decider was shown, frozen with the decision")
-
-
-class ApprovalRequestPublic(_Out):
-    id: int
-    model: str
-    version: int
-    env: str
-    kind: str
-    state: str = Field(description="open, approved, rejected, expired or cancelled")
-    requested_by: str
-    reason: str
-    evidence: dict[str, float]
-    evidence_source: dict[str, Any] = Field(
-        description="Where `evidence` came from: training metrics, or an inference report (env, rows, when)")
-    auto_approve_blocked: dict[str, Any] | None = Field(
-        description="In an auto-approving environment: the check that left this request to people")
-    gate_results: list[dict[str, Any]]
-    digest: str | None
-    created_at: Timestamp | None
-    expires_at: Timestamp | None
-    decided_at: Timestamp | None
-    decisions: list[DecisionPublic]
-    policy: dict[str, Any]
-    missing: str | None
-
-
 # --- inference reports, parameters, audit, events -----------------------------------------
 
 
@@ -211,70 +148,12 @@ class InferenceReportCreate(_In):
     profile: dict[str, Any] | None = None
 
 
-class InferenceReportPublic(_Out):
-    id: int
-    model: str
-    version: int
-    env: str
-    metrics: dict[str, float]
-    rows: int
-    started_at: Timestamp | None
-    finished_at: Timestamp | None
-    next_env: str | None
-    promotion_request: ApprovalRequestPublic | None = Field(
-        description="The next environment's request this report opened, if any")
-
-
-class ParameterPublic(_Out):
-    name: str
-    version: int
-    value: dict[str, Any]
-    created_at: Timestamp
-    created_by: str
-
-
-class AuditEntryPublic(_Out):
-    id: int
-    at: Timestamp
-    actor: str
-    action: str
-    subject: str
-    model: str | None
-    before: Any = None
-    after: Any = None
-    prev_hash: str
-    hash: str
-
-
-class AuditProblem(_Out):
-    check: str
-    message: str
-    entry: int | None = None
-
-
-class AuditReport(_Out):
-    ok: bool
-    checked: int
-    first_broken: int | None
-    reason: str
-    problems: list[AuditProblem] = []
-    warnings: list[AuditProblem] = Field(default=[], description="Not breaks: e.g. decisions made before their "
-                                         "environment required signatures")
-    checkpoints: int = 0
-
-
-class EventPublic(_Out):
-    seq: int
-    event: dict[str, Any] = Field(description="The CloudEvents 1.0 envelope")
-    dispatched_at: Timestamp | None
-
-
 class HealthPublic(BaseModel):
     status: str
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-# --- event bus: rules and deliveries ---------------------------------------------------------
+# --- event bus: rules and deliveries ------------------------------------------------------
 
 from signoff.domain.rules import RULE_NAME, Target
 
@@ -293,62 +172,6 @@ class RuleUpdate(_In):
     enabled: bool
 
 
-class RulePublic(_Out):
-    name: str
-    description: str
-    enabled: bool
-    pattern: dict[str, Any]
-    targets: list[dict[str, Any]] = Field(description="Target definitions; secrets shown as ***")
-    source: Literal["default", "config", "api"]
-    created_at: Timestamp
-    created_by: str
-    updated_at: Timestamp
-    updated_by: str
-
-
 class PatternTest(_In):
     pattern: dict[str, Any]
     event: dict[str, Any]
-
-
-class PatternTestResult(_Out):
-    match: bool
-
-
-class DeliveryAttemptPublic(_Out):
-    number: int
-    worker: str
-    started_at: Timestamp
-    duration_ms: float
-    outcome: Literal["ok", "retry", "final", "lost"]
-    status_code: int | None
-    error: str | None
-
-
-class DeliveryPublic(_Out):
-    id: int
-    idempotency_key: str
-    event_seq: int
-    event_id: str
-    event_type: str
-    event_time: Timestamp
-    rule: str
-    target_index: int
-    target_type: str
-    target: dict[str, Any]
-    state: Literal["pending", "running", "succeeded", "dead"]
-    attempts: int
-    replays: int
-    next_attempt_at: Timestamp | None
-    lease_owner: str | None
-    lease_expires_at: Timestamp | None
-    last_status_code: int | None
-    last_error: str | None
-    result: dict[str, Any] | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    finished_at: Timestamp | None
-
-
-class DeliveryDetail(DeliveryPublic):
-    attempt_log: list[DeliveryAttemptPublic]

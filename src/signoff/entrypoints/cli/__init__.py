@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
 
+from signoff._extras import missing_extra
 from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
-from signoff.errors import (
-    AuthenticationFailed,
-    Conflict,
-    DeliveryFailed,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    ServiceUnavailable,
-    SignoffError,
-)
-
-# The one place error classes become exit codes (2 is also Typer's own usage-error code).
-EXIT_CODES: list[tuple[type[SignoffError], int]] = [
-    (InvalidInput, 2),
-    (NotFound, 3),
-    (Conflict, 4),
-    (PermissionDenied, 5),
-    (AuthenticationFailed, 6),
-    (ServiceUnavailable, 7),
-    (RateLimited, 7),  # "not now, try again later", like an unavailable server
-    (DeliveryFailed, 8),
-]
+from signoff.entrypoints.cli._common import EXIT_CODES, exit_code_for  # noqa: F401  (their home before)
+from signoff.errors import SignoffError
 
 app = typer.Typer(
     name="signoff",
@@ -60,50 +41,48 @@ def _options(
     _common.state.database_url = database_url
 
 
-def exit_code_for(exc: SignoffError) -> int:
-    for cls, code in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return 1
+# Each module holds its commands in a module-level Typer app; unnamed ones add top-level commands.
+# The order here is the order of `signoff --help` (commands first, then groups, as before).
+from signoff.demo.command import demo_app  # noqa: E402
+from signoff.entrypoints.cli import (  # noqa: E402  (the apps need `app`'s callback state first)
+    admin_cmds,
+    aws_keys_cmds,
+    deliveries_cmds,
+    infer_cmd,
+    lifecycle_cmds,
+    mlflow_cmds,
+    prune_cmd,
+    records_cmds,
+    registry_cmds,
+    rules_cmds,
+    server_cmd,
+    signing_cmds,
+    tokens_cmds,
+    worker_cmd,
+)
 
-
-def _register_commands() -> None:
-    from signoff.demo import command as demo_cmd
-    from signoff.entrypoints.cli import admin_cmds, records_cmds, registry_cmds
-
-    registry_cmds.register_commands(app)
-    records_cmds.register_commands(app)
-    admin_cmds.register_commands(app)
-    demo_cmd.register_commands(app)
-
-    from signoff.entrypoints.cli import server_cmd, tokens_cmds
-
-    server_cmd.register_commands(app)
-    tokens_cmds.register_commands(app)
-
-    from signoff.entrypoints.cli import infer_cmd, lifecycle_cmds
-
-    infer_cmd.register_commands(app)
-    lifecycle_cmds.register_commands(app)
-
-    from signoff.entrypoints.cli import deliveries_cmds, rules_cmds, worker_cmd
-
-    rules_cmds.register_commands(app)
-    deliveries_cmds.register_commands(app)
-    worker_cmd.register_commands(app)
-
-    from signoff.entrypoints.cli import mlflow_cmds
-
-    mlflow_cmds.register_commands(app)
-    from signoff.entrypoints.cli import aws_keys_cmds
-
-    aws_keys_cmds.register_commands(app)
-    from signoff.entrypoints.cli import prune_cmd
-
-    prune_cmd.register_commands(app)
-
-
-_register_commands()
+for sub_app, name in (
+    (registry_cmds.registry_app, None),
+    (signing_cmds.signing_app, None),
+    (demo_app, None),
+    (server_cmd.server_app, None),
+    (infer_cmd.infer_app, None),
+    (lifecycle_cmds.lifecycle_app, None),
+    (worker_cmd.worker_app, None),
+    (prune_cmd.prune_app, None),
+    (records_cmds.params_app, "params"),
+    (records_cmds.audit_app, "audit"),
+    (signing_cmds.keys_app, "keys"),
+    (records_cmds.events_app, "events"),
+    (admin_cmds.users_app, "users"),
+    (admin_cmds.db_app, "db"),
+    (tokens_cmds.tokens_app, "tokens"),
+    (rules_cmds.rules_app, "rules"),
+    (deliveries_cmds.deliveries_app, "deliveries"),
+    (mlflow_cmds.mlflow_app, "mlflow"),
+    (aws_keys_cmds.aws_keys_app, "aws-keys"),
+):
+    app.add_typer(sub_app, name=name)
 
 
 # sysexits.h EX_SOFTWARE: a bug, not the user's input or a server's answer.
@@ -121,8 +100,19 @@ def main() -> None:
         sys.exit(exit_code_for(exc))
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # a bug: one line pointing at the traceback, never the traceback itself
-        ref, where = _common.record_crash(exc)
-        _common.err_console.print(f"error: unexpected {type(exc).__name__} (ref {ref}); the details are in {where}",
-                                  markup=False)
-        sys.exit(EXIT_INTERNAL)
+    except ImportError as exc:
+        found = missing_extra(exc, "this command")
+        if found is None:
+            _crash(exc)
+        _common.err_console.print(f"error: {found.message}", markup=False)
+        sys.exit(1)
+    except Exception as exc:
+        _crash(exc)
+
+
+def _crash(exc: BaseException) -> NoReturn:
+    # A bug: one line pointing at the traceback, never the traceback itself.
+    ref, where = _common.record_crash(exc)
+    _common.err_console.print(f"error: unexpected {type(exc).__name__} (ref {ref}); the details are in {where}",
+                              markup=False)
+    sys.exit(EXIT_INTERNAL)

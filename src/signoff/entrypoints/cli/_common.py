@@ -11,8 +11,39 @@ from typing import Any, Iterable
 import typer
 from rich.console import Console
 
-from signoff.errors import InvalidInput
+from signoff.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DeliveryFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceUnavailable,
+    SignoffError,
+)
 from signoff.sdk._base import BaseClient
+from signoff.sdk._records import jsonable
+
+# The one place error classes become exit codes (2 is also Typer's own usage-error code).
+EXIT_CODES: list[tuple[type[SignoffError], int]] = [
+    (InvalidInput, 2),
+    (NotFound, 3),
+    (Conflict, 4),
+    (PermissionDenied, 5),
+    (AuthenticationFailed, 6),
+    (ServiceUnavailable, 7),
+    (RateLimited, 7),  # "not now, try again later", like an unavailable server
+    (DeliveryFailed, 8),
+]
+
+
+def exit_code_for(exc: SignoffError) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,22 +67,23 @@ def remote_url() -> str | None:
     return url if url and url.startswith(("http://", "https://")) else None
 
 
-def client(actor: str | None = None) -> BaseClient:
-    """A remote client when $SIGNOFF_URL is set, else the embedded one acting as `actor` (or $SIGNOFF_USER).
+def client(actor: str | None = None, *, owner: bool = False) -> BaseClient:
+    """The one client every command uses: remote when $SIGNOFF_URL is an http(s) URL, else embedded.
 
-    Embedded use needs a named database (`--db`, $SIGNOFF_DATABASE_URL) or a config file; without
-    an acting user the embedded client only reads. Raises InvalidInput, AuthenticationFailed.
+    Remote, it sends $SIGNOFF_TOKEN (and `actor` as X-Signoff-As). Embedded, it needs a named
+    database (`--db`, $SIGNOFF_DATABASE_URL) or a config file and acts as `actor` (or
+    $SIGNOFF_USER; without one it only reads), or with `owner` as the database's owner (what
+    `users`, `tokens` and `aws-keys` do locally). Raises InvalidInput, AuthenticationFailed.
     """
+    from signoff.sdk._client import Client, embedded_settings
+
     url = remote_url()
     if url:
-        from signoff.sdk._remote import RemoteClient
-
-        return RemoteClient(url, os.environ.get("SIGNOFF_TOKEN"), as_user=actor)
-    from signoff.sdk._client import embedded_settings
-    from signoff.sdk._embedded import EmbeddedClient
-
+        return Client(url, os.environ.get("SIGNOFF_TOKEN"), as_user=actor)
     settings = embedded_settings(config=state.config, database_url=state.database_url)
-    return EmbeddedClient(actor=actor or os.environ.get("SIGNOFF_USER") or None, settings=settings)
+    if owner:
+        return Client(None, settings=settings, as_owner=True)
+    return Client(None, actor=actor, settings=settings)
 
 
 # Options whose values stay out of crash logs.
@@ -112,7 +144,7 @@ def parse_pairs(items: Iterable[str] | None, what: str, numeric: bool = False) -
 
 
 def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=jsonable))
 
 
 def fmt_metrics(metrics: dict[str, Any] | None) -> str:

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.table import Table
 
-from signoff.entrypoints.cli._common import JSON_OPTION, console, err_console, print_json
+from signoff.entrypoints.cli._common import JSON_OPTION, client, console, err_console, print_json
 
 aws_keys_app = typer.Typer(help="AWS access keys for the SSM and SageMaker doors (/aws/ssm, /aws/sagemaker).",
                            no_args_is_help=True)
-
-ACTOR = "signoff:cli"
-
-
-def _context() -> Any:
-    from signoff.entrypoints.cli.admin_cmds import _context as admin_context
-
-    return admin_context()  # type: ignore[no-untyped-call]
-
-
-def _remote() -> Any:
-    """The server's admin API when $SIGNOFF_URL is set (the token needs the admin scope), else None."""
-    from signoff.entrypoints.cli.tokens_cmds import remote_admin
-
-    return remote_admin()  # type: ignore[no-untyped-call]
-
-
-def _sealer(ctx: Any) -> Any:
-    from signoff.adapters.aws_secrets import SecretBox
-
-    return SecretBox(ctx.settings.server.secret_key.get_secret_value())
 
 
 @aws_keys_app.command("create")
@@ -45,23 +22,11 @@ def aws_keys_create(
 ) -> None:
     """Issue an access key id and secret; the secret is printed once and stored encrypted."""
     from signoff.domain.timespec import parse_duration
-    from signoff.services import aws_keys
 
     lifetime = parse_duration(expires) if expires else None
-    remote = _remote()
-    if remote is not None:
-        with remote:
-            info = dict(remote._post("/aws-keys", {
-                "user": user, "scopes": list(scope) if scope else None, "name": name,
-                "expires_in_seconds": int(lifetime.total_seconds()) if lifetime else None}))
-        secret = info.pop("secret_access_key")
-    else:
-        ctx = _context()
-        try:
-            secret, info = aws_keys.create_key(uow=ctx.uow(), sealer=_sealer(ctx), user=user, actor=ACTOR,
-                                               scopes=list(scope or []), expires_in=lifetime, name=name)
-        finally:
-            ctx.close()
+    with client(owner=True) as c:
+        info = dict(c.create_aws_key(user, scopes=list(scope) if scope else None, expires_in=lifetime, name=name))
+    secret = info.pop("secret_access_key")
     if as_json:
         print_json({"access_key_id": info["access_key_id"], "secret_access_key": secret, **info})
         return
@@ -74,18 +39,8 @@ def aws_keys_create(
 @aws_keys_app.command("list")
 def aws_keys_list(user: str | None = typer.Option(None, "--user"), as_json: bool = JSON_OPTION) -> None:
     """Keys (their access key id, never the secret)."""
-    from signoff.services import aws_keys
-
-    remote = _remote()
-    if remote is not None:
-        with remote:
-            rows: list[dict[str, Any]] = [dict(r) for r in remote._items("/aws-keys", user=user)]
-    else:
-        ctx = _context()
-        try:
-            rows = aws_keys.list_keys(uow=ctx.uow(), user=user)
-        finally:
-            ctx.close()
+    with client(owner=True) as c:
+        rows = c.aws_keys(user=user)
     if as_json:
         print_json(rows)
         return
@@ -100,23 +55,9 @@ def aws_keys_list(user: str | None = typer.Option(None, "--user"), as_json: bool
 def aws_keys_revoke(key: str = typer.Argument(..., help="The key's id or access key id (see `signoff aws-keys list`)."),
                     as_json: bool = JSON_OPTION) -> None:
     """Revoke a key; servers stop accepting it within `[aws] key_cache_seconds` (default 5 s)."""
-    from signoff.services import aws_keys
-
-    remote = _remote()
-    if remote is not None:
-        with remote:
-            info: dict[str, Any] = dict(remote._send("DELETE", f"/aws-keys/{key}").json())
-    else:
-        ctx = _context()
-        try:
-            info = aws_keys.revoke_key(uow=ctx.uow(), key=int(key) if key.isdigit() else key, actor=ACTOR)
-        finally:
-            ctx.close()
+    with client(owner=True) as c:
+        revoked = c.revoke_aws_key(key)
     if as_json:
-        print_json(info)
+        print_json(revoked)
     else:
-        console.print(f"revoked AWS key {info['access_key_id']} of {info['user']}")
-
-
-def register_commands(app: typer.Typer) -> None:
-    app.add_typer(aws_keys_app, name="aws-keys")
+        console.print(f"revoked AWS key {revoked['access_key_id']} of {revoked['user']}")

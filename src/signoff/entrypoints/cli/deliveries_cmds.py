@@ -64,7 +64,3 @@ def deliveries_replay(delivery_id: int, actor: Optional[str] = AS_OPTION, as_jso
         print_json(d)
     else:
         console.print(f"delivery {d['id']} queued again (replay {d['replays']}); now {d['state']}")
-
-
-def register_commands(app: typer.Typer) -> None:
-    app.add_typer(deliveries_app, name="deliveries")

@@ -42,45 +42,49 @@ def run_break_glass(model: str, version: int, env: str, justification: str, acto
     console.print(f"{model} in {env}: version {r['version']} (parameter version {r['parameter_version']})")
 
 
-def register_commands(app: typer.Typer) -> None:
-    @app.command()
-    def rollback(
-        model: str,
-        env: str = typer.Option(..., "--env"),
-        to: int | None = typer.Option(None, "--to", help="Version to make live (default: the previous one)."),
-        reason: str = typer.Option("", "--reason"),
-        actor: str | None = AS_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """Make an earlier version that is Approved in ENV live there again (approvers of ENV only)."""
-        with client(actor) as c:
-            r = c.rollback(model, env, to_version=to, reason=reason)
-        if as_json:
-            print_json(r)
-            return
-        console.print(f"rolled back {model} in {env}: version {r['previous_version']} → [bold]{r['version']}[/] "
-                      f"(parameter version {r['parameter_version']})")
+# Top-level commands, merged into `signoff` itself (cli/__init__.py).
+lifecycle_app = typer.Typer()
 
-    @app.command()
-    def revoke(
-        model: str,
-        version: int,
-        env: str = typer.Option(..., "--env"),
-        reason: str = typer.Option(..., "--reason", help="Why (required)."),
-        only_env: bool = typer.Option(
-            False, "--only-env", help="Revoke in ENV only (default: also every later environment where it is Approved)."),
-        actor: str | None = AS_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """Mark VERSION Revoked in ENV and every later environment where it is Approved; wherever it was
-        live, the previous approved version (or none) is live."""
-        with client(actor) as c:
-            r = c.revoke(model, version, env, reason=reason, only_env=only_env)
-        if as_json:
-            print_json(r)
-            return
-        for e in r.get("environments") or [r]:
-            console.print(f"[magenta]revoked[/] {model} v{version} in {e['env']}: {reason}")
-            if e["was_live"]:
-                now = f"version {e['live_version']}" if e["live_version"] is not None else "no version"
-                console.print(f"  it was live there; now {now} is live (parameter version {e['parameter_version']})")
+
+@lifecycle_app.command()
+def rollback(
+    model: str,
+    env: str = typer.Option(..., "--env"),
+    to: int | None = typer.Option(None, "--to", help="Version to make live (default: the previous one)."),
+    reason: str = typer.Option("", "--reason"),
+    actor: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Make an earlier version that is Approved in ENV live there again (approvers of ENV only)."""
+    with client(actor) as c:
+        r = c.rollback(model, env, to_version=to, reason=reason)
+    if as_json:
+        print_json(r)
+        return
+    console.print(f"rolled back {model} in {env}: version {r['previous_version']} → [bold]{r['version']}[/] "
+                  f"(parameter version {r['parameter_version']})")
+
+
+@lifecycle_app.command()
+def revoke(
+    model: str,
+    version: int,
+    env: str = typer.Option(..., "--env"),
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    only_env: bool = typer.Option(
+        False, "--only-env", help="Revoke in ENV only (default: also every later environment where it is Approved)."),
+    actor: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Mark VERSION Revoked in ENV and every later environment where it is Approved; wherever it was
+    live, the previous approved version (or none) is live."""
+    with client(actor) as c:
+        r = c.revoke(model, version, env, reason=reason, only_env=only_env)
+    if as_json:
+        print_json(r)
+        return
+    for e in r.get("environments") or [r]:
+        console.print(f"[magenta]revoked[/] {model} v{version} in {e['env']}: {reason}")
+        if e["was_live"]:
+            now = f"version {e['live_version']}" if e["live_version"] is not None else "no version"
+            console.print(f"  it was live there; now {now} is live (parameter version {e['parameter_version']})")

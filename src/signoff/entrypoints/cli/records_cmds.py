@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
 
+from signoff.entrypoints.cli import signing_cmds
 from signoff.entrypoints.cli._common import JSON_OPTION, client, console, print_json
 
 params_app = typer.Typer(help="The versioned parameter store (/signoff/models/MODEL/ENV).", no_args_is_help=True)
@@ -40,7 +42,7 @@ def params_history(name: str, as_json: bool = JSON_OPTION) -> None:
     console.print(history_table(name, history))
 
 
-def history_table(name: str, history: list[dict]) -> Table:  # type: ignore[type-arg]
+def history_table(name: str, history: Sequence[Any]) -> Table:
     table = Table("param version", "model version", "approved envs", "approved by", "change", "at",
                   title=name, title_justify="left")
     for p in history:
@@ -79,9 +81,7 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chain, check it against signed checkpoints, and check every live pointer and
     latest parameter value against it; exit 1 naming each discrepancy."""
-    from signoff.entrypoints.cli.signing_cmds import read_checkpoints
-
-    given = read_checkpoints(list(checkpoint or []))
+    given = signing_cmds.read_checkpoints(list(checkpoint or []))
     with client() as c:
         report = c.verify_audit(checkpoints=given or None)
     if as_json:
@@ -119,10 +119,5 @@ def events_list(type: Optional[str] = typer.Option(None, "--type"), limit: int =
     console.print(table)
 
 
-def register_commands(app: typer.Typer) -> None:
-    app.add_typer(params_app, name="params")
-    app.add_typer(audit_app, name="audit")
-    from signoff.entrypoints.cli import signing_cmds
-
-    signing_cmds.register_commands(app, audit_app)
-    app.add_typer(events_app, name="events")
+# Signing the chain's head lives with the other signing commands.
+audit_app.command("checkpoint")(signing_cmds.audit_checkpoint)

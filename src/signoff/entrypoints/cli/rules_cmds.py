@@ -147,7 +147,3 @@ def rules_test(
         return
     typer.echo("no match")
     raise typer.Exit(1)
-
-
-def register_commands(app: typer.Typer) -> None:
-    app.add_typer(rules_app, name="rules")

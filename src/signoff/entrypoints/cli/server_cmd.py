@@ -44,7 +44,7 @@ def app_from_env():  # type: ignore[no-untyped-def]
         app = create_app(bootstrap(settings, retire_config_users=True))
         app.state.on_shutdown.insert(0, app.state.ctx.close)
     except SignoffError as exc:  # e.g. migrations to apply: one line, not uvicorn's traceback
-        from signoff.entrypoints.cli import _common, exit_code_for
+        from signoff.entrypoints.cli._common import exit_code_for
 
         _common.err_console.print(f"error: {exc.message}", markup=False)
         raise SystemExit(exit_code_for(exc)) from None
@@ -81,36 +81,40 @@ def serve(host: str, port: int, workers: int, log_level: str, access_log: bool, 
                 log_config=None, proxy_headers=False, server_header=False)
 
 
-def register_commands(app: typer.Typer) -> None:
-    @app.command()
-    def server(
-        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-        port: int = typer.Option(8080, "--port", help="TCP port."),
-        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-        log_level: Optional[LogLevel] = typer.Option(None, "--log-level", case_sensitive=False,
-                                                     help="[default: info; warning with --demo]"),
-        log_format: LogFormat = typer.Option(LogFormat.text, "--log-format",
-                                             help="json: one object per line, for log shippers."),
-        access_log: bool = typer.Option(False, "--access-log", help="Log every request (with its request id)."),
-        demo: bool = typer.Option(False, "--demo", help="Demo mode: SQLite in ./.signoff, in-process worker and "
-                                  "mail catcher (/mailbox), demo users and a model waiting for approval."),
-    ) -> None:
-        """Serve the HTTP API (REST under /api/v1, /healthz, /readyz, /metrics) and the web UI."""
-        if demo:
-            from signoff.demo.server import serve_demo
+# Top-level commands, merged into `signoff` itself (cli/__init__.py).
+server_app = typer.Typer()
 
-            serve_demo(host, port, log_level=log_level.value if log_level else "warning", say=lambda line: print(line, flush=True))  # no wrapping
-            return
-        from signoff.config import load_settings
 
-        # Checked here, before uvicorn starts, so a weak key is one line and exit 2, not a worker crash.
-        overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
-        load_settings(_common.state.config, **overrides).server.require_strong_secret_key()
-        serve(host, port, workers, log_level.value if log_level else "info", access_log, log_format.value)
+@server_app.command()
+def server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    log_level: Optional[LogLevel] = typer.Option(None, "--log-level", case_sensitive=False,
+                                                 help="[default: info; warning with --demo]"),
+    log_format: LogFormat = typer.Option(LogFormat.text, "--log-format",
+                                         help="json: one object per line, for log shippers."),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request (with its request id)."),
+    demo: bool = typer.Option(False, "--demo", help="Demo mode: SQLite in ./.signoff, in-process worker and "
+                              "mail catcher (/mailbox), demo users and a model waiting for approval."),
+) -> None:
+    """Serve the HTTP API (REST under /api/v1, /healthz, /readyz, /metrics) and the web UI."""
+    if demo:
+        from signoff.demo.server import serve_demo
 
-    @app.command("secret-key")
-    def secret_key() -> None:
-        """Print a fresh random value for `[server] secret_key` (SIGNOFF_SERVER__SECRET_KEY)."""
-        from signoff.config import new_secret_key
+        serve_demo(host, port, log_level=log_level.value if log_level else "warning", say=lambda line: print(line, flush=True))  # no wrapping
+        return
+    from signoff.config import load_settings
 
-        typer.echo(new_secret_key())
+    # Checked here, before uvicorn starts, so a weak key is one line and exit 2, not a worker crash.
+    overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
+    load_settings(_common.state.config, **overrides).server.require_strong_secret_key()
+    serve(host, port, workers, log_level.value if log_level else "info", access_log, log_format.value)
+
+
+@server_app.command("secret-key")
+def secret_key() -> None:
+    """Print a fresh random value for `[server] secret_key` (SIGNOFF_SERVER__SECRET_KEY)."""
+    from signoff.config import new_secret_key
+
+    typer.echo(new_secret_key())

@@ -15,6 +15,8 @@ from signoff.entrypoints.cli._common import JSON_OPTION, client, console, print_
 from signoff.errors import InvalidInput, NotFound, VerificationFailed
 
 keys_app = typer.Typer(help="The server's Ed25519 signing keys (kept outside the database).", no_args_is_help=True)
+# Top-level commands (attestation, verify, evidence), merged into `signoff` itself (cli/__init__.py).
+signing_app = typer.Typer()
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -95,6 +97,7 @@ def keys_export_public() -> None:
     typer.echo(json.dumps(_keyring().public_keyset(), indent=2, sort_keys=True))
 
 
+@signing_app.command("attestation")
 def attestation(model: str, version: int, env: str = typer.Option(..., "--env", help="Environment.")) -> None:
     """Print the newest deployment attestation (DSSE envelope JSON) of MODEL VERSION in ENV."""
     with client() as c:
@@ -102,6 +105,7 @@ def attestation(model: str, version: int, env: str = typer.Option(..., "--env", 
     typer.echo(json.dumps(envelope, indent=2, sort_keys=True))
 
 
+@signing_app.command("verify")
 def verify(
     attestation_file: Optional[Path] = typer.Argument(None, metavar="[ATTESTATION]", help="The DSSE envelope (JSON file)."),
     artifact: Optional[str] = typer.Option(None, "--artifact", help="The artifact's bytes: a path or an http(s) URL."),
@@ -134,6 +138,7 @@ def verify(
                f"(sha256 {subject['digest']['sha256'][:16]}…) is signed off for {env}")
 
 
+@signing_app.command("evidence")
 def evidence(
     model: str,
     version: int,
@@ -162,6 +167,7 @@ def evidence(
         console.print(f"wrote {output} ({len(data)} bytes)")
 
 
+@signing_app.command("revocations")
 def revocations(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
 ) -> None:
@@ -193,12 +199,3 @@ def read_checkpoints(files: list[Path]) -> list[dict]:  # type: ignore[type-arg]
         except ValueError:
             raise InvalidInput(f"checkpoint {path} is not JSON") from None
     return out
-
-
-def register_commands(app: typer.Typer, audit_app: typer.Typer) -> None:
-    app.add_typer(keys_app, name="keys")
-    app.command("attestation")(attestation)
-    app.command("verify")(verify)
-    app.command("evidence")(evidence)
-    app.command("revocations")(revocations)
-    audit_app.command("checkpoint")(audit_checkpoint)

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import typer
 from rich.table import Table
 
-from signoff.entrypoints.cli import _common
-from signoff.entrypoints.cli._common import JSON_OPTION, console, err_console, print_json
+from signoff.entrypoints.cli._common import JSON_OPTION, client, console, err_console, print_json
 
 tokens_app = typer.Typer(help="API tokens: scopes register, resolve, report, decide, rules, admin.", no_args_is_help=True)
-
-ACTOR = "signoff:cli"
-
-
-def _context():  # type: ignore[no-untyped-def]
-    from signoff.entrypoints.cli.admin_cmds import _context as admin_context
-
-    return admin_context()
-
-
-def remote_admin():  # type: ignore[no-untyped-def]
-    """The server's admin API when $SIGNOFF_URL is set (the token needs the admin scope), else None."""
-    url = _common.remote_url()
-    if url is None:
-        return None
-    from signoff.sdk._remote import RemoteClient
-
-    return RemoteClient(url, os.environ.get("SIGNOFF_TOKEN"))
 
 
 @tokens_app.command("create")
@@ -42,21 +20,11 @@ def tokens_create(
 ) -> None:
     """Create a token and print it once: only its hash is stored."""
     from signoff.domain.timespec import parse_duration
-    from signoff.services import tokens
 
     lifetime = parse_duration(expires) if expires else None
-    remote = remote_admin()
-    if remote is not None:
-        with remote:
-            info = dict(remote.create_token(user, list(scope), expires_in=lifetime, name=name))
-        token = info.pop("token")
-    else:
-        ctx = _context()
-        try:
-            token, info = tokens.create_token(uow=ctx.uow(), user=user, scopes=list(scope), actor=ACTOR,
-                                              expires_in=lifetime, name=name)
-        finally:
-            ctx.close()
+    with client(owner=True) as c:
+        info = dict(c.create_token(user, list(scope), expires_in=lifetime, name=name))
+    token = info.pop("token")
     if as_json:
         print_json({**info, "token": token})
         return
@@ -70,18 +38,8 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(user: str | None = typer.Option(None, "--user"), as_json: bool = JSON_OPTION) -> None:
     """Tokens (their id and prefix, never the secret)."""
-    from signoff.services import tokens
-
-    remote = remote_admin()
-    if remote is not None:
-        with remote:
-            rows: list[dict[str, Any]] = remote.tokens(user=user)
-    else:
-        ctx = _context()
-        try:
-            rows = tokens.list_tokens(uow=ctx.read_uow(), user=user)
-        finally:
-            ctx.close()
+    with client(owner=True) as c:
+        rows = c.tokens(user=user)
     if as_json:
         print_json(rows)
         return
@@ -96,23 +54,9 @@ def tokens_list(user: str | None = typer.Option(None, "--user"), as_json: bool =
 def tokens_revoke(token_id: int = typer.Argument(..., help="The token's id (see `signoff tokens list`)."),
                   as_json: bool = JSON_OPTION) -> None:
     """Revoke a token; servers stop accepting it within their token cache time (default 5 s)."""
-    from signoff.services import tokens
-
-    remote = remote_admin()
-    if remote is not None:
-        with remote:
-            info: dict[str, Any] = remote.revoke_token(token_id)
-    else:
-        ctx = _context()
-        try:
-            info = tokens.revoke_token(uow=ctx.uow(), token_id=token_id, actor=ACTOR)
-        finally:
-            ctx.close()
+    with client(owner=True) as c:
+        revoked = c.revoke_token(token_id)
     if as_json:
-        print_json(info)
+        print_json(revoked)
     else:
-        console.print(f"revoked token {info['id']} of {info['user']} ({info['prefix']}…)")
-
-
-def register_commands(app: typer.Typer) -> None:
-    app.add_typer(tokens_app, name="tokens")
+        console.print(f"revoked token {revoked['id']} of {revoked['user']} ({revoked['prefix']}…)")

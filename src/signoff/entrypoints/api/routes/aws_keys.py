@@ -7,14 +7,14 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from signoff.adapters.aws_secrets import SecretBox
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In, _whole
+from signoff.entrypoints.api.schemas import AwsKeyCreated, AwsKeyPublic, MODEL_NAME, Page, _In, _whole
 from signoff.services import aws_keys
 
 router = api_router("aws-keys")
@@ -28,24 +28,6 @@ class AwsKeyCreate(_In):
                                        description="Default: register, resolve, report, decide")
     expires_in_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400), BeforeValidator(_whole)] | None = None
     name: Annotated[str, Field(max_length=128)] = ""
-
-
-class AwsKeyPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: int
-    access_key_id: str
-    user: str
-    name: str
-    scopes: list[str]
-    created_at: Timestamp
-    created_by: str
-    expires_at: Timestamp | None
-    revoked_at: Timestamp | None
-    last_used_at: Timestamp | None
-
-
-class AwsKeyCreated(AwsKeyPublic):
-    secret_access_key: str = Field(description="Shown in this response only; stored encrypted")
 
 
 @router.post("/aws-keys", status_code=201, response_model=AwsKeyCreated)

@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import MODEL_NAME, Page, Timestamp, _In, _whole
+from signoff.entrypoints.api.schemas import MODEL_NAME, Page, TokenCreated, TokenPublic, _In, _whole
 from signoff.services import tokens
 
 router = api_router("tokens")
@@ -25,24 +25,6 @@ class TokenCreate(_In):
     scopes: list[Scope] = Field(min_length=1, max_length=5)
     expires_in_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400), BeforeValidator(_whole)] | None = None
     name: Annotated[str, Field(max_length=128)] = ""
-
-
-class TokenPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: int
-    user: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    created_at: Timestamp
-    created_by: str
-    expires_at: Timestamp | None
-    revoked_at: Timestamp | None
-    last_used_at: Timestamp | None
-
-
-class TokenCreated(TokenPublic):
-    token: str = Field(description="The token itself: shown in this response only, stored as a hash")
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated)

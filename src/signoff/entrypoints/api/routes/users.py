@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
-from signoff.entrypoints.api.schemas import MODEL_NAME, Page, _In
+from signoff.entrypoints.api.schemas import MODEL_NAME, Page, UserPublic, _In
 from signoff.domain.people import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from signoff.services import accounts, people
 
@@ -26,17 +26,6 @@ class UserCreate(_In):
     email: Annotated[str, Field(max_length=256)] | None = None
     password: Annotated[SecretStr, Field(min_length=1, max_length=1024)] | None = None
     admin: bool = False
-
-
-class UserPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str
-    email: str | None
-    groups: list[str]
-    admin: bool
-    disabled: bool
-    state: str = Field(description="active, disabled or deleted")
-    source: str
 
 
 @router.get("/users", response_model=Page[UserPublic])
