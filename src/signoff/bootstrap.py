@@ -30,6 +30,8 @@ from signoff.services.ports import Clock, SystemClock
 from signoff.services.rules import sync_rules as _sync_rules
 
 if TYPE_CHECKING:
+    from signoff.adapters.db.group_commit import GroupCommit
+    from signoff.domain.models import ModelVersion
     from signoff.services.dispatch import Dispatcher
     from signoff.services.retention import RetentionPolicy
 
@@ -187,6 +189,19 @@ def _live_reader(settings: Settings, engine: Engine) -> LiveReader:
     from signoff.adapters.db.live_cache import CachedLiveReader
 
     return CachedLiveReader(engine, ttl=ttl, name=f"signoff-resolve:{os.getpid()}")
+
+
+def registration_writer(ctx: Context) -> GroupCommit[ModelVersion] | None:
+    """How a server process commits registrations: through one group-commit writer (adapters/db/
+    group_commit.py) on either database when a request has nothing to wait for but its own
+    commit, i.e. events are left to workers; with inline dispatch each registration commits in
+    its own transaction and waits for its events' rules, which a shared writer would serialise.
+    The caller owns the writer (starts on first use; `close()` when the server stops)."""
+    if ctx.dispatch_inline:
+        return None
+    from signoff.adapters.db.group_commit import GroupCommit
+
+    return GroupCommit(ctx.uow, name="signoff-registrations")
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:

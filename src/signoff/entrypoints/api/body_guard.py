@@ -1,7 +1,7 @@
 """Request input no handler should ever see: JSON nested past any real document, the non-JSON
 numbers NaN and ±Infinity, and NUL characters (PostgreSQL text cannot hold them).
 
-Checked once in the API middleware for every request, before the fast paths and FastAPI parse
+Checked once in the API middleware for every request, before any route (hot or FastAPI) parses
 anything, so each door answers the same 400 and nothing is written. The common case costs a few
 C-level byte scans; a body is parsed here only when a scan finds something suspicious.
 """

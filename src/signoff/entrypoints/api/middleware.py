@@ -3,7 +3,9 @@ metrics and the access log.
 
 Pure ASGI rather than `BaseHTTPMiddleware`, and a single layer, because every request of the
 resolve hot path pays for it. Bodies are read up front (they are small, and capped), which lets
-an oversized body be refused before any route or validation sees it.
+an oversized body be refused before any route or validation sees it. Which route answers is the
+router's business (the hot paths are routes too: entrypoints/api/hot_routes.py); this layer only
+reads the route template it chose, for /metrics.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from signoff.entrypoints.api.access_log import logged_target
 from signoff.entrypoints.api.body_guard import check_body, check_url
 from signoff.entrypoints.api.errors import unexpected_response
-from signoff.entrypoints.api.routes.environments import PATH as RESOLVE_PATH
-from signoff.entrypoints.api.routes.environments import fast_resolve, fast_target
-from signoff.entrypoints.api.routes.versions import REGISTER_PATH, fast_register, fast_register_target
 from signoff.errors import InvalidInput
 
 from signoff.entrypoints.logs import accept_request_id, request_id
@@ -77,35 +76,26 @@ class ApiMiddleware:
                 message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
-        target = fast_target(scope)
-        fast_route = RESOLVE_PATH if target is not None else None
         try:
             if (refusal := check_url(scope["path"], scope["query_string"])) is not None:
                 await _refuse(send_with_status, refusal)
-            elif target is not None:
-                await fast_resolve(scope, receive, send_with_status, *target)
             elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
                 await _too_large(send_with_status, self.max_body_bytes)
             elif scope["method"] in BODY_METHODS and (refusal := _check_body(scope, body)) is not None:
                 await _refuse(send_with_status, refusal)
             elif scope["method"] in BODY_METHODS:
-                receive = _replay(body, receive)
-                if (model := fast_register_target(scope)) is not None:
-                    fast_route = REGISTER_PATH
-                    await fast_register(scope, receive, send_with_status, model, body, self.app)
-                else:
-                    await self.app(scope, receive, send_with_status)
+                await self.app(scope, _replay(body, receive), send_with_status)
             else:
                 await self.app(scope, receive, send_with_status)
         except Exception as exc:
-            # The fast paths run outside FastAPI's handlers, and an exception a handler does not
-            # take would reach the server as a dropped connection: answer it here, in the API's
-            # error format (a database outage as a 503), unless an answer has already begun.
+            # An exception no handler took: answered here rather than by the server error layer
+            # outside, so the answer carries the request id and the log line names it; in the
+            # API's error format (a database outage as a 503), unless an answer has already begun.
             if responded:
                 raise
             await unexpected_response(exc, scope["method"], scope["path"])(scope, receive, send_with_status)
         finally:
-            route = fast_route or getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             self.metrics.observe(scope["method"], route, status, elapsed)
             if access_log.isEnabledFor(logging.INFO):
