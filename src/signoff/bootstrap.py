@@ -84,6 +84,11 @@ class Context:
             except Exception:  # the use case committed; whatever is left waits for the next drain
                 log.warning("inline dispatch failed; pending events stay queued", exc_info=True)
 
+    @property
+    def inline_drain(self) -> Callable[[], None] | None:
+        """For work queued without a new event (a replayed delivery): run it now, when dispatch is inline."""
+        return self.events_committed if self.dispatch_inline else None
+
     def inline_dispatcher(self) -> Dispatcher:
         with self._lock:
             if self._inline is None:
@@ -104,10 +109,11 @@ class Context:
 def workflow_from(settings: Settings) -> Workflow:
     envs = settings.environments
     policies = envs.policies()
-    raw = {k: v.model_dump(exclude_unset=True) for k, v in policies.items()}
+    raw = {k: v.model_dump() for k, v in policies.items()}
     if settings.signing.part11:  # every environment signs unless its policy says otherwise
         for env in envs.order:
-            raw.setdefault(env, {}).setdefault("signature", "reauth")
+            if raw[env]["signature"] is None:
+                raw[env]["signature"] = "reauth"
     return build_workflow(list(envs.order), raw)
 
 

@@ -18,6 +18,7 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from signoff.bootstrap import Context
+from signoff.domain.models import INT32_MAX
 from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
 from signoff.services.tokens import ANONYMOUS, Principal
 
@@ -145,8 +146,6 @@ def _is_sequence(field: Any) -> bool:
                for a in candidates)
 
 
-# The largest value of a 32-bit INTEGER column (request ids, version numbers) on PostgreSQL.
-INT32_MAX = 2**31 - 1
 
 
 def int_cursor(cursor: str | None, top: int = 2**63 - 1) -> int | None:

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from signoff.entrypoints.api.access_log import logged_target
-from signoff.entrypoints.api.body_guard import check_body, check_url
+from signoff.entrypoints.api.body_guard import check_body, check_url, replay
 from signoff.entrypoints.api.errors import unexpected_response
 from signoff.errors import InvalidInput
 
@@ -84,7 +84,7 @@ class ApiMiddleware:
             elif scope["method"] in BODY_METHODS and (refusal := _check_body(scope, body)) is not None:
                 await _refuse(send_with_status, refusal)
             elif scope["method"] in BODY_METHODS:
-                await self.app(scope, _replay(body, receive), send_with_status)
+                await self.app(scope, replay(body, receive), send_with_status)
             else:
                 await self.app(scope, receive, send_with_status)
         except Exception as exc:
@@ -137,19 +137,6 @@ async def _refuse(send: Send, exc: InvalidInput) -> None:
     await send({"type": "http.response.start", "status": 400,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _too_large(send: Send, limit: int) -> None:

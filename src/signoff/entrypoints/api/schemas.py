@@ -12,12 +12,14 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import SecretStr, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from signoff.domain import models
+
 T = TypeVar("T")
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 # The domain's own rules (domain/models.py), stated in the schema so clients learn them up front.
-MODEL_NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+MODEL_NAME = f"^{models.MODEL_NAME.pattern}$"
 ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
 MetricName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")]
 # Pydantic states key patterns as patternProperties; closing the object makes them binding.

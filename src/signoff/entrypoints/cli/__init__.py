@@ -1,4 +1,5 @@
-"""The `signoff` command. Errors become one line on stderr and an exit code per error class."""
+"""The `signoff` command. Errors become one line on stderr and their class's exit code
+(`SignoffError.exit_code`, signoff/errors.py)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,7 @@ import typer
 
 from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
-from signoff.errors import (
-    AuthenticationFailed,
-    Conflict,
-    DeliveryFailed,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    ServiceUnavailable,
-    SignoffError,
-)
-
-# The one place error classes become exit codes (2 is also Typer's own usage-error code).
-EXIT_CODES: list[tuple[type[SignoffError], int]] = [
-    (InvalidInput, 2),
-    (NotFound, 3),
-    (Conflict, 4),
-    (PermissionDenied, 5),
-    (AuthenticationFailed, 6),
-    (ServiceUnavailable, 7),
-    (RateLimited, 7),  # "not now, try again later", like an unavailable server
-    (DeliveryFailed, 8),
-]
+from signoff.errors import SignoffError
 
 app = typer.Typer(
     name="signoff",
@@ -61,10 +40,7 @@ def _options(
 
 
 def exit_code_for(exc: SignoffError) -> int:
-    for cls, code in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return 1
+    return exc.exit_code
 
 
 def _register_commands() -> None:

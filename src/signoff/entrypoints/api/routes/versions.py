@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -27,9 +26,10 @@ from fastapi import Depends, Path, Query, Request
 from prometheus_client.core import CounterMetricFamily
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from signoff.bootstrap import Context
+from signoff.domain.models import MODEL_NAME as MODEL_NAME_RE
 from signoff.domain.models import Lineage, ModelVersion
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
@@ -43,6 +43,7 @@ from signoff.entrypoints.api.deps import (
     require,
     require_scope,
 )
+from signoff.entrypoints.api.body_guard import replay
 from signoff.entrypoints.api.hot_routes import HotRoute
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import (
@@ -63,10 +64,9 @@ router = api_router("versions")
 
 REGISTER_ROUTE = "/models/{model}/versions"
 REGISTER_PATH = "/api/v1" + REGISTER_ROUTE
-_MODEL_NAME = re.compile(MODEL_NAME)
 _VERSION_OUT = TypeAdapter(VersionPublic)
 
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+VersionNumber = Annotated[int, Path(ge=1, le=INT32_MAX)]
 NewModelName = Annotated[str, Path(pattern=MODEL_NAME, description="Created with its first version")]
 
 
@@ -114,7 +114,7 @@ def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str,
 def plain_registration(scope: Scope, params: dict[str, Any]) -> bool:
     """A registration the hot route answers: a valid model name and `Content-Type: application/json`
     exactly (the FastAPI route takes a charset, and words a bad name)."""
-    if not _MODEL_NAME.fullmatch(params["model"]):
+    if not MODEL_NAME_RE.fullmatch(params["model"]):
         return False
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -129,25 +129,12 @@ async def _hot_register(scope: Scope, receive: Receive, send: Send, fallback: AS
     try:
         data = VersionCreate.model_validate(json.loads(body))
     except (ValueError, ValidationError):  # not JSON, or not a valid body: FastAPI words the error
-        await fallback(scope, _replay(body, receive), send)
+        await fallback(scope, replay(body, receive), send)
         return
     content = _json((await register(scope["app"], principal, scope["path_params"]["model"], data)).to_dict())
     await send({"type": "http.response.start", "status": 201,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]})
     await send({"type": "http.response.body", "body": content})
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def hot_route() -> HotRoute:
