@@ -81,7 +81,8 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     # Resolve and register: raw ASGI routes for their plain requests, ahead of the FastAPI ones.
-    hot_routes.declare(app, [environments.hot_route(), versions.hot_route()])
+    hot = [environments.hot_route(), versions.hot_route()]
+    hot_routes.declare(app, hot)
     app.state.registration_writer = writer = registration_writer(ctx)
     if writer is not None:
         app.state.on_shutdown.append(writer.close)  # what is queued commits before the database closes
@@ -89,7 +90,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     mount_web(app, ctx)  # the web UI (issue 6): pages, static files, session-cookie authenticator
     mount_aws(app, ctx)  # the AWS-compatible doors: SSM and SageMaker over SigV4 (entrypoints/aws)
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
-                       metrics=RequestMetrics(app.state.metrics_registry))
+                       metrics=RequestMetrics(app.state.metrics_registry), hot_routes=hot)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

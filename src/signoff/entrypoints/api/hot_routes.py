@@ -24,6 +24,9 @@ Endpoint = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]
 
 
 DECLINED = "signoff.hot_route_declined"  # in the scope of a request a hot route handed back
+# Where a declined request goes when the route was called ahead of the app (the API middleware
+# passes the app below it, exception handlers included); else the router it came through.
+FALLBACK = "signoff.hot_route_fallback"
 
 
 class HotRoute(Route):
@@ -53,7 +56,7 @@ class HotRoute(Route):
         assert self.router is not None
         scope[DECLINED] = True
         scope.pop("route", None)
-        await self.router(scope, receive, send)
+        await scope.pop(FALLBACK, self.router)(scope, receive, send)
 
 
 def declare(app: FastAPI, routes: Iterable[HotRoute]) -> None:

@@ -91,8 +91,6 @@ async def register(app: Any, principal: Principal, model: str, body: VersionCrea
     if registry.digest_needs_reading(body.artifact_uri, body.digest):
         details["digest"] = await run_in_threadpool(lambda: registry.settle_digest(
             body.artifact_uri, body.digest, local_roots=_local_roots(ctx)))
-    else:
-        registry.check_digest(body.digest)
     workflow = ctx.workflow
     future = writer.submit(lambda uow: registry.register_in(uow=uow, workflow=workflow, **details), key=model)
     return await asyncio.wrap_future(future)
