@@ -30,6 +30,8 @@ from signoff.services.ports import Clock, SystemClock
 from signoff.services.rules import sync_rules as _sync_rules
 
 if TYPE_CHECKING:
+    from signoff.adapters.db.group_commit import GroupCommit
+    from signoff.domain.models import ModelVersion
     from signoff.services.dispatch import Dispatcher
     from signoff.services.retention import RetentionPolicy
 
@@ -82,6 +84,11 @@ class Context:
             except Exception:  # the use case committed; whatever is left waits for the next drain
                 log.warning("inline dispatch failed; pending events stay queued", exc_info=True)
 
+    @property
+    def inline_drain(self) -> Callable[[], None] | None:
+        """For work queued without a new event (a replayed delivery): run it now, when dispatch is inline."""
+        return self.events_committed if self.dispatch_inline else None
+
     def inline_dispatcher(self) -> Dispatcher:
         with self._lock:
             if self._inline is None:
@@ -102,10 +109,11 @@ class Context:
 def workflow_from(settings: Settings) -> Workflow:
     envs = settings.environments
     policies = envs.policies()
-    raw = {k: v.model_dump(exclude_unset=True) for k, v in policies.items()}
+    raw = {k: v.model_dump() for k, v in policies.items()}
     if settings.signing.part11:  # every environment signs unless its policy says otherwise
         for env in envs.order:
-            raw.setdefault(env, {}).setdefault("signature", "reauth")
+            if raw[env]["signature"] is None:
+                raw[env]["signature"] = "reauth"
     return build_workflow(list(envs.order), raw)
 
 
@@ -187,6 +195,19 @@ def _live_reader(settings: Settings, engine: Engine) -> LiveReader:
     from signoff.adapters.db.live_cache import CachedLiveReader
 
     return CachedLiveReader(engine, ttl=ttl, name=f"signoff-resolve:{os.getpid()}")
+
+
+def registration_writer(ctx: Context) -> GroupCommit[ModelVersion] | None:
+    """How a server process commits registrations: through one group-commit writer (adapters/db/
+    group_commit.py) on either database when a request has nothing to wait for but its own
+    commit, i.e. events are left to workers; with inline dispatch each registration commits in
+    its own transaction and waits for its events' rules, which a shared writer would serialise.
+    The caller owns the writer (starts on first use; `close()` when the server stops)."""
+    if ctx.dispatch_inline:
+        return None
+    from signoff.adapters.db.group_commit import GroupCommit
+
+    return GroupCommit(ctx.uow, name="signoff-registrations")
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:

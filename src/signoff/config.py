@@ -76,12 +76,16 @@ class EnvironmentsSettings(BaseModel):
                 details={"key": f"environments.{unknown[0]}"},
             )
         out: dict[str, PolicySettings] = {}
-        for env in self.order:
+        for i, env in enumerate(self.order):
             raw = extra.get(env, {})
             try:
-                out[env] = PolicySettings.model_validate(raw)
+                policy = PolicySettings.model_validate(raw)
             except ValidationError as exc:
                 raise _config_error(exc, prefix=f"environments.{env}") from None
+            if policy.distinct_from_previous_stage is None:
+                # The last environment (prod) needs a second pair of eyes.
+                policy.distinct_from_previous_stage = i == len(self.order) - 1 and len(self.order) > 1
+            out[env] = policy
         return out
 
 

@@ -1,8 +1,9 @@
 """Domain errors shared by every door (CLI, REST, SDK, web).
 
 Each class carries a stable string ``code`` that survives the trip over HTTP, so the SDK can
-raise the same class the server raised. HTTP status codes and CLI exit codes are mapped from
-these classes in exactly one place each (``entrypoints/api/errors.py``, ``entrypoints/cli``).
+raise the same class the server raised, and its HTTP ``status`` and CLI ``exit_code``: the API,
+the web pages, the CLI and the SDK (status back to class, for a body whose code it does not
+know) all read them here. Subclasses inherit both unless they say otherwise.
 
     SignoffError
      ├── InvalidInput          bad input: malformed name, non-numeric metric, bad config
@@ -26,7 +27,7 @@ these classes in exactly one place each (``entrypoints/api/errors.py``, ``entryp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "SignoffError",
@@ -48,6 +49,7 @@ __all__ = [
     "ServiceUnavailable",
     "DeliveryFailed",
     "error_for_code",
+    "error_for_status",
 ]
 
 
@@ -55,6 +57,8 @@ class SignoffError(Exception):
     """Base of every error signoff raises on purpose."""
 
     code = "error"
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -67,6 +71,8 @@ class SignoffError(Exception):
 
 class InvalidInput(SignoffError):
     code = "invalid_input"
+    status = 400
+    exit_code = 2  # also Typer's own usage-error code
 
 
 class PatternInvalid(InvalidInput):
@@ -77,14 +83,19 @@ class InvalidArtifact(InvalidInput):
     """A registration whose bytes cannot be pinned down: answered 422, naming the path."""
 
     code = "invalid_artifact"
+    status = 422
 
 
 class NotFound(SignoffError):
     code = "not_found"
+    status = 404
+    exit_code = 3
 
 
 class Conflict(SignoffError):
     code = "conflict"
+    status = 409
+    exit_code = 4
 
 
 class AlreadyExists(Conflict):
@@ -111,16 +122,22 @@ class ArtifactMismatch(Conflict):
 
 class PermissionDenied(SignoffError):
     code = "forbidden"
+    status = 403
+    exit_code = 5
 
 
 class AuthenticationFailed(SignoffError):
     code = "unauthenticated"
+    status = 401
+    exit_code = 6
 
 
 class RateLimited(SignoffError):
     """Refused before any check: too many recent failures; `retry_after` says when to try again."""
 
     code = "rate_limited"
+    status = 429
+    exit_code = 7  # "not now, try again later", like an unavailable server
 
     @property
     def retry_after(self) -> int:
@@ -137,10 +154,14 @@ class VerificationFailed(SignoffError):
 
 class ServiceUnavailable(SignoffError):
     code = "unavailable"
+    status = 503
+    exit_code = 7
 
 
 class DeliveryFailed(SignoffError):
     code = "delivery_failed"
+    status = 502
+    exit_code = 8
 
 
 def _all_subclasses(cls: type[SignoffError]) -> list[type[SignoffError]]:
@@ -148,6 +169,21 @@ def _all_subclasses(cls: type[SignoffError]) -> list[type[SignoffError]]:
     for sub in cls.__subclasses__():
         out.extend(_all_subclasses(sub))
     return out
+
+
+def error_for_status(status: int) -> type[SignoffError]:
+    """The class for an error answer whose body names no code this client knows (an older client,
+    a proxy's own error): the family (a direct subclass of SignoffError) that answers with
+    `status`, so a 422 is InvalidInput, as is a proxy's 413; a 5xx from a gateway means the server
+    is not available; anything else is the base class."""
+    if status >= 500:
+        return ServiceUnavailable if status >= 502 else SignoffError
+    if status == 413:  # the body-size limit (the API's payload_too_large, or a proxy's)
+        return InvalidInput
+    for family in SignoffError.__subclasses__():
+        if any(cls.status == status for cls in _all_subclasses(family)):
+            return family
+    return SignoffError
 
 
 def error_for_code(code: str) -> type[SignoffError]:

@@ -1,8 +1,8 @@
 """The registration fast path answers exactly as the FastAPI route does, errors included.
 
-`Content-Type: application/json` takes the fast path (routes/versions.py `fast_register`); the
-same request with `; charset=utf-8` is not a fast-path request and goes through FastAPI's
-routing, dependencies and response model. Each case is sent both ways and must come back with
+`Content-Type: application/json` takes the hot route (routes/versions.py `hot_route`, declared
+ahead of the FastAPI route); the same request with `; charset=utf-8` is not one it matches and
+goes through FastAPI's dependencies and response model. Each case is sent both ways and must come back with
 the same status, headers that matter and body, and write the same.
 """
 
@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from signoff.bootstrap import Context
-from signoff.entrypoints.api.routes.versions import fast_register_target, registration_writer
+from starlette.routing import Match
+
+from signoff.entrypoints.api.hot_routes import HotRoute
+from signoff.entrypoints.api.routes.versions import REGISTER_PATH
 from signoff.services import tokens
 from tests.conftest import DIGEST, unique
 from tests.e2e.conftest import Api, error_of
@@ -25,8 +28,8 @@ FAST, ROUTED = "application/json", "application/json; charset=utf-8"
 
 @pytest.fixture(autouse=True, params=["inline-dispatch", "deferred-events"])
 def events(request: pytest.FixtureRequest, ctx: Context) -> str:
-    """Both ways a server runs: dispatching inline (the fast path registers on the thread pool),
-    or leaving events to a worker (on SQLite it hands registrations to the group-commit writer)."""
+    """Both ways a server runs: dispatching inline (registrations run on the thread pool),
+    or leaving events to a worker (registrations go to the group-commit writer)."""
     ctx.dispatch_inline = request.param == "inline-dispatch"
     return str(request.param)
 
@@ -37,7 +40,14 @@ def scope(method: str = "POST", path: str = "/api/v1/models/churn/versions", que
     return {"type": "http", "method": method, "path": path, "query_string": query, "headers": headers}
 
 
-def test_only_plain_json_registrations_take_the_fast_path() -> None:
+def test_only_plain_json_registrations_take_the_fast_path(api: Api) -> None:
+    hot = next(r for r in api.app.router.routes if isinstance(r, HotRoute) and r.path == REGISTER_PATH)
+    assert api.app.router.routes.index(hot) < 2  # ahead of every other route
+
+    def fast_register_target(scope: dict[str, Any]) -> str | None:
+        match, child = hot.matches(scope)
+        return child["path_params"]["model"] if match is Match.FULL else None
+
     assert fast_register_target(scope()) == "churn"
     assert fast_register_target(scope(path="/api/v1/models/a.b-c_1/versions")) == "a.b-c_1"
     for declined in (scope(content_type=ROUTED.encode()), scope(content_type=None),
@@ -71,9 +81,9 @@ def test_a_registration_answers_byte_for_byte_as_the_route_does(api: Api) -> Non
             "description": "first", "owner_group": "data-science"}
     fast, _ = both_ways(api, json.dumps(body).encode(), api.auth("dana", "register"))
     assert fast.status_code == 201
-    writer = registration_writer(api.app)
-    if writer is not None:  # deferred events on SQLite: the fast path's registration went through it
-        assert writer.registrations == 1
+    writer = api.app.state.registration_writer
+    if writer is not None:  # deferred events: both registrations went through it
+        assert writer.submitted == 2
     created = fast.json()
     assert created["version"] == 1 and created["metrics"] == {"accuracy": 0.91, "rows": 3.0}
     h = api.auth("eve", "resolve")
@@ -131,3 +141,18 @@ def test_metrics_count_registrations_under_the_route_template(api: Api, content_
                   headers={**api.auth("dana", "register"), "Content-Type": content_type})
     text = api.http.get("/metrics").text
     assert 'method="POST",route="/api/v1/models/{model}/versions",status="201"' in text
+
+
+def test_every_registration_takes_the_same_writer(api: Api, events: str) -> None:
+    """With events left to a worker, registrations share commits however they are sent (with a
+    charset or without, by the hot route or FastAPI's): one writer, on either database."""
+    model, h = unique("writer"), api.auth("dana", "register")
+    for content_type in (FAST, ROUTED, "Application/JSON"):
+        r = api.http.post(f"/api/v1/models/{model}/versions", json={"artifact_uri": "s3://b/x", "digest": DIGEST},
+                          headers={**h, "Content-Type": content_type})
+        assert r.status_code == 201, r.text
+    writer = getattr(api.app.state, "registration_writer", None)
+    if events == "inline-dispatch":  # a request waits for its events' rules: no sharing of commits
+        assert writer is None or writer.submitted == 0
+    else:
+        assert writer is not None and writer.submitted == 3

@@ -14,7 +14,7 @@ from signoff.sdk._embedded import EmbeddedClient
 from tests.conftest import unique
 from tests.e2e.conftest import Api, error_of
 
-FAST = {"Content-Type": "application/json"}  # the register fast path (middleware)
+FAST = {"Content-Type": "application/json"}  # the register hot route (routes/versions.py)
 ROUTE = {"Content-Type": "application/json; charset=utf-8"}  # the FastAPI route
 
 

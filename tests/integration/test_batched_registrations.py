@@ -1,4 +1,4 @@
-"""Group commit of registrations (services/batched_registrations.py) and the savepoint each use
+"""Group commit of registrations (adapters/db/group_commit.py) and the savepoint each use
 case gets in a shared transaction (UnitOfWork.part): a refused registration leaves no trace, the
 others commit with their audit entries and events, numbers stay gapless, the chain verifies."""
 
@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from signoff.adapters.db.tables import AuditRow, ModelRow, OutboxRow, VersionRow
 from signoff.bootstrap import Context
 from signoff.domain.models import ModelVersion
+from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput
 from signoff.services import lookups, registry
-from signoff.services.batched_registrations import RegistrationWriter
+from signoff.adapters.db.group_commit import GroupCommit
 from signoff.services.ports import UnitOfWork
 
 
@@ -25,6 +26,29 @@ def no_inline_dispatch(ctx: Context) -> None:
     """As in the API server that uses the writer: events wait in the outbox for a worker, so
     what is counted here is what the registrations themselves wrote."""
     ctx.dispatch_inline = False
+
+
+class RegistrationWriter:
+    """The writer as the API uses it: registry.register_in submitted, keyed by model."""
+
+    def __init__(self, new_uow: Callable[[], UnitOfWork], workflow: Workflow) -> None:
+        self.commits: GroupCommit[ModelVersion] = GroupCommit(new_uow)
+        self.workflow = workflow
+
+    def submit(self, **details: object) -> Future[ModelVersion]:
+        return self.commits.submit(lambda uow: registry.register_in(uow=uow, workflow=self.workflow, **details),
+                                   key=str(details["model"]))
+
+    def close(self) -> None:
+        self.commits.close()
+
+    @property
+    def batches(self) -> int:
+        return self.commits.batches
+
+    @property
+    def registrations(self) -> int:
+        return self.commits.submitted
 
 
 def count(ctx: Context, table: type, **where: object) -> int:

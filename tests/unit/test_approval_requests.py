@@ -9,7 +9,7 @@ import pytest
 from signoff.domain.approvals import ApprovalRequest, DecisionContext, RequestState, Verdict
 from signoff.domain.gates import parse_gate
 from signoff.domain.timespec import parse_freeze_window
-from signoff.domain.workflow import Policy, build_workflow
+from signoff.domain.workflow import Policy, Workflow
 from signoff.errors import GateFailed, InvalidInput, InvalidTransition, NotFound, PermissionDenied, PolicyViolation
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -150,6 +150,14 @@ class TestPoliciesThatBlockApproval:
             r.decide(Verdict.APPROVE, "", ctx("rita", REVIEWERS, live_since_previous=NOW - timedelta(hours=2)))
         r.decide(Verdict.APPROVE, "", ctx("rita", REVIEWERS, live_since_previous=NOW - timedelta(hours=25)))
         assert r.state is RequestState.APPROVED
+
+
+def build_workflow(order: list[str], raw: dict[str, dict[str, object]]) -> Workflow:
+    """A workflow as the settings make it (their defaults, bootstrap.workflow_from)."""
+    from signoff.bootstrap import workflow_from
+    from signoff.config import Settings
+
+    return workflow_from(Settings.model_validate({"environments": {"order": order, **raw}}))
 
 
 class TestWorkflow:

@@ -14,7 +14,9 @@ from typing import Any
 
 from signoff.errors import InvalidInput
 
-MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # model, user and account names
+# The largest value of a 32-bit INTEGER column (request ids, version numbers) on PostgreSQL.
+INT32_MAX = 2**31 - 1
 METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
 
 

@@ -93,41 +93,40 @@ class Workflow:
 
 
 def build_workflow(order: list[str], raw: dict[str, dict[str, object]]) -> Workflow:
-    """Turn validated config dicts into a Workflow; a bad gate or duration names its key."""
+    """Turn validated config dicts into a Workflow; a bad gate or duration names its key.
+
+    Each environment's dict is complete: the defaults are the settings' (config.PolicySettings,
+    and `EnvironmentsSettings.policies` for those that depend on the order), nowhere else."""
     policies: dict[str, Policy] = {}
-    for i, env in enumerate(order):
-        cfg = dict(raw.get(env, {}))
+    for env in order:
+        cfg = raw[env]
         key = f"environments.{env}"
         try:
-            gates = tuple(parse_gate(str(g)) for g in cfg.get("gates", []) or [])  # type: ignore[union-attr]
-            freeze = tuple(parse_freeze_window(str(w)) for w in cfg.get("freeze", []) or [])  # type: ignore[union-attr]
-            min_soak = _duration(cfg.get("min_soak"))
-            expiry = _duration(cfg.get("request_expiry", "7d"))
-            remind = _duration(cfg.get("remind_every"))
+            gates = tuple(parse_gate(str(g)) for g in cfg["gates"] or [])  # type: ignore[attr-defined]
+            freeze = tuple(parse_freeze_window(str(w)) for w in cfg["freeze"] or [])  # type: ignore[attr-defined]
+            min_soak = _duration(cfg["min_soak"])
+            expiry = _duration(cfg["request_expiry"])
+            remind = _duration(cfg["remind_every"])
         except InvalidInput as exc:
             raise InvalidInput(f"config key {key}: {exc.message}", details={"key": key}) from None
-        distinct = cfg.get("distinct_from_previous_stage")
-        if distinct is None:
-            # Default: the last environment (prod) needs a second pair of eyes.
-            distinct = i == len(order) - 1 and len(order) > 1
         policies[env] = Policy(
             env=env,
-            approvers=tuple(cfg.get("approvers", ["ml-reviewers"])),  # type: ignore[arg-type]
-            required_approvals=int(cfg.get("required_approvals", 1)),  # type: ignore[call-overload]
-            quorum=cfg.get("quorum", "any"),  # type: ignore[arg-type]
-            registrant_may_approve=bool(cfg.get("registrant_may_approve", False)),
-            distinct_from_previous_stage=bool(distinct),
+            approvers=tuple(cfg["approvers"]),  # type: ignore[call-overload]
+            required_approvals=int(cfg["required_approvals"]),  # type: ignore[call-overload]
+            quorum=cfg["quorum"],  # type: ignore[arg-type]
+            registrant_may_approve=bool(cfg["registrant_may_approve"]),
+            distinct_from_previous_stage=bool(cfg["distinct_from_previous_stage"]),
             gates=gates,
             min_soak=min_soak,
             freeze=freeze,
             request_expiry=expiry,
             remind_every=remind,
-            auto_approve=bool(cfg.get("auto_approve", False)),
-            require_digest=bool(cfg.get("require_digest", True)),
-            drift_psi_threshold=float(cfg.get("drift_psi_threshold", 0.2)),  # type: ignore[arg-type]
-            drift_ks_pvalue=float(cfg.get("drift_ks_pvalue", 0.01)),  # type: ignore[arg-type]
-            signature=str(cfg.get("signature") or "none"),
-            meanings=tuple(str(m) for m in cfg.get("meanings", []) or []),  # type: ignore[union-attr]
+            auto_approve=bool(cfg["auto_approve"]),
+            require_digest=bool(cfg["require_digest"]),
+            drift_psi_threshold=float(cfg["drift_psi_threshold"]),  # type: ignore[arg-type]
+            drift_ks_pvalue=float(cfg["drift_ks_pvalue"]),  # type: ignore[arg-type]
+            signature=str(cfg["signature"] or "none"),
+            meanings=tuple(str(m) for m in cfg["meanings"] or []),  # type: ignore[attr-defined]
         )
     return Workflow(order=tuple(order), policies=policies)
 

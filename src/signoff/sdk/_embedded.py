@@ -290,12 +290,8 @@ class EmbeddedClient(BaseClient):
         return _as(DeliveryDetail, dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
 
     def replay_delivery(self, delivery_id: int) -> DeliveryPublic:
-        out = dispatch.replay_delivery(uow=self.ctx.uow(), delivery_id=delivery_id, actor=self.actor)
-        if self.ctx.dispatch_inline:
-            self.ctx.events_committed()  # no event was written, but there is work to do now
-            out = dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id)
-            out.pop("attempt_log")
-        return _as(DeliveryPublic, out)
+        return _as(DeliveryPublic, dispatch.replay_and_drain(uow_factory=self.ctx.uow, delivery_id=delivery_id, actor=self.actor,
+                                                drain=self.ctx.inline_drain))
 
     # Administration: whoever can open the database owns it, as `signoff users` / `tokens` do locally.
 

@@ -14,15 +14,12 @@ from urllib.parse import quote
 import httpx
 
 from signoff.errors import (
-    AuthenticationFailed,
-    Conflict,
     InvalidInput,
     NotFound,
-    PermissionDenied,
-    RateLimited,
     ServiceUnavailable,
     SignoffError,
     error_for_code,
+    error_for_status,
 )
 from signoff.sdk._base import BaseClient, match_pattern, newest_envelope, only_open_request
 from signoff.sdk._records import (
@@ -52,10 +49,6 @@ API = "/api/v1"
 R = TypeVar("R", bound=Result)
 MAX_PAGE = 500
 
-# For error bodies whose code this client does not know (an older client, a proxy's own error).
-_BY_STATUS: dict[int, type[SignoffError]] = {400: InvalidInput, 401: AuthenticationFailed, 403: PermissionDenied,
-                                             404: NotFound, 409: Conflict, 413: InvalidInput, 422: InvalidInput,
-                                             429: RateLimited}
 
 
 def _seg(value: Any) -> str:
@@ -379,7 +372,7 @@ def _error(response: httpx.Response) -> SignoffError:
         code, message, details = "", f"HTTP {response.status_code}: {response.text[:200]}", {}
     cls = error_for_code(code) if code else SignoffError
     if cls is SignoffError:
-        cls = _BY_STATUS.get(response.status_code, ServiceUnavailable if response.status_code >= 502 else SignoffError)
+        cls = error_for_status(response.status_code)
     error = cls(message, details=details)
     error.status_code = response.status_code  # type: ignore[attr-defined]
     return error

@@ -8,7 +8,6 @@ rules (or a replay) can never open a request twice.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from signoff.domain.notifications import render
 from signoff.domain.workflow import Workflow
 from signoff.errors import Conflict, DeliveryFailed, InvalidInput, SignoffError
 from signoff.services.approvals import _promotion_in_tx
+from signoff.services.emails import message_id
 from signoff.services.evidence import report_source
 from signoff.services.ports import Mailer, MailMessage, UnitOfWork
 
@@ -131,12 +131,6 @@ def recipients(*, uow: UnitOfWork, spec: list[str], event: dict[str, Any]) -> li
         if groups:
             addresses.extend(u.email for u in uow.users.members_of(groups) if u.email)
     return list(dict.fromkeys(addresses))
-
-
-def message_id(key: str, sender: str) -> str:
-    """The same Message-ID for every attempt of one delivery, so a resent mail is recognisable."""
-    domain = sender.rpartition("@")[2].strip(" >") or "signoff.invalid"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
 class EmailRunner:

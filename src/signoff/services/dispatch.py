@@ -356,6 +356,18 @@ def replay_delivery(*, uow: UnitOfWork, delivery_id: int, actor: str) -> dict[st
         return delivery_to_dict(row)
 
 
+def replay_and_drain(*, uow_factory: Callable[[], UnitOfWork], delivery_id: int, actor: str,
+                     drain: Callable[[], None] | None = None) -> dict[str, Any]:
+    """`replay_delivery` as every door does it: with `drain` (the inline dispatch, when it is on)
+    the delivery is run at once and the answer is where it stands then, without its attempt log."""
+    out = replay_delivery(uow=uow_factory(), delivery_id=delivery_id, actor=actor)
+    if drain is not None:
+        drain()  # no event was written, but there is work to do now
+        out = get_delivery(uow=uow_factory(), delivery_id=delivery_id)
+        out.pop("attempt_log")
+    return out
+
+
 def delivery_stats(*, uow: UnitOfWork, now: datetime) -> dict[str, Any]:
     """Figures for /metrics: deliveries by state and target type, attempts, backlog age (s)."""
     with uow:

@@ -144,8 +144,8 @@ def register_in(
     reference_profile: dict[str, Any] | None = None,
     reference_source: str = "",
 ) -> ModelVersion:
-    """`register` inside a transaction the caller opened and commits (services/
-    batched_registrations.py runs several in one); raises InvalidInput before writing anything."""
+    """`register` inside a transaction the caller opened and commits (the group-commit writer,
+    adapters/db/group_commit.py, runs several in one); raises InvalidInput before writing anything."""
     check_model_name(model)
     clean_metrics = check_metrics(metrics or {})
     check_document(metadata or {}, "metadata")

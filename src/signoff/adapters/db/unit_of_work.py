@@ -115,7 +115,7 @@ class SqlAlchemyUnitOfWork:
 
     @contextmanager
     def part(self) -> Iterator[None]:
-        """One use case among several sharing this transaction (services/batched_registrations.py).
+        """One use case among several sharing this transaction (adapters/db/group_commit.py).
 
         If it raises, what it wrote is rolled back to a savepoint and its audit entries, events
         and moved pointers are dropped, so the others commit as if it had never run. The ORM's

@@ -13,9 +13,9 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
 from signoff import __version__
-from signoff.bootstrap import Context, bootstrap
+from signoff.bootstrap import Context, bootstrap, registration_writer
 from signoff.config import Settings, load_settings
-from signoff.entrypoints.api import access_log, errors
+from signoff.entrypoints.api import access_log, errors, hot_routes
 from signoff.entrypoints.api.deps import bearer_authenticator
 from signoff.entrypoints.api.middleware import ApiMiddleware, RequestMetrics
 from signoff.entrypoints.api.routes import (
@@ -80,10 +80,17 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     access_log.install()  # review-link tokens never reach the access log
     for router in ROUTERS:
         app.include_router(router)
+    # Resolve and register: raw ASGI routes for their plain requests, ahead of the FastAPI ones.
+    hot = [environments.hot_route(), versions.hot_route()]
+    hot_routes.declare(app, hot)
+    app.state.registration_writer = writer = registration_writer(ctx)
+    if writer is not None:
+        app.state.on_shutdown.append(writer.close)  # what is queued commits before the database closes
+        app.state.metrics_registry.register(versions.WriterCollector(writer))
     mount_web(app, ctx)  # the web UI: pages, static files, session-cookie authenticator
     mount_aws(app, ctx)  # the AWS-compatible doors: SSM and SageMaker over SigV4 (entrypoints/aws)
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
-                       metrics=RequestMetrics(app.state.metrics_registry))
+                       metrics=RequestMetrics(app.state.metrics_registry), hot_routes=hot)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,7 +1,7 @@
 """Request input no handler should ever see: JSON nested past any real document, the non-JSON
 numbers NaN and ±Infinity, and NUL characters (PostgreSQL text cannot hold them).
 
-Checked once in the API middleware for every request, before the fast paths and FastAPI parse
+Checked once in the API middleware for every request, before any route (hot or FastAPI) parses
 anything, so each door answers the same 400 and nothing is written. The common case costs a few
 C-level byte scans; a body is parsed here only when a scan finds something suspicious.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from itertools import accumulate
 from typing import Any
+
+from starlette.types import Message, Receive
 
 from signoff.domain.models import MAX_DOCUMENT_DEPTH, check_document
 from signoff.errors import InvalidInput
@@ -67,3 +69,17 @@ def _depth(body: bytes) -> int:
     # Raw control bytes are not valid in JSON, so 1 and 2 can only be the brackets mapped here.
     brackets = _STRING.sub(b"", body).translate(_OPEN_CLOSE).translate(None, _NOT_BRACKET)
     return max(accumulate(1 if b == 1 else -1 for b in brackets), default=0)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for a body already read (here, or by a hot route handing a request back)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from signoff.bootstrap import Context
 from signoff.domain.identity import ANONYMOUS, Principal
+from signoff.domain.models import INT32_MAX  # noqa: F401  (the routes import it from here)
 from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
 
 Authenticator = Callable[[Request], Principal | None]
@@ -145,8 +146,6 @@ def _is_sequence(field: Any) -> bool:
                for a in candidates)
 
 
-# The largest value of a 32-bit INTEGER column (request ids, version numbers) on PostgreSQL.
-INT32_MAX = 2**31 - 1
 
 
 def int_cursor(cursor: str | None, top: int = 2**63 - 1) -> int | None:

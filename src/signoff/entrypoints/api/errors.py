@@ -1,4 +1,4 @@
-"""The one table from error class to HTTP status, and the handlers that write the error body.
+"""The handlers that write the error body; the HTTP status is the error class's (signoff.errors).
 
 Every error leaves the API as `{"error": {"code", "message", "details"}}`, whatever raised it:
 a domain exception, FastAPI's request validation, Starlette's 404/405, or an unexpected bug.
@@ -15,33 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from signoff.adapters.db.outage import RETRY_AFTER_SECONDS, unavailable_from
-from signoff.errors import (
-    AuthenticationFailed,
-    Conflict,
-    DeliveryFailed,
-    InvalidArtifact,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    ServiceUnavailable,
-    SignoffError,
-)
+from signoff.errors import RateLimited, SignoffError
 
 log = logging.getLogger("signoff.api")
-
-# Most specific first: the first class the error is an instance of decides its status.
-STATUS: list[tuple[type[SignoffError], int]] = [
-    (InvalidArtifact, 422),
-    (InvalidInput, 400),
-    (AuthenticationFailed, 401),
-    (PermissionDenied, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (RateLimited, 429),
-    (DeliveryFailed, 502),
-    (ServiceUnavailable, 503),
-]
 
 # Codes for errors that do not come from a domain exception.
 HTTP_CODES = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
@@ -49,10 +25,7 @@ HTTP_CODES = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed",
 
 
 def status_for(exc: SignoffError) -> int:
-    for cls, status in STATUS:
-        if isinstance(exc, cls):
-            return status
-    return 500
+    return exc.status
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,

@@ -37,12 +37,13 @@ from signoff.sdk._records import (  # noqa: F401  (re-exported: the routes decla
     UserPublic,
     VersionPublic,
 )
+from signoff.domain import models
 
 T = TypeVar("T")
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 # The domain's own rules (domain/models.py), stated in the schema so clients learn them up front.
-MODEL_NAME = r"^[a-z0-9][a-z0-9._-]{0,127}$"
+MODEL_NAME = f"^{models.MODEL_NAME.pattern}$"
 ModelName = Annotated[str, Field(pattern=MODEL_NAME)]
 MetricName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")]
 # Pydantic states key patterns as patternProperties; closing the object makes them binding.

@@ -15,10 +15,6 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-from botocore.credentials import Credentials  # type: ignore[import-untyped]
-
 from signoff.domain.identity import Principal
 from signoff.entrypoints.aws.errors import AwsError
 from signoff.services.aws_keys import AwsKeyVerifier, KeyRefused
@@ -112,6 +108,12 @@ def verify(
     declared_hash = (received.get("x-amz-content-sha256") or [""])[0]
     if declared_hash and not _same(declared_hash, hashlib.sha256(body).hexdigest()):
         raise _invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
+    # botocore is loaded with the first signed request: a server nobody calls over the AWS doors
+    # does not carry it (~5 MB resident).
+    from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+    from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+    from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
     request = AWSRequest(method=method, url=f"http://{(received.get('host') or [''])[0]}{raw_path}"
                          + (f"?{query}" if query else ""), data=body)
     for name in signed_headers:

@@ -1,4 +1,5 @@
-"""The `signoff` command. Errors become one line on stderr and an exit code per error class."""
+"""The `signoff` command. Errors become one line on stderr and their class's exit code
+(`SignoffError.exit_code`, signoff/errors.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from signoff._extras import missing_extra
 from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
-from signoff.entrypoints.cli._common import EXIT_CODES, exit_code_for  # noqa: F401  (their home before)
+from signoff.entrypoints.cli._common import exit_code_for  # noqa: F401  (its home before)
 from signoff.errors import SignoffError
 
 app = typer.Typer(

@@ -12,37 +12,15 @@ import typer
 from rich.console import Console
 
 from signoff.errors import (
-    AuthenticationFailed,
-    Conflict,
-    DeliveryFailed,
     InvalidInput,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    ServiceUnavailable,
     SignoffError,
 )
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import jsonable
 
-# The one place error classes become exit codes (2 is also Typer's own usage-error code).
-EXIT_CODES: list[tuple[type[SignoffError], int]] = [
-    (InvalidInput, 2),
-    (NotFound, 3),
-    (Conflict, 4),
-    (PermissionDenied, 5),
-    (AuthenticationFailed, 6),
-    (ServiceUnavailable, 7),
-    (RateLimited, 7),  # "not now, try again later", like an unavailable server
-    (DeliveryFailed, 8),
-]
-
-
 def exit_code_for(exc: SignoffError) -> int:
-    for cls, code in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return 1
+    """The process exit code of an error: each error class carries its own (signoff/errors.py)."""
+    return exc.exit_code
 
 
 console = Console(highlight=False, soft_wrap=True)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
+from signoff.domain.models import MODEL_NAME
 from signoff.domain.people import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from signoff.entrypoints.web.common import WebRoute, check_csrf, render, signed_in, web_state
 from signoff.errors import InvalidInput, PermissionDenied
@@ -20,7 +21,7 @@ from signoff.services.web_sessions import WebUser
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-UserName = Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,127}$")
+UserName = Path(pattern=f"^{MODEL_NAME.pattern}$")
 ACTIONS = {
     "disable": "Disable",
     "enable": "Enable",

@@ -80,13 +80,13 @@ def signin(request: Request, name: str = Form(""), password: str = Form(""), csr
         sid = throttled(request, ctx, lambda: sso.password_sign_in(request, ctx, name, password),
                         username=name, via="web")
     except RateLimited as exc:
-        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=429,
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=exc.status,
                             headers={"Retry-After": str(exc.retry_after)})
     except AuthenticationFailed as exc:
-        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=401,
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=exc.status,
                             waiting=_waiting(request, safe_next(next)))
     except ServiceUnavailable as exc:  # the directory is down or slow: say so, with a 503
-        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=503)
+        return _signin_page(request, safe_next(next), error=exc.message, name=name, status_code=exc.status)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, request, sid)
     return response

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from signoff.bootstrap import Context
+from signoff.domain.models import INT32_MAX
 from signoff.entrypoints.web.common import (
     WebRoute,
     check_csrf,
@@ -25,7 +26,7 @@ from signoff.services.live import parameter_name
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 ModelName = Path(max_length=128)
-Number = Path(ge=1, le=2**31 - 1)
+Number = Path(ge=1, le=INT32_MAX)
 
 
 @router.get("/")
@@ -33,7 +34,7 @@ def home(request: Request) -> Response:
     return RedirectResponse("/queue" if viewer(request) else "/signin", status_code=303)
 
 
-PageNumber = Query(1, ge=1, le=2**31 - 1)
+PageNumber = Query(1, ge=1, le=INT32_MAX)
 PageSize = Query(50, ge=1, le=browse.MAX_PAGE)
 
 
@@ -171,5 +172,7 @@ def replay(request: Request, delivery_id: int = Path(ge=1, le=2**53), csrf_token
     if not user.admin:
         raise PermissionDenied(f"{user.name} is not an administrator; only administrators replay deliveries",
                                details={"required": ["admin"]})
-    dispatch.replay_delivery(uow=web_state(request).ctx.uow(), delivery_id=delivery_id, actor=user.name)
-    return RedirectResponse(f"/deliveries?state=pending&replayed={delivery_id}", status_code=303)
+    ctx = web_state(request).ctx
+    out = dispatch.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=user.name,
+                                    drain=ctx.inline_drain)
+    return RedirectResponse(f"/deliveries?state={out['state']}&replayed={delivery_id}", status_code=303)

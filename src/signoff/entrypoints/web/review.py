@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from signoff.adapters.identity import decision_groups
+from signoff.domain.models import INT32_MAX
 from signoff.entrypoints.web.common import (
     WebRoute,
     check_csrf,
@@ -27,7 +28,7 @@ from signoff.services import approvals, drift_view, outlook, review
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-RequestId = Path(ge=1, le=2**31 - 1)  # approval_requests.id is a 32-bit INTEGER on PostgreSQL
+RequestId = Path(ge=1, le=INT32_MAX)
 
 
 def _review_page(request: Request, request_id: int, *, status_code: int = 200, error: str | None = None,

@@ -27,7 +27,7 @@ from signoff.services import approvals
 router = api_router("approval-requests")
 
 # approval_requests.id is a 32-bit INTEGER: a larger id would be a PostgreSQL error, not a 404.
-RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RequestId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 
 @router.get("/approval-requests", response_model=Page[ApprovalRequestPublic])
@@ -35,7 +35,7 @@ def list_requests(
     state: Literal["open", "approved", "rejected", "expired", "cancelled"] | None = Query(None),
     env: str | None = Query(None, max_length=64),
     model: str | None = Query(None, max_length=128),
-    version: int | None = Query(None, ge=1, le=2**31 - 1, description="With model: one version's requests"),
+    version: int | None = Query(None, ge=1, le=INT32_MAX, description="With model: one version's requests"),
     cursor: IntCursor = None,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
     principal: Principal = Depends(current_principal),

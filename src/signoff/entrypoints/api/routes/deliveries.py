@@ -55,12 +55,8 @@ def replay_delivery(delivery_id: int = DeliveryId, principal: Principal = Depend
                     ctx: Context = Depends(context)) -> dict[str, Any]:
     """Queue a dead (or succeeded) delivery again with a fresh set of attempts and the same
     idempotency key; 409 while it is pending or running. Scope: admin."""
-    out = dispatch.replay_delivery(uow=ctx.uow(), delivery_id=delivery_id, actor=principal.name)
-    if ctx.dispatch_inline:
-        ctx.events_committed()
-        out = dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
-        out.pop("attempt_log")
-    return out
+    return dispatch.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=principal.name,
+                                     drain=ctx.inline_drain)
 
 
 class DeliveryCollector(Collector):

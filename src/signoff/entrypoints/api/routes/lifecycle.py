@@ -9,13 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
+from signoff.domain.models import INT32_MAX
 from signoff.entrypoints.api.deps import context, current_principal, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.services import artifacts, drift, lifecycle
 
 router = api_router("lifecycle")
 
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+VersionNumber = Annotated[int, Path(ge=1, le=INT32_MAX)]
 Reason = Annotated[str, Field(max_length=10_000)]
 Digest = Annotated[str, Field(max_length=80)]
 
@@ -25,7 +26,7 @@ class _In(BaseModel):
 
 
 class RollbackCreate(_In):
-    to_version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    to_version: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
     reason: Reason = ""
 
 

@@ -43,7 +43,7 @@ def parameter_history(name: str, cursor: IntCursor = None,
 
 
 @router.get("/parameters/{name:path}", response_model=ParameterPublic)
-def get_parameter(name: str, version: int | None = Query(None, ge=1, le=2**31 - 1),
+def get_parameter(name: str, version: int | None = Query(None, ge=1, le=INT32_MAX),
                   principal: Principal = Depends(require("resolve")), ctx: Context = Depends(context)) -> dict[str, Any]:
     """A parameter's latest value, or `?version=N`. Scope: resolve."""
     return lookups.get_parameter(uow=ctx.read_uow(), name=_name(name), version=version)

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field
 
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
+from signoff.domain.models import INT32_MAX
 from signoff.entrypoints.api.deps import context, require
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import MODEL_NAME, Page, TokenCreated, TokenPublic, _In, _whole
@@ -45,7 +46,7 @@ def list_tokens(user: str | None = Query(None, max_length=128), principal: Princ
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic)
-def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=INT32_MAX)],
                  principal: Principal = Depends(require("admin")), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Revoke a token: this server refuses it at once, others within their token cache time. Scope: admin."""
     info = tokens.revoke_token(uow=ctx.uow(), token_id=token_id, actor=principal.name)

@@ -1,24 +1,24 @@
 """`/api/v1/models/{model}/versions`: register versions, read them, ask for their promotion.
 
-Registering is what training pipelines do most, so a plain `POST …/versions` with a JSON body
-that validates is answered by `fast_register`, which the API middleware calls before routing
-(as it does for resolve). For a sync endpoint with a response model FastAPI resolves the
-dependencies, then hops to the thread pool twice (the endpoint, then validating its answer):
-about a third of a registration's cost. The fast path authenticates through the same
-functions, validates the body with the same model in the same mode, hops once, and writes the
-body with the route's own response model. Anything else (a bad body, a charset in the media
-type, a query string) goes to the FastAPI route, so every error answer comes from one place.
+Registering is what training pipelines do most, so a plain `POST …/versions` (a JSON body, no
+query string, no charset) is answered by the hot route declared ahead of the FastAPI route
+(`hot_route`, entrypoints/api/hot_routes.py). For a sync endpoint with a response model FastAPI
+resolves the dependencies, then hops to the thread pool twice (the endpoint, then validating its
+answer): about a third of a registration's cost. The hot route authenticates through the same
+functions, validates the body with the same model in the same mode, and writes the body with the
+route's own response model. A body that does not validate goes on to the FastAPI route, so every
+error answer comes from one place.
 
-On SQLite with events left to a worker (`[events] inline = false`), the fast path hands the
-registration to the process's group-commit writer (services/batched_registrations.py) instead
-of the thread pool: registrations that queue while one commits share the next transaction.
+Both routes register through `register`: where the process has a group-commit writer
+(`app.state.registration_writer`, decided by bootstrap.registration_writer), the registration
+is handed to it, and registrations that queue while one commits share the next transaction;
+otherwise it runs in its own transaction on the thread pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -26,13 +26,12 @@ from fastapi import Depends, Path, Query, Request
 from prometheus_client.core import CounterMetricFamily
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from signoff.adapters.db.engine import is_sqlite
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
-from signoff.domain.models import Lineage
+from signoff.domain.models import MODEL_NAME as MODEL_NAME_RE
+from signoff.domain.models import Lineage, ModelVersion
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
     MAX_PAGE,
@@ -45,7 +44,8 @@ from signoff.entrypoints.api.deps import (
     require,
     require_scope,
 )
-from signoff.entrypoints.api.errors import signoff_error_response
+from signoff.entrypoints.api.body_guard import replay
+from signoff.entrypoints.api.hot_routes import HotRoute
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import (
     MODEL_NAME,
@@ -57,33 +57,43 @@ from signoff.entrypoints.api.schemas import (
     VersionCreate,
     VersionPublic,
 )
-from signoff.errors import SignoffError
+from signoff.adapters.db.group_commit import GroupCommit
 from signoff.services import approvals, inference, registry
-from signoff.services.batched_registrations import RegistrationWriter
 
 router = api_router("versions")
 
 REGISTER_ROUTE = "/models/{model}/versions"
 REGISTER_PATH = "/api/v1" + REGISTER_ROUTE
-_PREFIX = "/api/v1/models/"
-_MODEL_NAME = re.compile(MODEL_NAME)
 _VERSION_OUT = TypeAdapter(VersionPublic)
 
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+VersionNumber = Annotated[int, Path(ge=1, le=INT32_MAX)]
 NewModelName = Annotated[str, Path(pattern=MODEL_NAME, description="Created with its first version")]
 
 
 @router.post(REGISTER_ROUTE, status_code=201, response_model=VersionPublic)
-def register_version(model: NewModelName, body: VersionCreate, principal: Principal = Depends(require("register")),
-                     ctx: Context = Depends(context)) -> dict[str, Any]:
+async def register_version(model: NewModelName, body: VersionCreate, request: Request,
+                           principal: Principal = Depends(require("register"))) -> dict[str, Any]:
     """Register the next version of a model (creating the model); the first environment's approvers are asked.
     Scope: register."""
-    return _register(ctx, principal, model, body)
+    return (await register(request.app, principal, model, body)).to_dict()
 
 
-def _register(ctx: Context, principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
-    return registry.register(uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx),
-                             **_details(principal, model, body)).to_dict()
+async def register(app: Any, principal: Principal, model: str, body: VersionCreate) -> ModelVersion:
+    """Register through the process's group-commit writer if it has one, else in a transaction of
+    its own on the thread pool. For the writer the digest is settled first, off the event loop
+    (it may read the artifact); what the registry refuses is refused inside the batch, alone."""
+    ctx: Context = app.state.ctx
+    details = _details(principal, model, body)
+    writer: GroupCommit[ModelVersion] | None = app.state.registration_writer
+    if writer is None:
+        return await run_in_threadpool(lambda: registry.register(
+            uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx), **details))
+    if registry.digest_needs_reading(body.artifact_uri, body.digest):
+        details["digest"] = await run_in_threadpool(lambda: registry.settle_digest(
+            body.artifact_uri, body.digest, local_roots=_local_roots(ctx)))
+    workflow = ctx.workflow
+    future = writer.submit(lambda uow: registry.register_in(uow=uow, workflow=workflow, **details), key=model)
+    return await asyncio.wrap_future(future)
 
 
 def _local_roots(ctx: Context) -> list[str]:
@@ -99,76 +109,48 @@ def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str,
             "owner_group": body.owner_group}
 
 
-def fast_register_target(scope: Scope) -> str | None:
-    """The model of a plain registration POST the fast path may answer (JSON body, no query)."""
-    if scope["method"] != "POST" or scope.get("query_string") or not scope["path"].startswith(_PREFIX):
-        return None
-    model, _, rest = scope["path"][len(_PREFIX):].partition("/")
-    if rest != "versions" or not _MODEL_NAME.fullmatch(model):
-        return None
+def plain_registration(scope: Scope, params: dict[str, Any]) -> bool:
+    """A registration the hot route answers: a valid model name and `Content-Type: application/json`
+    exactly (the FastAPI route takes a charset, and words a bad name)."""
+    if not MODEL_NAME_RE.fullmatch(params["model"]):
+        return False
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return model if value == b"application/json" else None
-    return None
+            return bool(value == b"application/json")
+    return False
 
 
-async def fast_register(scope: Scope, receive: Receive, send: Send, model: str, body: bytes,
-                        fallback: Any) -> None:
-    """Answer a registration, or hand the request to `fallback` (the FastAPI app) unread."""
+async def _hot_register(scope: Scope, receive: Receive, send: Send, fallback: ASGIApp) -> None:
     request = Request(scope, receive)
-    try:
-        principal = require_scope(authenticated(request), ("register",))
-    except SignoffError as exc:
-        await signoff_error_response(exc)(scope, receive, send)
-        return
+    principal = require_scope(authenticated(request), ("register",))
+    body = await request.body()
     try:
         data = VersionCreate.model_validate(json.loads(body))
     except (ValueError, ValidationError):  # not JSON, or not a valid body: FastAPI words the error
-        await fallback(scope, receive, send)
+        await fallback(scope, replay(body, receive), send)
         return
-    ctx: Context = scope["app"].state.ctx
-    try:
-        writer = registration_writer(scope["app"])
-        if writer is not None:
-            details = _details(principal, model, data)
-            if registry.digest_needs_reading(data.artifact_uri, data.digest):
-                details["digest"] = await run_in_threadpool(lambda: registry.settle_digest(
-                    data.artifact_uri, data.digest, local_roots=_local_roots(ctx)))
-            content = _json((await asyncio.wrap_future(writer.submit(**details))).to_dict())
-        else:
-            content = await run_in_threadpool(lambda: _json(_register(ctx, principal, model, data)))
-    except SignoffError as exc:
-        await signoff_error_response(exc)(scope, receive, send)
-        return
-    await Response(content, status_code=201, media_type="application/json")(scope, receive, send)
+    content = _json((await register(scope["app"], principal, scope["path_params"]["model"], data)).to_dict())
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]})
+    await send({"type": "http.response.body", "body": content})
 
 
-def registration_writer(app: Any) -> RegistrationWriter | None:
-    """The process's group-commit writer (services/batched_registrations.py) when registrations
-    may share transactions: on SQLite, and without inline dispatch (a request answered from a
-    batch would not wait for its events' rules). Started on first use, stopped with the server."""
-    ctx: Context = app.state.ctx
-    if ctx.dispatch_inline or not is_sqlite(ctx.engine):
-        return None
-    writer: RegistrationWriter | None = getattr(app.state, "registration_writer", None)
-    if writer is None:
-        writer = app.state.registration_writer = RegistrationWriter(ctx.uow, ctx.workflow)
-        app.state.on_shutdown.append(writer.close)  # run in reverse: before in-process workers, the database
-        app.state.metrics_registry.register(_WriterCollector(writer))
-    return writer
+def hot_route() -> HotRoute:
+    """Plain registrations, ahead of the FastAPI route (one per app)."""
+    return HotRoute(REGISTER_PATH, "POST", _hot_register, plain=plain_registration)
 
 
-class _WriterCollector:
+class WriterCollector:
     """/metrics: how much group commit happened (registrations per transaction)."""
 
-    def __init__(self, writer: RegistrationWriter) -> None:
+    def __init__(self, writer: GroupCommit[Any]) -> None:
         self.writer = writer
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         yield CounterMetricFamily("signoff_registration_batches", "Transactions of the registration writer",
                                   value=self.writer.batches)
         yield CounterMetricFamily("signoff_registrations_batched", "Registrations handed to the registration writer",
-                                  value=self.writer.registrations)
+                                  value=self.writer.submitted)
 
 
 def _json(version: dict[str, Any]) -> bytes:
