@@ -15,7 +15,7 @@ from signoff.errors import AuthenticationFailed
 from signoff.sdk._base import BaseClient
 from signoff.sdk._records import Record, record
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, registry
+from signoff.services import accounts, approvals, deliveries, drift, esign, inference, lifecycle, lookups, registry
 from signoff.services import rules as rule_service
 from signoff.services.tokens import ANONYMOUS
 from signoff.services import artifacts as artifact_service
@@ -217,16 +217,16 @@ class EmbeddedClient(BaseClient):
 
     def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
                    limit: int = 100) -> list[Record]:
-        return record(dispatch.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
+        return record(deliveries.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
 
     def delivery(self, delivery_id: int) -> Record:
-        return record(dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
+        return record(deliveries.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
 
     def replay_delivery(self, delivery_id: int) -> Record:
-        out = dispatch.replay_delivery(uow=self.ctx.uow(), delivery_id=delivery_id, actor=self.actor)
+        out = deliveries.replay_delivery(uow=self.ctx.uow(), delivery_id=delivery_id, actor=self.actor)
         if self.ctx.dispatch_inline:
             self.ctx.events_committed()  # no event was written, but there is work to do now
-            out = dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id)
+            out = deliveries.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id)
             out.pop("attempt_log")
         return record(out)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signoff.adapters import artifacts
-from signoff.adapters.db.repositories import live_from_row
+from signoff.adapters.db.live import live_from_row
 from signoff.adapters.db.tables import ModelRow, PromotionRow, VersionRow
 from signoff.domain import events
 from signoff.domain.approvals import RequestState

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signoff.adapters.db.repositories import report_to_dict
+from signoff.adapters.db.reports import report_to_dict
 from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
 from signoff.domain.approvals import ApprovalRequest, RequestState, Verdict
 from signoff.domain.workflow import Workflow

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from signoff.adapters.db.events import rule_to_dict
+from signoff.adapters.db.rules import rule_to_dict
 from signoff.adapters.db.tables import RuleRow
 from signoff.domain.rules import DEFAULT_RULES, Rule, check_python_targets, join_target, parse_rule
 from signoff.domain.rules import test_pattern as _test_pattern

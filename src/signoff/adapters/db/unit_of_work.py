@@ -16,23 +16,23 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.audit_log import AuditRepository
 from signoff.adapters.db.aws_keys import AwsKeyRepository
+from signoff.adapters.db.deliveries import DeliveryRepository
 from signoff.adapters.db.engine import READ_ONLY
-from signoff.adapters.db.events import DeliveryRepository, RuleRepository
-from signoff.adapters.db.mlflow import MlflowRepository
+from signoff.adapters.db.live import LiveRepository
 from signoff.adapters.db.mismatches import MismatchRepository
+from signoff.adapters.db.mlflow import MlflowRepository
+from signoff.adapters.db.models import ModelRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
+from signoff.adapters.db.outbox import OutboxRepository
+from signoff.adapters.db.parameters import ParameterRepository
 from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
-from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
+from signoff.adapters.db.reports import ReportRepository
+from signoff.adapters.db.requests import RequestRepository
 from signoff.adapters.db.retention import RetentionRepository
-from signoff.adapters.db.repositories import (
-    LiveRepository,
-    ModelRepository,
-    ReportRepository,
-    RequestRepository,
-    VersionRepository,
-)
+from signoff.adapters.db.rules import RuleRepository
 from signoff.adapters.db.signing_records import (
     AttestationRepository,
     CheckpointRepository,
@@ -41,6 +41,7 @@ from signoff.adapters.db.signing_records import (
     VerificationRepository,
 )
 from signoff.adapters.db.tokens import TokenRepository
+from signoff.adapters.db.versions import VersionRepository
 from signoff.domain.audit import AuditEntry
 from signoff.domain.events import Event
 from signoff.services.ports import Clock

@@ -19,7 +19,8 @@ from signoff.entrypoints.web.common import (
 from signoff.entrypoints.signatures import with_signatures
 from signoff.entrypoints.web.paging import page_url, pager
 from signoff.errors import NotFound, PermissionDenied
-from signoff.services import approvals, attestations, browse, dispatch, lookups, registry, review, rules
+from signoff.services import approvals, attestations, browse, lookups, registry, review, rules
+from signoff.services.deliveries import list_deliveries, replay_delivery
 from signoff.services.live import parameter_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -156,7 +157,7 @@ def rule_list(request: Request) -> Response:
 @router.get("/deliveries")
 def deliveries(request: Request, state: str = Query("dead", max_length=16)) -> Response:
     signed_in(request)
-    items = dispatch.list_deliveries(uow=web_state(request).ctx.read_uow(), state=state or None, limit=500)
+    items = list_deliveries(uow=web_state(request).ctx.read_uow(), state=state or None, limit=500)
     return render(request, "deliveries.html", items=list(reversed(items)), state=state,
                   states=["dead", "pending", "running", "succeeded"])
 
@@ -168,5 +169,5 @@ def replay(request: Request, delivery_id: int = Path(ge=1, le=2**53), csrf_token
     if not user.admin:
         raise PermissionDenied(f"{user.name} is not an administrator; only administrators replay deliveries",
                                details={"required": ["admin"]})
-    dispatch.replay_delivery(uow=web_state(request).ctx.uow(), delivery_id=delivery_id, actor=user.name)
+    replay_delivery(uow=web_state(request).ctx.uow(), delivery_id=delivery_id, actor=user.name)
     return RedirectResponse(f"/deliveries?state=pending&replayed={delivery_id}", status_code=303)

@@ -1,4 +1,4 @@
-"""Event-bus storage: rules, deliveries (with leases) and their attempts.
+"""Delivery storage: the outbox claim, deliveries (with leases) and their attempts.
 
 Claims take rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers
 share the queue without waiting on each other; on SQLite every write transaction begins
@@ -12,20 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import (
     DeliveryAttemptRow,
     DeliveryRow,
     OutboxRow,
-    RuleRow,
     UTCDateTime,
 )
 from signoff.domain.deliveries import DeliveryState
 from signoff.domain.rules import public_target
-from signoff.errors import AlreadyExists, NotFound
+from signoff.errors import NotFound
 
 PENDING, RUNNING = DeliveryState.PENDING.value, DeliveryState.RUNNING.value
 SUCCEEDED, DEAD = DeliveryState.SUCCEEDED.value, DeliveryState.DEAD.value
@@ -38,7 +35,6 @@ def _skip_locked(session: Session) -> bool:
 
 
 _NOW = bindparam("now", type_=UTC_DATETIME)
-_RULES_FINGERPRINT = select(func.count(), func.max(RuleRow.__table__.c.revision))
 _PENDING_EVENTS = (select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.type, OUTBOX.c.time, OUTBOX.c.payload)
                    .where(OUTBOX.c.dispatched_at.is_(None)).order_by(OUTBOX.c.id).limit(bindparam("limit")))
 _PENDING_EVENTS_LOCKED = _PENDING_EVENTS.with_for_update(skip_locked=True)
@@ -97,46 +93,6 @@ def _claim_stmt(abandoned: bool, by_type: bool, excluding: bool, locked: bool) -
         _CLAIM_STMTS[key] = stmt
     return stmt
 
-
-class RuleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def lock(self) -> None:
-        """Hold the rule set until the transaction ends: processes starting together on
-        PostgreSQL would otherwise all insert the default rules (SQLite's writers queue anyway)."""
-        pg_locks.hold(self.session, pg_locks.STARTUP_SYNC, "rules")
-
-    def list(self) -> list[RuleRow]:
-        return list(self.session.scalars(select(RuleRow).order_by(RuleRow.name)))
-
-    def find(self, name: str) -> RuleRow | None:
-        return self.session.scalar(select(RuleRow).where(RuleRow.name == name))
-
-    def row(self, name: str) -> RuleRow:
-        row = self.find(name)
-        if row is None:
-            raise NotFound(f"rule {name!r} not found", details={"rule": name})
-        return row
-
-    def next_revision(self) -> int:
-        return int(self.session.scalar(select(func.max(RuleRow.revision))) or 0) + 1
-
-    def fingerprint(self) -> tuple[int, int]:
-        """Changes whenever any rule is added, changed or deleted: the compiled-rules cache key."""
-        count, top = self.session.connection().execute(_RULES_FINGERPRINT).one()
-        return int(count or 0), int(top or 0)
-
-    def add(self, row: RuleRow) -> RuleRow:
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise AlreadyExists(f"rule {row.name!r} already exists", details={"rule": row.name}) from None
-        return row
-
-    def delete(self, row: RuleRow) -> None:
-        self.session.delete(row)
 
 
 class DeliveryRepository:
@@ -332,17 +288,3 @@ def attempt_to_dict(row: DeliveryAttemptRow) -> dict[str, Any]:
     }
 
 
-def rule_to_dict(row: RuleRow) -> dict[str, Any]:
-    targets = [redacted(dict(t)) for t in (row.targets or [])]
-    return {
-        "name": row.name,
-        "description": row.description,
-        "enabled": row.enabled,
-        "pattern": row.pattern,
-        "targets": targets,
-        "source": row.source,
-        "created_at": _iso(row.created_at),
-        "created_by": row.created_by,
-        "updated_at": _iso(row.updated_at),
-        "updated_by": row.updated_by,
-    }
