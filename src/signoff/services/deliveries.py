@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from signoff.adapters.db.deliveries import attempt_to_dict, delivery_to_dict
 from signoff.domain.deliveries import STATES, DeliveryState
 from signoff.errors import InvalidInput, InvalidTransition
 from signoff.services.ports import UnitOfWork
+from signoff.services.representations import attempt_to_dict, delivery_to_dict
 
 
 def list_deliveries(*, uow: UnitOfWork, state: str | None = None, rule: str | None = None,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from signoff.adapters.db.tables import ModelRow, VersionRow
 from signoff.domain import events
-from signoff.domain.workflow import Workflow
 from signoff.domain.models import Stage, check_document
+from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import ModelRecord, VersionRecord
 
 
 def ks_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:
@@ -37,7 +37,7 @@ def check_profile(profile: Any) -> dict[str, Any]:
 
 
 def assess_batch(
-    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, env: str,
     profile: dict[str, Any] | None, report_id: int, actor: str,
 ) -> dict[str, Any] | None:
     """Inside the report's transaction: compare, and emit drift.detected when a feature drifted."""

@@ -17,8 +17,8 @@ from signoff.adapters.mail_templates import MailTemplates
 from signoff.domain import events
 from signoff.domain.notifications import render as render_plain
 from signoff.services import approvals
-from signoff.services.ports import Clock, MailMessage, UnitOfWork
 from signoff.services.evidence import metric_rows, source_label
+from signoff.services.ports import Clock, MailMessage, UnitOfWork
 
 # Event types whose mail asks someone to decide, and so carries a personal review link.
 REQUEST_TYPES = frozenset({events.APPROVAL_REQUESTED, events.APPROVAL_REMINDER})

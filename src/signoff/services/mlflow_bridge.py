@@ -179,7 +179,7 @@ class Bridge:
             link = uow.mlflow.by_signoff(model, live.number) if live is not None else None
             desired = link.mlflow_version if link is not None else None
             ever_set, last_set = uow.mlflow.alias_set(model, env)
-            live_number = live.number if link is not None else None
+            live_number = live.number if live is not None and link is not None else None
         actual = self.rest.aliases(mlflow_model).get(alias)
         result: dict[str, Any] = {"model": model, "env": env, "alias": alias, "mlflow_version": desired}
         if actual != desired:

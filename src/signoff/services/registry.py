@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from signoff.adapters import artifacts
-
 from signoff.domain import events
 from signoff.domain.models import (
     Lineage,
@@ -22,10 +21,9 @@ from signoff.domain.models import (
 )
 from signoff.domain.workflow import Workflow
 from signoff.errors import AlreadyExists, InvalidArtifact, InvalidInput, NotFound
-from signoff.services.approvals import open_request
+from signoff.services.approval_path import open_request
 from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
-
 
 DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -167,12 +165,13 @@ def register_in(
                     created_by=actor,
                 )
             )
-            uow.session.flush()  # type: ignore[attr-defined]
+            uow.flush()
             uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
                        after={"name": model, "owner_group": owner_group})
         except AlreadyExists:
             pass  # a concurrent first registration created it (its savepoint is undone): use theirs
         model_ref = uow.models.ref(model)
+    assert model_ref is not None  # created above, by this registration or a racing one
     number = uow.models.next_number(model_ref.id)
     version = ModelVersion(
         model=model,
@@ -217,7 +216,7 @@ def get_version(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int
     """One version with its stages; raises NotFound."""
     with uow:
         model_row = uow.models.row(model)
-        return uow.versions.to_entity(model_row, uow.versions.row(model_row, version), workflow)  # type: ignore[no-any-return]
+        return uow.versions.to_entity(model_row, uow.versions.row(model_row, version), workflow)
 
 
 def list_versions(
@@ -226,18 +225,18 @@ def list_versions(
     """Versions newest first; raises NotFound for an unknown model."""
     with uow:
         model_row = uow.models.row(model)
-        return uow.versions.list(model_row, workflow, before=before, limit=limit)  # type: ignore[no-any-return]
+        return uow.versions.list(model_row, workflow, before=before, limit=limit)
 
 
 def get_model(*, uow: UnitOfWork, model: str) -> Model:
     """A model; raises NotFound."""
     with uow:
-        return uow.models.get(model)  # type: ignore[no-any-return]
+        return uow.models.get(model)
 
 
 def list_models(*, uow: UnitOfWork, after: str | None = None, limit: int = 100) -> list[Model]:
     with uow:
-        return uow.models.list(after=after, limit=limit)  # type: ignore[no-any-return]
+        return uow.models.list(after=after, limit=limit)
 
 
 def create_model(
@@ -280,4 +279,4 @@ def update_metadata(
             }))
         out = uow.versions.to_entity(model_row, row, workflow)
         uow.commit()
-    return out  # type: ignore[no-any-return]
+    return out

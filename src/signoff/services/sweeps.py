@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from signoff.adapters.db.tables import ModelRow, RequestRow
 from signoff.domain import events
 from signoff.domain.approvals import RequestState
 from signoff.domain.workflow import Workflow
-from signoff.services.approvals import _entity, _live_metrics
+from signoff.services.approval_path import live_metrics_now, request_entity
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import RequestRecord
 
 BATCH = 500
 
 
-def _payload(uow: UnitOfWork, workflow: Workflow, row: RequestRow) -> dict[str, Any]:
-    request = _entity(uow, workflow, row)
-    model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
+def _payload(uow: UnitOfWork, workflow: Workflow, row: RequestRecord) -> dict[str, Any]:
+    request = request_entity(uow, workflow, row)
+    model_row = uow.models.by_id(row.model_id)
     version_row = uow.versions.by_id(row.version_id)
     live = uow.live.row(model_row.name, row.env)
     return {
@@ -30,7 +30,7 @@ def _payload(uow: UnitOfWork, workflow: Workflow, row: RequestRow) -> dict[str, 
         "kind": row.kind, "requested_by": row.requested_by, "registered_by": version_row.registered_by,
         "approvers": list(request.policy.approvers), "evidence": dict(row.evidence or {}),
         "live_version": live.number if live is not None else None,
-        "live_metrics": _live_metrics(uow, model_row.name, row.env), "gate_results": list(row.gate_results or []),
+        "live_metrics": live_metrics_now(uow, model_row.name, row.env), "gate_results": list(row.gate_results or []),
         "missing": request.missing(), "created_at": row.created_at.isoformat(),
         "expires_at": row.expires_at.isoformat() if row.expires_at else None,
     }

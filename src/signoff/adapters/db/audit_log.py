@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -47,7 +48,7 @@ class AuditRepository:
         since: datetime | None = None,
         after: int | None = None,
         limit: int = 100,
-    ) -> list[AuditEntry]:
+    ) -> builtins.list[AuditEntry]:
         stmt = select(AuditRow).order_by(AuditRow.id).limit(limit)
         if model:
             stmt = stmt.where(AuditRow.model == model)

@@ -5,8 +5,8 @@ Converts rows to domain entities at its boundary; a taken name is ``AlreadyExist
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,8 @@ from signoff.adapters.db.tables import (
 )
 from signoff.domain.models import Model
 from signoff.errors import AlreadyExists, NotFound
+from signoff.services.ports import ModelRef
+from signoff.services.records import ModelRecord
 
 # Statements built once: building a select and its cache key costs ~100 µs per call here,
 # more than running it, so hot paths reuse these with bind parameters.
@@ -37,7 +39,7 @@ _NEXT_NUMBER = Prepared(
 )
 
 
-def model_from_row(row: ModelRow) -> Model:
+def model_from_row(row: ModelRecord) -> Model:
     return Model(
         name=row.name,
         description=row.description,
@@ -49,23 +51,23 @@ def model_from_row(row: ModelRow) -> Model:
     )
 
 
-class ModelRef(NamedTuple):
-    id: int
-    name: str
-    owner_group: str | None
-
-
 class ModelRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def row(self, name: str) -> ModelRow:
+    def row(self, name: str) -> ModelRecord:
         row = self.session.scalar(_MODEL_BY_NAME, {"name": name})
         if row is None:
             raise NotFound(f"model {name!r} not found", details={"model": name})
         return row
 
-    def find(self, name: str) -> ModelRow | None:
+    def by_id(self, model_id: int) -> ModelRecord:
+        row = self.session.get(ModelRow, model_id)
+        if row is None:
+            raise NotFound(f"model id {model_id} not found")
+        return row
+
+    def find(self, name: str) -> ModelRecord | None:
         return self.session.scalar(_MODEL_BY_NAME, {"name": name})
 
     def ref(self, name: str) -> ModelRef | None:
@@ -76,7 +78,7 @@ class ModelRepository:
     def get(self, name: str) -> Model:
         return model_from_row(self.row(name))
 
-    def add(self, model: Model) -> ModelRow:
+    def add(self, model: Model) -> ModelRecord:
         row = ModelRow(
             name=model.name,
             description=model.description,
@@ -102,7 +104,7 @@ class ModelRepository:
     def search(
         self, *, text: str | None = None, tag: str | None = None, owner_group: str | None = None,
         live_in: str | None = None, offset: int = 0, limit: int = 50,
-    ) -> tuple[list[tuple[int, Model]], int]:
+    ) -> tuple[builtins.list[tuple[int, Model]], int]:
         """One page of models by name with their row ids, and how many match in all.
 
         `text` matches anywhere in the name (case-insensitive); `tag` is `key` (has the tag) or
@@ -123,7 +125,7 @@ class ModelRepository:
         stmt = select(ModelRow).where(*where).order_by(ModelRow.name).offset(offset).limit(limit)
         return [(r.id, model_from_row(r)) for r in self.session.scalars(stmt)], total
 
-    def owner_groups(self) -> list[str]:
+    def owner_groups(self) -> builtins.list[str]:
         stmt = select(ModelRow.owner_group).where(ModelRow.owner_group.is_not(None)).distinct()
         return sorted(g for g in self.session.scalars(stmt) if g)
 

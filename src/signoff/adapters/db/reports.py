@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from signoff.adapters.db.tables import (
     InferenceReportRow,
 )
+from signoff.services.records import InferenceReportRecord
 
 _LATEST_REPORT = (
     select(InferenceReportRow)
@@ -19,21 +21,24 @@ _LATEST_REPORT = (
 )
 
 
-
-
 class ReportRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, row: InferenceReportRow) -> InferenceReportRow:
+    def add(self, *, version_id: int, env: str, metrics: dict[str, Any], rows: int, profile: dict[str, Any],
+            started_at: datetime | None, finished_at: datetime | None, reported_by: str,
+            reported_at: datetime) -> InferenceReportRecord:
+        row = InferenceReportRow(version_id=version_id, env=env, metrics=metrics, rows=rows, profile=profile,
+                                 started_at=started_at, finished_at=finished_at, reported_by=reported_by,
+                                 reported_at=reported_at)
         self.session.add(row)
         self.session.flush()
         return row
 
-    def latest(self, version_id: int, env: str) -> InferenceReportRow | None:
+    def latest(self, version_id: int, env: str) -> InferenceReportRecord | None:
         return self.session.scalar(_LATEST_REPORT, {"version_id": version_id, "env": env})
 
-    def list(self, version_id: int) -> list[InferenceReportRow]:
+    def list(self, version_id: int) -> list[InferenceReportRecord]:
         return list(
             self.session.scalars(
                 select(InferenceReportRow)
@@ -41,16 +46,3 @@ class ReportRepository:
                 .order_by(InferenceReportRow.id)
             )
         )
-
-
-def report_to_dict(row: InferenceReportRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "env": row.env,
-        "metrics": row.metrics,
-        "rows": row.rows,
-        "started_at": row.started_at.isoformat() if row.started_at else None,
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-        "reported_by": row.reported_by,
-        "reported_at": row.reported_at.isoformat(),
-    }

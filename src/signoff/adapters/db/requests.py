@@ -6,6 +6,8 @@ A second open request for one (version, environment) is ``AlreadyExists``, never
 
 from __future__ import annotations
 
+import builtins
+
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from signoff.adapters.db.tables import (
 from signoff.domain.approvals import ApprovalRequest, Decision, RequestState, Verdict
 from signoff.domain.workflow import Policy
 from signoff.errors import AlreadyExists, NotFound
+from signoff.services.records import RequestRecord
 
 _OPEN_REQUEST = select(RequestRow).where(
     RequestRow.version_id == bindparam("version_id"), RequestRow.env == bindparam("env"), RequestRow.state == "open"
@@ -43,7 +46,7 @@ class RequestRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, request: ApprovalRequest, *, model_id: int, version_id: int) -> RequestRow:
+    def add(self, request: ApprovalRequest, *, model_id: int, version_id: int) -> RequestRecord:
         row = RequestRow(
             model_id=model_id,
             version_id=version_id,
@@ -76,7 +79,7 @@ class RequestRepository:
         request.id = row.id
         return row
 
-    def row(self, request_id: int, *, lock: bool = False) -> RequestRow:
+    def row(self, request_id: int, *, lock: bool = False) -> RequestRecord:
         """The request; `lock` holds it until the transaction ends (FOR UPDATE) and re-reads it."""
         row = self.session.scalar(_REQUEST_FOR_UPDATE, {"id": request_id}) if lock else self.session.get(
             RequestRow, request_id)
@@ -84,10 +87,10 @@ class RequestRepository:
             raise NotFound(f"approval request {request_id} not found", details={"request_id": request_id})
         return row
 
-    def open_for(self, version_id: int, env: str) -> RequestRow | None:
+    def open_for(self, version_id: int, env: str) -> RequestRecord | None:
         return self.session.scalar(_OPEN_REQUEST, {"version_id": version_id, "env": env})
 
-    def to_entity(self, row: RequestRow, model: str, version: int, policy: Policy) -> ApprovalRequest:
+    def to_entity(self, row: RequestRecord, model: str, version: int, policy: Policy) -> ApprovalRequest:
         decisions = self.session.scalars(_DECISIONS, {"request_id": row.id})
         return ApprovalRequest(
             id=row.id,
@@ -113,7 +116,7 @@ class RequestRepository:
             ],
         )
 
-    def save_decision(self, row: RequestRow, request: ApprovalRequest, decision: Decision) -> None:
+    def save_decision(self, row: RequestRecord, request: ApprovalRequest, decision: Decision) -> None:
         self.session.add(
             DecisionRow(
                 request_id=row.id,
@@ -128,7 +131,7 @@ class RequestRepository:
         )
         self.save_state(row, request)
 
-    def save_state(self, row: RequestRow, request: ApprovalRequest) -> None:
+    def save_state(self, row: RequestRecord, request: ApprovalRequest) -> None:
         row.state = request.state.value
         row.decided_at = request.decided_at
 
@@ -141,7 +144,7 @@ class RequestRepository:
         version_id: int | None = None,
         after: int | None = None,
         limit: int = 100,
-    ) -> list[RequestRow]:
+    ) -> builtins.list[RequestRecord]:
         stmt = select(RequestRow).order_by(RequestRow.id).limit(limit)
         if state:
             stmt = stmt.where(RequestRow.state == state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,8 @@ from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import (
     RuleRow,
 )
-from signoff.domain.rules import public_target
 from signoff.errors import AlreadyExists, NotFound
+from signoff.services.records import RuleRecord
 
 _RULES_FINGERPRINT = select(func.count(), func.max(RuleRow.__table__.c.revision))
 
@@ -28,13 +29,13 @@ class RuleRepository:
         PostgreSQL would otherwise all insert the default rules (SQLite's writers queue anyway)."""
         pg_locks.hold(self.session, pg_locks.STARTUP_SYNC, "rules")
 
-    def list(self) -> list[RuleRow]:
+    def list(self) -> list[RuleRecord]:
         return list(self.session.scalars(select(RuleRow).order_by(RuleRow.name)))
 
-    def find(self, name: str) -> RuleRow | None:
+    def find(self, name: str) -> RuleRecord | None:
         return self.session.scalar(select(RuleRow).where(RuleRow.name == name))
 
-    def row(self, name: str) -> RuleRow:
+    def row(self, name: str) -> RuleRecord:
         row = self.find(name)
         if row is None:
             raise NotFound(f"rule {name!r} not found", details={"rule": name})
@@ -48,7 +49,12 @@ class RuleRepository:
         count, top = self.session.connection().execute(_RULES_FINGERPRINT).one()
         return int(count or 0), int(top or 0)
 
-    def add(self, row: RuleRow) -> RuleRow:
+    def add(self, *, name: str, description: str, enabled: bool, pattern: dict[str, Any], targets: builtins.list[Any],
+            target_secrets: builtins.list[Any] | None, source: str, actor: str, at: datetime) -> RuleRecord:
+        """A new rule at the next revision; raises AlreadyExists."""
+        row = RuleRow(name=name, description=description, enabled=enabled, pattern=pattern, targets=targets,
+                      target_secrets=target_secrets, source=source, revision=self.next_revision(),
+                      created_at=at, created_by=actor, updated_at=at, updated_by=actor)
         try:
             with self.session.begin_nested():
                 self.session.add(row)
@@ -56,32 +62,5 @@ class RuleRepository:
             raise AlreadyExists(f"rule {row.name!r} already exists", details={"rule": row.name}) from None
         return row
 
-    def delete(self, row: RuleRow) -> None:
+    def delete(self, row: RuleRecord) -> None:
         self.session.delete(row)
-
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def redacted(target: dict[str, Any]) -> dict[str, Any]:
-    """Stored targets are public already; redacting again guards rows written another way."""
-    return public_target(target)
-
-
-
-def rule_to_dict(row: RuleRow) -> dict[str, Any]:
-    targets = [redacted(dict(t)) for t in (row.targets or [])]
-    return {
-        "name": row.name,
-        "description": row.description,
-        "enabled": row.enabled,
-        "pattern": row.pattern,
-        "targets": targets,
-        "source": row.source,
-        "created_at": _iso(row.created_at),
-        "created_by": row.created_by,
-        "updated_at": _iso(row.updated_at),
-        "updated_by": row.updated_by,
-    }

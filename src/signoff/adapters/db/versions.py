@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from signoff.adapters.db.prepared import Prepared
 from signoff.adapters.db.tables import (
     LiveRow,
-    ModelRow,
     RequestRow,
     StageRow,
     VersionRow,
@@ -19,6 +18,7 @@ from signoff.adapters.db.tables import (
 from signoff.domain.models import Lineage, ModelVersion, Stage
 from signoff.domain.workflow import Workflow
 from signoff.errors import NotFound
+from signoff.services.records import ModelRecord, VersionRecord
 
 # The registration path runs its statements as Prepared (adapters/db/prepared.py): on the
 # driver's cursor, ~10 µs a statement instead of ~50 through Core or ~250 through the ORM.
@@ -41,7 +41,7 @@ class VersionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def row(self, model: ModelRow, number: int) -> VersionRow:
+    def row(self, model: ModelRecord, number: int) -> VersionRecord:
         row = self.session.scalar(_VERSION, {"model_id": model.id, "number": number})
         if row is None:
             raise NotFound(
@@ -99,13 +99,13 @@ class VersionRepository:
             out[vid][env] = state  # ordered by id: the latest wins
         return out
 
-    def to_entity(self, model: ModelRow, row: VersionRow, workflow: Workflow) -> ModelVersion:
+    def to_entity(self, model: ModelRecord, row: VersionRecord, workflow: Workflow) -> ModelVersion:
         stages = self.stages([row.id])[row.id]
         live = self.live_map(model.id).get(row.id, [])
         return self._entity(model, row, stages, live, workflow, self.request_states([row.id])[row.id])
 
     def _entity(
-        self, model: ModelRow, row: VersionRow, stages: dict[str, Stage], live: list[str], workflow: Workflow,
+        self, model: ModelRecord, row: VersionRecord, stages: dict[str, Stage], live: list[str], workflow: Workflow,
         requests: dict[str, str] | None = None,
     ) -> ModelVersion:
         ordered = {env: stages.get(env, Stage.PENDING) for env in workflow.order}
@@ -126,7 +126,7 @@ class VersionRepository:
         )
 
     def list(
-        self, model: ModelRow, workflow: Workflow, *, before: int | None = None, limit: int = 100, offset: int = 0
+        self, model: ModelRecord, workflow: Workflow, *, before: int | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelVersion]:
         stmt = (
             select(VersionRow)
@@ -143,11 +143,11 @@ class VersionRepository:
         live = self.live_map(model.id)
         return [self._entity(model, r, stages[r.id], live.get(r.id, []), workflow, requests[r.id]) for r in rows]
 
-    def count(self, model: ModelRow) -> int:
+    def count(self, model: ModelRecord) -> int:
         return int(self.session.scalar(select(func.count()).select_from(VersionRow)
                                        .where(VersionRow.model_id == model.id)) or 0)
 
-    def by_id(self, version_id: int) -> VersionRow:
+    def by_id(self, version_id: int) -> VersionRecord:
         row = self.session.get(VersionRow, version_id)
         if row is None:
             raise NotFound(f"version id {version_id} not found")

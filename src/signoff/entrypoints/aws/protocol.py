@@ -24,7 +24,7 @@ from signoff.bootstrap import Context
 from signoff.entrypoints.aws import sigv4
 from signoff.entrypoints.aws.errors import AwsError, access_denied, from_signoff
 from signoff.errors import SignoffError
-from signoff.services.aws_keys import AwsKeyVerifier
+from signoff.adapters.db.credentials import AwsKeyVerifier
 from signoff.services.tokens import Principal
 
 log = logging.getLogger("signoff.aws")

@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 from signoff.entrypoints.aws.errors import AwsError
-from signoff.services.aws_keys import AwsKeyVerifier, KeyRefused
+from signoff.adapters.db.credentials import AwsKeyVerifier, KeyRefused
 from signoff.services.tokens import Principal
 
 ALGORITHM = "AWS4-HMAC-SHA256"
