@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from signoff.adapters import artifacts
 from signoff.domain import events
 from signoff.domain.approvals import RequestState
 from signoff.domain.gates import evaluate_gates
@@ -29,6 +28,7 @@ from signoff.services.approval_path import (
     make_live,
     member_groups,
 )
+from signoff.services.artifacts import digest_of as artifact_digest
 from signoff.services.live import clear_live, parameter_name, point_live, refresh_approved_envs
 from signoff.services.ports import UnitOfWork
 from signoff.services.records import ModelRecord, PromotionRecord, VersionRecord
@@ -109,7 +109,7 @@ def _verify_artifact(version_row: VersionRecord, require_digest: bool,
 
 def rollback(
     *, uow: UnitOfWork, workflow: Workflow, model: str, env: str, actor: str, to_version: int | None = None,
-    reason: str = "", digest_of: Callable[[str], str] = artifacts.digest_of,
+    reason: str = "", digest_of: Callable[[str], str] = artifact_digest,
 ) -> dict[str, Any]:
     """Make an earlier version Approved in env live again, after checking its bytes are the approved ones.
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from signoff.adapters.db.live_reader import LiveReader
 from signoff.domain.audit import AuditEntry, ChainReport, verify_chain
 from signoff.domain.models import LiveVersion, ModelVersion
 from signoff.domain.workflow import Workflow
 from signoff.errors import NotFound
-from signoff.services.ports import UnitOfWork
+from signoff.services.ports import LiveLookup, UnitOfWork
 
 
-def resolve(*, reader: LiveReader, workflow: Workflow, model: str, env: str) -> LiveVersion:
+def resolve(*, reader: LiveLookup, workflow: Workflow, model: str, env: str) -> LiveVersion:
     """The version live in env; raises NotFound (unknown model or environment, nothing live)."""
     live = reader.get(model, env)
     if live is not None:

@@ -13,7 +13,7 @@ from signoff.domain.approvals import ApprovalRequest, Decision
 from signoff.domain.audit import AuditEntry
 from signoff.domain.events import Event
 from signoff.domain.mlflow import VersionLink
-from signoff.domain.models import Model, ModelVersion, Stage
+from signoff.domain.models import LiveVersion, Model, ModelVersion, Stage
 from signoff.domain.workflow import Policy, Workflow
 from signoff.services.records import (
     AwsKeyRecord,
@@ -75,6 +75,35 @@ class PasswordCheck(Protocol):
     """
 
     def __call__(self, password_hash: str | None, password: str, /) -> bool: ...
+
+
+class ReviewLinkSigner(Protocol):
+    """Signed one-recipient review links (adapters/links.py)."""
+
+    def expiry(self, request_expires_at: datetime | None, now: datetime) -> datetime: ...
+    def url(self, request_id: int, recipient: str, expires_at: datetime) -> str: ...
+
+
+class MailRenderer(Protocol):
+    """Renders a named mail template to (text, html) (adapters/mail_templates.py)."""
+
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]: ...
+
+
+class LiveLookup(Protocol):
+    """The resolve path's read of live pointers, cached per process (adapters/db/live_reader.py)."""
+
+    def get(self, model: str, env: str) -> LiveVersion | None: ...
+    def model_exists(self, model: str) -> bool: ...
+
+
+class ArtifactReader(Protocol):
+    """Reads artifacts where they live: digests, existence, flavors (adapters/artifacts.py)."""
+
+    def digest_of(self, uri: str) -> str: ...
+    def exists(self, uri: str) -> bool: ...
+    def check_flavor(self, flavor: str | None) -> str | None: ...
+    def detect_flavor(self, uri: str) -> str: ...
 
 
 class Signer(Protocol):

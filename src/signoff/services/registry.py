@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from signoff.adapters import artifacts
 from signoff.domain import events
 from signoff.domain.models import (
     Lineage,
@@ -22,6 +21,7 @@ from signoff.domain.models import (
 from signoff.domain.workflow import Workflow
 from signoff.errors import AlreadyExists, InvalidArtifact, InvalidInput, NotFound
 from signoff.services.approval_path import open_request
+from signoff.services.artifacts import digest_of as artifact_digest
 from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
 
@@ -62,7 +62,7 @@ def _driver_installed(protocol: str) -> bool:
 
 
 def settle_digest(artifact_uri: str, digest: str | None, *, local_roots: list[str] | None = None,
-                  digest_of: Callable[[str], str] = artifacts.digest_of) -> str | None:
+                  digest_of: Callable[[str], str] = artifact_digest) -> str | None:
     """The digest a registration ends with: computed when signoff can read the artifact, else the
     supplied one. Raises InvalidInput for a path or URL that does not exist (a typo would otherwise
     register bytes nobody can check) and for a supplied digest the local file contradicts.
