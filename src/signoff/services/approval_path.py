@@ -132,27 +132,14 @@ def open_request(
                       "evidence": metrics, "evidence_source": source, "gate_results": gate_results,
                       "auto_approve_blocked": request.auto_blocked})
     live_row = uow.live.row(model_row.name, env)
-    uow.emit(events.Event(events.APPROVAL_REQUESTED, request.subject, {
-        "request_id": request.id,
-        "model": model_row.name,
-        "version": version_row.number,
-        "env": env,
-        "kind": kind,
-        "reason": reason,
-        "requested_by": actor,
-        "registered_by": version_row.registered_by,
-        "approvers": list(policy.approvers),
-        "evidence": metrics,
-        "evidence_source": source,
-        "live_version": live_row.number if live_row else None,
-        "live_metrics": live,
-        "live_metrics_source": live_found[1] if live_found else None,
-        "gate_results": gate_results,
-        "gates_passed": all(g["passed"] for g in gate_results),
-        "digest": version_row.digest,
-        "auto_approve_blocked": request.auto_blocked,
-        "expires_at": request.expires_at.isoformat() if request.expires_at else None,
-    }))
+    uow.emit(events.approval_requested(
+        subject=request.subject, request_id=request.id, model=model_row.name, version=version_row.number, env=env,
+        kind=kind, reason=reason, requested_by=actor, registered_by=version_row.registered_by,
+        approvers=list(policy.approvers), evidence=metrics, evidence_source=source,
+        live_version=live_row.number if live_row else None, live_metrics=live,
+        live_metrics_source=live_found[1] if live_found else None, gate_results=gate_results,
+        digest=version_row.digest, auto_approve_blocked=request.auto_blocked, expires_at=request.expires_at,
+    ))
     if ctx is not None:
         auto_approve(uow, workflow, model_row, version_row, request, ctx)
     return request
@@ -220,18 +207,18 @@ def make_live(
         request_id=request_id, actor=actor, kind=kind, reason=reason,
     )
     name = parameter_name(model_row.name, env)
-    subject = f"models/{model_row.name}/versions/{version_row.number}"
+    subject = events.version_subject(model_row.name, version_row.number)
     uow.record(actor=actor, action="version.approved", subject=subject, model=model_row.name,
                before={"env": env, "status": before.value, "live_version": previous.number if previous else None},
                after={"env": env, "status": Stage.APPROVED.value, "live_version": version_row.number,
                       "approved_by": approvers, "parameter": name, "parameter_version": param_version})
-    uow.emit(events.Event(events.VERSION_APPROVED, subject, {
-        "model": model_row.name, "version": version_row.number, "env": env, "approved_by": approvers,
-        "artifact_uri": version_row.artifact_uri, "digest": version_row.digest,
-        "parameter": name, "parameter_version": param_version, "request_id": request_id,
-        "previous_version": previous.number if previous else None, "next_env": workflow.next(env),
-        "registered_by": version_row.registered_by, "change": kind,
-    }))
+    uow.emit(events.version_approved(
+        model=model_row.name, version=version_row.number, env=env, approved_by=approvers,
+        artifact_uri=version_row.artifact_uri, digest=version_row.digest, parameter=name,
+        parameter_version=param_version, request_id=request_id,
+        previous_version=previous.number if previous else None, next_env=workflow.next(env),
+        registered_by=version_row.registered_by, change=kind,
+    ))
     return param_version
 
 

@@ -92,12 +92,11 @@ def decide(
                    after={"request_id": row.id, "env": row.env, "decision": choice.value, "comment": comment,
                           "digest": row.digest, "evidence": row.evidence, "gate_results": row.gate_results,
                           "evidence_snapshot": snapshot, "state": request.state.value})
-        uow.emit(events.Event(events.APPROVAL_DECIDED, request.subject, {
-            "request_id": row.id, "model": model_row.name, "version": version_row.number, "env": row.env,
-            "decision": choice.value, "actor": actor, "comment": comment, "state": request.state.value,
-            "registered_by": version_row.registered_by, "missing": request.missing(),
-            "evidence_snapshot": snapshot,
-        }))
+        uow.emit(events.approval_decided(
+            subject=request.subject, request_id=row.id, model=model_row.name, version=version_row.number,
+            env=row.env, decision=choice.value, actor=actor, comment=comment, state=request.state.value,
+            registered_by=version_row.registered_by, missing=request.missing(), evidence_snapshot=snapshot,
+        ))
         if request.state is RequestState.APPROVED:
             make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=row.env,
                        request_id=row.id, approvers=request.approvers, actor=actor, kind="approval")
@@ -106,10 +105,10 @@ def decide(
             uow.record(actor=actor, action="version.rejected", subject=request.subject, model=model_row.name,
                        before={"env": row.env, "status": Stage.PENDING.value},
                        after={"env": row.env, "status": Stage.REJECTED.value, "comment": comment})
-            uow.emit(events.Event(events.VERSION_REJECTED, request.subject, {
-                "request_id": row.id, "model": model_row.name, "version": version_row.number, "env": row.env,
-                "rejected_by": actor, "comment": comment, "registered_by": version_row.registered_by,
-            }))
+            uow.emit(events.version_rejected(
+                subject=request.subject, request_id=row.id, model=model_row.name, version=version_row.number,
+                env=row.env, rejected_by=actor, comment=comment, registered_by=version_row.registered_by,
+            ))
         uow.commit()
     return request
 

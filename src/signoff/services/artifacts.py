@@ -53,14 +53,14 @@ def record_mismatch(
     Only the first report of each (version, observed digest) is audited and announced; repeats are
     counted on it. Every pipeline that resolves the version reports the same fault, and a resolve
     token must not be able to write the audit log without bound."""
-    subject = f"models/{model}/versions/{version}"
-    data = {"model": model, "version": version, "env": env, "artifact_uri": uri, "expected_digest": expected,
-            "digest": actual, "loaded_by": actor}
+    event = events.artifact_mismatch(model=model, version=version, env=env, artifact_uri=uri, expected_digest=expected,
+                                     digest=actual, loaded_by=actor)
     with uow:
         row = uow.versions.row(uow.models.row(model), version)  # NotFound for a version that does not exist
         if not uow.mismatches.first_report(row.id, actual or "", actor=actor, at=uow.clock.now()):
             uow.commit()
             return
-        uow.record(actor=actor, action="artifact.digest_mismatch", subject=subject, model=model, after=data)
-        uow.emit(events.Event(events.ARTIFACT_MISMATCH, subject, data))
+        uow.record(actor=actor, action="artifact.digest_mismatch", subject=event.subject, model=model,
+                   after=event.data)
+        uow.emit(event)
         uow.commit()

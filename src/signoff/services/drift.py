@@ -57,12 +57,11 @@ def assess_batch(
         scores = {name: summary["features"][name] for name in result.drifted}
         uow.record(actor=actor, action="drift.detected", subject=subject, model=model_row.name,
                    after={"env": env, "report_id": report_id, "features": scores})
-        uow.emit(events.Event(events.DRIFT_DETECTED, subject, {
-            "model": model_row.name, "version": version_row.number, "env": env, "report_id": report_id,
-            "drifted_features": result.drifted, "features": summary["features"],
-            "psi_threshold": result.psi_threshold, "ks_pvalue": result.ks_pvalue,
-            "owner_group": model_row.owner_group, "registered_by": version_row.registered_by,
-        }))
+        uow.emit(events.drift_detected(
+            model=model_row.name, version=version_row.number, env=env, report_id=report_id,
+            drifted_features=result.drifted, features=summary["features"], psi_threshold=result.psi_threshold,
+            ks_pvalue=result.ks_pvalue, owner_group=model_row.owner_group, registered_by=version_row.registered_by,
+        ))
     return summary
 
 

@@ -77,7 +77,7 @@ def report_inference(
                   "finished_at": finished_at.isoformat() if finished_at else None, "next_env": next_env,
                   "drifted_features": drift["drifted"] if drift else [], "drift": drift}
         uow.record(actor=actor, action="inference.reported", subject=subject, model=model, after=report)
-        uow.emit(events.Event(events.INFERENCE_COMPLETED, subject, {**report, "reported_by": actor}))
+        uow.emit(events.inference_completed(subject=subject, report=report, reported_by=actor))
         request = None
         if open_promotion and next_env is not None:
             next_stage = uow.versions.stages([version_row.id])[version_row.id].get(next_env, Stage.PENDING)

@@ -176,10 +176,9 @@ def _rollback_in_tx(
                   "reason": reason, "parameter": parameter_name(model, env), "parameter_version": param_version}
         uow.record(actor=actor, action="environment.rolled_back", subject=subject, model=model,
                    before={"env": env, "live_version": change["from_version"]}, after=change)
-        uow.emit(events.Event(events.ROLLED_BACK, subject, {
-            "model": model, "version": target.number, "actor": actor, "owner_group": model_row.owner_group,
-            "approvers": list(workflow.policy(env).approvers), **change,
-        }))
+        uow.emit(events.rolled_back(subject=subject, model=model, version=target.number, actor=actor,
+                                    owner_group=model_row.owner_group,
+                                    approvers=list(workflow.policy(env).approvers), change=change))
         live = _live_dict(uow, model, env)
         uow.commit()
     return {**(live or {}), "previous_version": change["from_version"], "change": "rollback"}
@@ -225,11 +224,11 @@ def revoke(
             before_status = result.pop("before")
             uow.record(actor=actor, action="version.revoked", subject=subject, model=model,
                        before={"env": result["env"], "status": before_status}, after=result)
-            uow.emit(events.Event(events.VERSION_REVOKED, subject, {
-                "model": model, "version": version, "revoked_by": actor, "owner_group": model_row.owner_group,
-                "registered_by": version_row.registered_by,
-                "approvers": list(workflow.policy(result["env"]).approvers), "revoked_in": env, **result,
-            }))
+            uow.emit(events.version_revoked(
+                model=model, version=version, revoked_by=actor, owner_group=model_row.owner_group,
+                registered_by=version_row.registered_by, approvers=list(workflow.policy(result["env"]).approvers),
+                revoked_in=env, result=result,
+            ))
         uow.commit()
     first = results[0]
     return {"model": model, "version": version, **first, "environments": results}
@@ -342,10 +341,9 @@ def _break_glass_in_tx(
             "failed_gates": [g["gate"] for g in gates if not g["passed"]], "emergency_group": emergency_group,
             "actor_groups": groups, "cancelled_requests": cancelled, "parameter_version": param_version}
     uow.record(actor=actor, action="promotion.break_glass", subject=subject, model=model_row.name, after=data)
-    uow.emit(events.Event(events.BREAK_GLASS, subject, {
-        "model": model_row.name, "version": version_row.number, "actor": actor,
-        "owner_group": model_row.owner_group, "registered_by": version_row.registered_by,
-        "approvers": list(policy.approvers), **data,
-    }))
+    uow.emit(events.break_glass(
+        model=model_row.name, version=version_row.number, actor=actor, owner_group=model_row.owner_group,
+        registered_by=version_row.registered_by, approvers=list(policy.approvers), details=data,
+    ))
     live = _live_dict(uow, model_row.name, env)
     return {**(live or {}), **data, "change": "break_glass"}

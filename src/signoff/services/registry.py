@@ -192,17 +192,10 @@ def register_in(
         uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
     uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
                after=version.to_dict())
-    uow.emit(events.Event(events.REGISTERED, version.subject, {
-        "model": model,
-        "version": number,
-        "artifact_uri": artifact_uri,
-        "digest": digest,
-        "flavor": flavor,
-        "metrics": clean_metrics,
-        "registered_by": actor,
-        "owner_group": model_ref.owner_group,
-        "first_env": workflow.first,
-    }))
+    uow.emit(events.registered(
+        model=model, version=number, artifact_uri=artifact_uri, digest=digest, flavor=flavor,
+        metrics=clean_metrics, registered_by=actor, owner_group=model_ref.owner_group, first_env=workflow.first,
+    ))
     if open_first_request:
         # Normally the rule `default-request-approval` opens it, after the commit (services/
         # actions.py); asking for it here opens it in this transaction, and the rule no-ops.
@@ -273,10 +266,8 @@ def update_metadata(
             subject = f"models/{model}/versions/{version}"
             uow.record(actor=actor, action="version.metadata_updated", subject=subject, model=model,
                        before={"metadata": before}, after={"metadata": after})
-            uow.emit(events.Event(events.METADATA_UPDATED, subject, {
-                "model": model, "version": version, "actor": actor, "metadata": after,
-                "registered_by": row.registered_by,
-            }))
+            uow.emit(events.metadata_updated(model=model, version=version, actor=actor, metadata=after,
+                                             registered_by=row.registered_by))
         out = uow.versions.to_entity(model_row, row, workflow)
         uow.commit()
     return out
