@@ -38,15 +38,6 @@ class VersionRecord(Protocol):
     registered_at: datetime
 
 
-class StageRecord(Protocol):
-    id: int
-    version_id: int
-    env: str
-    status: str
-    updated_at: datetime
-    updated_by: str
-
-
 class LiveRecord(Protocol):
     model_name: str
     env: str
@@ -98,18 +89,6 @@ class RequestRecord(Protocol):
     auto_blocked: dict[str, Any] | None
 
 
-class DecisionRecord(Protocol):
-    id: int
-    request_id: int
-    actor: str
-    verdict: str
-    comment: str
-    groups: list[Any]
-    digest: str | None
-    at: datetime
-    evidence: dict[str, Any] | None
-
-
 class InferenceReportRecord(Protocol):
     id: int
     version_id: int
@@ -121,38 +100,6 @@ class InferenceReportRecord(Protocol):
     finished_at: datetime | None
     reported_by: str
     reported_at: datetime
-
-
-class ParameterRecord(Protocol):
-    id: int
-    name: str
-    version: int
-    value: dict[str, Any]
-    created_at: datetime
-    created_by: str
-
-
-class AuditRecord(Protocol):
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    model: str | None
-    before: Any
-    after: Any
-    prev_hash: str
-    hash: str
-
-
-class OutboxRecord(Protocol):
-    id: int
-    event_id: str
-    type: str
-    subject: str
-    time: datetime
-    payload: dict[str, Any]
-    dispatched_at: datetime | None
 
 
 class UserRecord(Protocol):
@@ -174,17 +121,6 @@ class GroupRecord(Protocol):
     name: str
 
 
-class SigninCounterRecord(Protocol):
-    key: str
-    count: int
-    expires_at: float
-
-
-class MembershipRecord(Protocol):
-    user_id: int
-    group_id: int
-
-
 class TokenRecord(Protocol):
     id: int
     token_hash: str
@@ -197,23 +133,6 @@ class TokenRecord(Protocol):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
-
-
-class ArtifactMismatchRecord(Protocol):
-    version_id: int
-    digest: str
-    first_at: datetime
-    first_by: str
-    last_at: datetime
-    reports: int
-
-
-class ReferenceProfileRecord(Protocol):
-    version_id: int
-    profile: dict[str, Any]
-    source: str
-    created_at: datetime
-    created_by: str
 
 
 class RuleRecord(Protocol):
@@ -292,54 +211,3 @@ class AwsKeyRecord(Protocol):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
-
-
-class AttestationRecord(Protocol):
-    id: int
-    model_id: int
-    version_id: int
-    env: str
-    kind: str
-    digest: str
-    request_id: int | None
-    parameter_version: int
-    keyid: str
-    payload_sha256: str
-    envelope: dict[str, Any]
-    created_at: datetime
-
-
-class AuditCheckpointRecord(Protocol):
-    id: int
-    at: datetime
-    count: int
-    head_id: int | None
-    head_hash: str
-    keyid: str
-    envelope: dict[str, Any]
-
-
-class AuditVerificationRecord(Protocol):
-    id: int
-    at: datetime
-    ok: bool
-    checked: int
-    problems: list[Any]
-    by: str
-
-
-class SignatureRecord(Protocol):
-    id: int
-    request_id: int
-    user_name: str
-    meaning: str
-    signed_at: datetime
-    record: dict[str, Any]
-    envelope: dict[str, Any]
-
-
-class SigningFailureRecord(Protocol):
-    id: int
-    user_name: str
-    at: datetime
-    method: str

@@ -20,8 +20,8 @@ from signoff.adapters.db.tables import (
 )
 from signoff.domain.models import Model
 from signoff.errors import AlreadyExists, NotFound
-from signoff.services.ports import ModelRef
 from signoff.services.records import ModelRecord
+from signoff.services.repositories import ModelRef
 
 # Statements built once: building a select and its cache key costs ~100 µs per call here,
 # more than running it, so hot paths reuse these with bind parameters.

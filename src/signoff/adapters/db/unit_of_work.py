@@ -45,7 +45,7 @@ from signoff.adapters.db.versions import VersionRepository
 from signoff.adapters.db.web_sessions import WebSessionRepository
 from signoff.domain.audit import AuditEntry
 from signoff.domain.events import Event
-from signoff.services import ports
+from signoff.services import repositories as ports
 from signoff.services.ports import Clock
 
 
