@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from signoff.adapters.db import migrate
 from signoff.adapters.db.engine import build_engine, is_sqlite
 from signoff.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
+from signoff.adapters.artifacts import ArtifactFiles
 from signoff.adapters.keys import KeyRing
 from signoff.config import Settings, load_settings
 from signoff.domain.workflow import Workflow, build_workflow
 from signoff.errors import ServiceUnavailable
 from signoff.services.accounts import sync_config_users
+from signoff.services.artifacts import install_reader
 from signoff.adapters.db.live_reader import LiveReader
 from signoff.services.ports import Clock, SystemClock
 from signoff.services.rules import sync_rules as _sync_rules
@@ -149,6 +151,7 @@ def bootstrap(
         engine.dispose()
         raise ServiceUnavailable("the database has migrations to apply: run `signoff db upgrade`",
                                  details={"database": url})
+    install_reader(ArtifactFiles())
     ctx = Context(
         settings=settings,
         engine=engine,
@@ -288,12 +291,13 @@ def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Any:
 def mail_composer(ctx: Context) -> Any:
     """Templated approval emails with review links signed by `server.secret_key`."""
     from signoff.adapters.links import ReviewLinks
+    from signoff.adapters.mail_templates import MailTemplates
     from signoff.services.emails import MailComposer
 
     s = ctx.settings
     links = ReviewLinks(s.server.secret_key.get_secret_value(), s.server.public_url)
     return MailComposer(uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock, links=links,
-                        public_url=s.server.public_url, sender=s.smtp.sender)
+                        public_url=s.server.public_url, sender=s.smtp.sender, templates=MailTemplates())
 
 
 def _config_users(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import dispatch, lookups
+from signoff.services import deliveries, lookups
 from signoff.services.emails import message_id
 from tests.conftest import DIGEST, unique
 from tests.fixtures.web import Stack, all_links, build_stack, review_links
@@ -250,9 +250,9 @@ class TestRedelivery:
         register(stack, unique())
         stack.smtp.wait_for(2)
         first = stack.mails_to("rita@example.com")[0]
-        delivery = next(d for d in dispatch.list_deliveries(uow=stack.ctx.uow(), state="succeeded")
+        delivery = next(d for d in deliveries.list_deliveries(uow=stack.ctx.uow(), state="succeeded")
                         if d["rule"] == "default-email-approvers")
-        dispatch.replay_delivery(uow=stack.ctx.uow(), delivery_id=delivery["id"], actor="root")
+        deliveries.replay_delivery(uow=stack.ctx.uow(), delivery_id=delivery["id"], actor="root")
         stack.ctx.inline_dispatcher().drain()
         stack.smtp.wait_for(4)
         again = stack.mails_to("rita@example.com")[1]

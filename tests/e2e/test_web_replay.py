@@ -4,7 +4,7 @@ dispatch the delivery runs at once, and the page it lands on shows where it stan
 from __future__ import annotations
 
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import dispatch, rules
+from signoff.services import deliveries, rules
 from tests.conftest import DIGEST, unique
 from tests.fixtures.servers import WebhookReceiver
 from tests.fixtures.web import Stack, stack  # noqa: F401
@@ -17,12 +17,12 @@ def test_a_replay_from_the_page_runs_the_delivery_at_once(stack: Stack, webhook_
         "name": "hook", "pattern": {"type": ["signoff.version.registered"]},
         "targets": [{"type": "webhook", "url": webhook_receiver.url}]})
     EmbeddedClient(actor="dana", context=stack.ctx).register(unique("replay"), "s3://b/m.pkl", digest=DIGEST)
-    [dead] = dispatch.list_deliveries(uow=stack.ctx.read_uow(), state="dead", rule="hook")
+    [dead] = deliveries.list_deliveries(uow=stack.ctx.read_uow(), state="dead", rule="hook")
     root = stack.visitor()
     root.sign_in("root")
     r = root.post_form("/deliveries?state=dead", f"/deliveries/{dead['id']}/replay")
     assert r.status_code == 303, r.text
     assert r.headers["location"] == f"/deliveries?state=succeeded&replayed={dead['id']}"
     assert [q.status for q in webhook_receiver.requests] == [404, 200]
-    after = dispatch.get_delivery(uow=stack.ctx.read_uow(), delivery_id=dead["id"])
+    after = deliveries.get_delivery(uow=stack.ctx.read_uow(), delivery_id=dead["id"])
     assert (after["state"], after["replays"]) == ("succeeded", 1)

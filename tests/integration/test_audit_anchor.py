@@ -53,7 +53,7 @@ def execute(ctx: Context, *statements: Any) -> None:
 
 def rehash_from(ctx: Context, entry_id: int, change: Any) -> None:
     """Edit one entry and re-seal every entry after it: a chain that verifies on its own."""
-    from signoff.adapters.db.records import audit_from_row
+    from signoff.adapters.db.audit_log import audit_from_row
     from signoff.domain.audit import seal
 
     with ctx.session_factory() as session:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from signoff.adapters.db.credentials import TokenVerifier
 from signoff.adapters.db.tables import AuditRow, OutboxRow, TokenRow, UserRow, WebSessionRow
-from signoff.adapters.passwords import hash_password
+from signoff.adapters.passwords import hash_password, verify_password
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
 from signoff.errors import AlreadyExists, AuthenticationFailed, InvalidInput, InvalidTransition
@@ -48,7 +49,7 @@ def live_sessions_and_tokens(ctx: Context, name: str) -> tuple[int, int]:
 class TestDisabling:
     def test_ends_web_sessions_and_tokens_at_once_and_refuses_sign_in(self, ctx: Context) -> None:
         name = local_user(ctx)
-        sid, _ = web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1")
+        sid, _ = web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1", verify_password=verify_password)
         tokens.create_token(uow=ctx.uow(), user=name, scopes=["resolve"], actor="test")
         assert live_sessions_and_tokens(ctx, name) == (1, 1)
 
@@ -58,7 +59,7 @@ class TestDisabling:
         assert live_sessions_and_tokens(ctx, name) == (0, 0)
         assert web_sessions.current_user(uow=ctx.uow(), session_id=sid) is None
         with pytest.raises(AuthenticationFailed):
-            web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1")
+            web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1", verify_password=verify_password)
         assert changes(ctx, name)[-1] == ("user.disabled", "signoff.user.disabled")
 
     def test_a_disabled_user_is_not_asked_to_approve(self, ctx: Context) -> None:
@@ -73,8 +74,8 @@ class TestDisabling:
         token, _ = tokens.create_token(uow=ctx.uow(), user=name, scopes=["resolve"], actor="test")
         people.disable_user(uow=ctx.uow(), name=name, actor="root")
         people.enable_user(uow=ctx.uow(), name=name, actor="root")
-        web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1")
-        verifier = tokens.TokenVerifier(ctx.engine, ctx.clock, ttl=0)
+        web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1", verify_password=verify_password)
+        verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=0)
         with pytest.raises(AuthenticationFailed, match="revoked"):
             verifier.verify(token)
         assert changes(ctx, name)[-2:] == [
@@ -121,12 +122,12 @@ class TestGroupsAndPasswords:
 
     def test_a_new_password_replaces_the_old_one_and_ends_web_sessions(self, ctx: Context) -> None:
         name = local_user(ctx)
-        sid, _ = web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1")
+        sid, _ = web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1", verify_password=verify_password)
         people.set_password(uow=ctx.uow(), name=name, password_hash=hash_password("another-password"), actor="root")
         assert web_sessions.current_user(uow=ctx.uow(), session_id=sid) is None
         with pytest.raises(AuthenticationFailed):
-            web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1")
-        web_sessions.sign_in(uow=ctx.uow(), name=name, password="another-password")
+            web_sessions.sign_in(uow=ctx.uow(), name=name, password="right-password-1", verify_password=verify_password)
+        web_sessions.sign_in(uow=ctx.uow(), name=name, password="another-password", verify_password=verify_password)
         assert ("user.password_changed", "signoff.user.password_changed") in changes(ctx, name)
 
     def test_short_passwords_are_refused(self) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from signoff.adapters.db import migrate
+from signoff.adapters.db.credentials import TokenVerifier
 from signoff.adapters.db.tables import AuditRow, TokenRow
 from signoff.bootstrap import Context
 from signoff.errors import AuthenticationFailed, InvalidInput, NotFound
@@ -49,12 +50,12 @@ class TestCreatingTokens:
 class TestVerifyingTokens:
     def test_a_valid_token_gives_its_user_and_scopes(self, ctx: Context) -> None:
         token, _ = make(ctx, "rita", "decide", "resolve")
-        principal = tokens.TokenVerifier(ctx.engine, ctx.clock).verify(token)
+        principal = TokenVerifier(ctx.engine, ctx.clock).verify(token)
         assert (principal.name, principal.scopes) == ("rita", frozenset({"decide", "resolve"}))
         assert principal.allows("decide") and not principal.allows("register")
 
     def test_unknown_and_expired_tokens_are_refused(self, ctx: Context, clock: FixedClock) -> None:
-        verifier = tokens.TokenVerifier(ctx.engine, ctx.clock)
+        verifier = TokenVerifier(ctx.engine, ctx.clock)
         with pytest.raises(AuthenticationFailed, match="invalid"):
             verifier.verify("so_nope")
         token, _ = make(ctx, expires_in=timedelta(days=30))
@@ -65,8 +66,8 @@ class TestVerifyingTokens:
 
     def test_revocation_is_seen_once_the_cached_verdict_ages_out(self, ctx: Context) -> None:
         token, info = make(ctx)
-        cached = tokens.TokenVerifier(ctx.engine, ctx.clock, ttl=60)
-        uncached = tokens.TokenVerifier(ctx.engine, ctx.clock, ttl=0)
+        cached = TokenVerifier(ctx.engine, ctx.clock, ttl=60)
+        uncached = TokenVerifier(ctx.engine, ctx.clock, ttl=0)
         cached.verify(token)
         tokens.revoke_token(uow=ctx.uow(), token_id=int(info["id"]), actor="admin")  # type: ignore[call-overload]
         cached.verify(token)  # still trusted within its cache time
@@ -78,7 +79,7 @@ class TestVerifyingTokens:
 
     def test_last_use_is_written_at_most_once_a_minute(self, ctx: Context, clock: FixedClock) -> None:
         token, _ = make(ctx)
-        verifier = tokens.TokenVerifier(ctx.engine, ctx.clock, ttl=0)
+        verifier = TokenVerifier(ctx.engine, ctx.clock, ttl=0)
         verifier.verify(token)
         first = tokens.list_tokens(uow=ctx.uow())[0]["last_used_at"]
         clock.advance(seconds=30)

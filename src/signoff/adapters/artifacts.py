@@ -215,3 +215,23 @@ def _download(fs: Any, path: str, local: Path, uri: str) -> None:
             pass  # another process cached it first; its copy is hashed like ours would be
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class ArtifactFiles:
+    """The artifact port (services/ports.py ArtifactReader): digests, existence and flavors."""
+
+    def digest_of(self, uri: str) -> str:
+        return digest_of(uri)
+
+    def exists(self, uri: str) -> bool:
+        return exists(uri)
+
+    def check_flavor(self, flavor: str | None) -> str | None:
+        from signoff.adapters import flavors
+
+        return flavors.check_flavor(flavor)
+
+    def detect_flavor(self, uri: str) -> str:
+        from signoff.adapters import flavors
+
+        return flavors.detect(uri)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from signoff.adapters.passwords import verify_password
 from signoff.config import LdapSettings
 from signoff.domain.identity import Identity, account_name, group_map, mapped_groups
 from signoff.domain.timespec import parse_duration
@@ -59,7 +60,7 @@ def build_directory(ctx: Any) -> Directory:
     sso = None
     for name in auth.providers:
         if name == "local":
-            providers.append(LocalProvider(ctx.uow))
+            providers.append(LocalProvider(ctx.uow, verify_password))
         elif name == "ldap":
             ldap = LdapProvider(auth.ldap)
             providers.append(ldap)

@@ -40,6 +40,9 @@ class ReviewLinks:
         payload = {"r": int(request_id), "to": recipient.strip().lower(), "exp": int(expires_at.timestamp())}
         return self._serializer.dumps(payload)
 
+    def expiry(self, request_expires_at: datetime | None, now: datetime) -> datetime:
+        return link_expiry(request_expires_at, now)
+
     def url(self, request_id: int, recipient: str, expires_at: datetime) -> str:
         return f"{self.public_url}/review/{request_id}?t={quote(self.token(request_id, recipient, expires_at))}"
 

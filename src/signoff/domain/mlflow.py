@@ -116,3 +116,14 @@ def expected_tags(env: str, stage: str, approvers: list[str] | None = None,
         tags[f"{TAG_PREFIX}{env}.approved_by"] = ",".join(approvers or [])
         tags[f"{TAG_PREFIX}{env}.request_id"] = "" if request_id is None else str(request_id)
     return tags
+
+
+@dataclass(frozen=True)
+class VersionLink:
+    """An MLflow model version and the signoff version it became (None while it is being copied)."""
+
+    mlflow_model: str
+    mlflow_version: int
+    model: str
+    version: int | None
+    run_id: str | None

@@ -37,7 +37,7 @@ from signoff.sdk._records import (
     record,
 )
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, dispatch, drift, esign, inference, lifecycle, lookups, people, registry
+from signoff.services import accounts, approvals, deliveries, drift, esign, inference, lifecycle, lookups, people, registry
 from signoff.services import aws_keys as aws_key_service
 from signoff.services import rules as rule_service
 from signoff.services import artifacts as artifact_service
@@ -284,13 +284,13 @@ class EmbeddedClient(BaseClient):
 
     def deliveries(self, *, state: str | None = None, rule: str | None = None, cursor: int | None = None,
                    limit: int = 100) -> list[DeliveryPublic]:
-        return _all(DeliveryPublic, dispatch.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
+        return _all(DeliveryPublic, deliveries.list_deliveries(uow=self.ctx.uow(), state=state, rule=rule, after=cursor, limit=limit))
 
     def delivery(self, delivery_id: int) -> DeliveryDetail:
-        return _as(DeliveryDetail, dispatch.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
+        return _as(DeliveryDetail, deliveries.get_delivery(uow=self.ctx.uow(), delivery_id=delivery_id))
 
     def replay_delivery(self, delivery_id: int) -> DeliveryPublic:
-        return _as(DeliveryPublic, dispatch.replay_and_drain(uow_factory=self.ctx.uow, delivery_id=delivery_id, actor=self.actor,
+        return _as(DeliveryPublic, deliveries.replay_and_drain(uow_factory=self.ctx.uow, delivery_id=delivery_id, actor=self.actor,
                                                 drain=self.ctx.inline_drain))
 
     # Administration: whoever can open the database owns it, as `signoff users` / `tokens` do locally.

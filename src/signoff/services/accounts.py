@@ -10,13 +10,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from signoff.adapters.db.accounts import user_to_dict
-from signoff.adapters.db.tables import UserRow
 from signoff.domain import people
 from signoff.domain.events import Event
 from signoff.domain.models import MODEL_NAME
 from signoff.errors import AlreadyExists, InvalidInput, InvalidTransition
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import UserRecord
+from signoff.services.representations import user_to_dict
 
 log = logging.getLogger("signoff.accounts")
 
@@ -36,7 +36,7 @@ def record_change(uow: UnitOfWork, *, actor: str, action: str, event_type: str, 
     uow.emit(Event(event_type, subject, {"user": name, "actor": actor, "before": before, "after": after}))
 
 
-def live_user(uow: UnitOfWork, name: str) -> UserRow:
+def live_user(uow: UnitOfWork, name: str) -> UserRecord:
     """The user row, refusing deleted accounts; raises NotFound, InvalidTransition."""
     row = uow.users.row(name)
     if row.deleted_at is not None:
@@ -54,8 +54,8 @@ def add_user(
         _check_name(g, "group")
     with uow:
         _name_free(uow, name)
-        row = uow.users.add(UserRow(name=name, email=email, password_hash=password_hash, is_admin=admin,
-                                    disabled=False, source=source, created_at=uow.clock.now()))
+        row = uow.users.add(name=name, email=email, password_hash=password_hash, is_admin=admin, source=source,
+                            created_at=uow.clock.now())
         uow.users.set_groups(row, groups or [])
         out = user_to_dict(row, set(groups or []))
         record_change(uow, actor=actor, action="user.created", event_type=people.USER_CREATED, name=name,
@@ -129,10 +129,9 @@ def sync_config_users(
             groups = sorted(spec.get("groups", []))
             if row is None:
                 password = spec.get("password")
-                row = uow.users.add(UserRow(name=name, email=spec.get("email"),
-                                            password_hash=hash_password(password) if password else None,
-                                            is_admin=bool(spec.get("admin")), disabled=False, source="config",
-                                            created_at=uow.clock.now()))
+                row = uow.users.add(name=name, email=spec.get("email"),
+                                    password_hash=hash_password(password) if password else None,
+                                    is_admin=bool(spec.get("admin")), source="config", created_at=uow.clock.now())
                 uow.users.set_groups(row, groups)
                 record_change(uow, actor=CONFIG_ACTOR, action="user.created", event_type=people.USER_CREATED,
                               name=name, after={"groups": groups, "source": "config"})

@@ -17,7 +17,7 @@ from signoff.domain.models import Stage, check_metrics
 from signoff.domain.notifications import render
 from signoff.domain.workflow import Workflow
 from signoff.errors import Conflict, DeliveryFailed, InvalidInput, SignoffError
-from signoff.services.approvals import _promotion_in_tx
+from signoff.services.approval_path import open_promotion_request
 from signoff.services.emails import message_id
 from signoff.services.evidence import report_source
 from signoff.services.ports import Mailer, MailMessage, UnitOfWork
@@ -47,8 +47,8 @@ def _open(uow: UnitOfWork, workflow: Workflow, model_row: Any, version_row: Any,
     try:
         # In a savepoint: when another worker's request wins the unique index, PostgreSQL aborts
         # the whole transaction, and this delivery could not even record that it had nothing to do.
-        with uow.session.begin_nested():  # type: ignore[attr-defined]
-            request = _promotion_in_tx(uow, workflow, model_row, version_row, env, actor, reason, evidence,
+        with uow.savepoint():
+            request = open_promotion_request(uow, workflow, model_row, version_row, env, actor, reason, evidence,
                                        evidence_source)
     except Conflict as exc:  # promotion order, a racing request: nothing to do, nothing to retry
         return {"skipped": exc.message, "env": env}
@@ -75,6 +75,7 @@ def request_promotion(*, uow: UnitOfWork, workflow: Workflow, job: Job) -> dict[
         return {"skipped": "no next environment"}
     workflow.check_env(env)
     source = None
+    metrics: Any
     if job.event.get("type") == events.INFERENCE_COMPLETED:
         reason = f"inference report {data.get('id')} in {data.get('env')}"
         actor = data.get("reported_by") or RULE_ACTOR

@@ -12,13 +12,13 @@ import hashlib
 import json
 from typing import Any
 
-from signoff.adapters.db.tables import ModelRow, VersionRow
 from signoff.domain.attestations import canonical_sha256, deployment_statement, evidence_hash
 from signoff.domain.events import canonical_json
 from signoff.domain.workflow import Workflow
 from signoff.errors import NotFound
 from signoff.sdk._attest import IN_TOTO_PAYLOAD_TYPE
-from signoff.services.ports import UnitOfWork
+from signoff.services.ports import Signer, UnitOfWork
+from signoff.services.records import ModelRecord, VersionRecord
 
 LIVE_MOVED = "live.moved"
 
@@ -26,8 +26,8 @@ LIVE_MOVED = "live.moved"
 def record_move(
     uow: UnitOfWork,
     workflow: Workflow | None,
-    model_row: ModelRow,
-    version_row: VersionRow | None,
+    model_row: ModelRecord,
+    version_row: VersionRecord | None,
     env: str,
     *,
     parameter: str,
@@ -40,8 +40,8 @@ def record_move(
 ) -> None:
     """Attest a version made live (when its digest is known) and anchor the move in the chain."""
     attestation = None
-    if workflow and version_row is not None and version_row.digest and getattr(uow, "signer", None) is not None:
-        attestation = _attest(uow, workflow, model_row, version_row, env, parameter=parameter,
+    if workflow and version_row is not None and version_row.digest and uow.signer is not None:
+        attestation = _attest(uow, uow.signer, workflow, model_row, version_row, env, parameter=parameter,
                               parameter_version=parameter_version, kind=kind, request_id=request_id,
                               approvers=approvers)
     uow.record(actor=actor, action=LIVE_MOVED, subject=f"models/{model_row.name}/environments/{env}",
@@ -57,7 +57,7 @@ def record_move(
 
 
 def _attest(
-    uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str, *,
+    uow: UnitOfWork, signer: Signer, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, env: str, *,
     parameter: str, parameter_version: int, kind: str, request_id: int | None, approvers: list[str],
 ) -> tuple[str, str]:
     now = uow.clock.now()
@@ -66,7 +66,7 @@ def _attest(
     if request_id is not None:
         row = uow.requests.row(request_id)
         # Electronic signatures of this request: each approver with the meaning they signed.
-        signed = {s["user"]: s for s in uow.signatures.for_requests([request_id])[request_id]  # type: ignore[attr-defined]
+        signed = {s["user"]: s for s in uow.signatures.for_requests([request_id])[request_id]
                   if s["record"]["decision"] == "approve"}
         for entry in signers:
             if entry["user"] in signed:
@@ -81,17 +81,17 @@ def _attest(
         policy=workflow.policy(env).to_dict(), signers=evidence,
     )
     body = canonical_json(statement).encode("utf-8")
-    envelope = uow.signer.envelope(IN_TOTO_PAYLOAD_TYPE, body)  # type: ignore[attr-defined]
+    envelope = signer.envelope(IN_TOTO_PAYLOAD_TYPE, body)
     payload_sha256 = hashlib.sha256(body).hexdigest()
     keyid = envelope["signatures"][0]["keyid"]
-    uow.attestations.add(  # type: ignore[attr-defined]
+    uow.attestations.add(
         model_id=model_row.id, version_id=version_row.id, env=env, kind=kind, digest=version_row.digest or "",
         request_id=request_id, parameter_version=parameter_version, keyid=keyid, payload_sha256=payload_sha256,
         envelope=envelope, at=now)
     return payload_sha256, keyid
 
 
-def signer_evidence(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, row: Any,
+def signer_evidence(uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, row: Any,
                     signed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Per approving decision: the signer, the meaning signed (None when unsigned) and the hash of
     the evidence frozen with that decision (the request's evidence for decisions that froze none,
@@ -124,7 +124,7 @@ def list_attestations(*, uow: UnitOfWork, workflow: Workflow, model: str, versio
     with uow:
         model_row = uow.models.row(model)
         version_row = uow.versions.row(model_row, version)
-        return uow.attestations.list(version_row.id, env)  # type: ignore[attr-defined, no-any-return]
+        return uow.attestations.list(version_row.id, env)
 
 
 def latest_attestation(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int, env: str) -> dict[str, Any]:

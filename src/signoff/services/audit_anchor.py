@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from signoff.domain import events
-from signoff.domain.anchoring import DECIDED, SIGNED, Problem, check_signatures, cross_check, walk_chain
+from signoff.domain.anchoring import (
+    DECIDED,
+    SIGNED,
+    Problem,
+    check_signatures,
+    cross_check,
+    walk_chain,
+)
 from signoff.domain.attestations import rfc3339
 from signoff.domain.events import canonical_json
 from signoff.domain.signature_gaps import requires_signature, unsigned_in_chain
@@ -23,12 +30,12 @@ def create_checkpoint(*, uow: UnitOfWork, keys: Any) -> dict[str, Any]:
     The checkpoint is also an event, so a rule can send every one to a webhook or file target.
     """
     with uow:
-        count, head_id, head_hash = uow.checkpoints.head()  # type: ignore[attr-defined]
+        count, head_id, head_hash = uow.checkpoints.head()
         now = uow.clock.now()
         payload = {"type": "signoff-audit-checkpoint", "count": count, "head_id": head_id,
                    "head_hash": head_hash, "time": rfc3339(now)}
         envelope: dict[str, Any] = keys.envelope(CHECKPOINT_PAYLOAD_TYPE, canonical_json(payload).encode("utf-8"))
-        uow.checkpoints.add(at=now, count=count, head_id=head_id, head_hash=head_hash,  # type: ignore[attr-defined]
+        uow.checkpoints.add(at=now, count=count, head_id=head_id, head_hash=head_hash,
                             keyid=envelope["signatures"][0]["keyid"], envelope=envelope)
         uow.emit(events.Event(AUDIT_CHECKPOINT, "audit", {**payload, "envelope": envelope}))
         uow.commit()
@@ -48,23 +55,23 @@ def verify_audit(*, uow: UnitOfWork, keys: Any, checkpoints: list[dict[str, Any]
     with uow:
         problems: list[Problem] = []
         valid = []
-        for envelope in uow.checkpoints.envelopes() + list(checkpoints or []):  # type: ignore[attr-defined]
+        for envelope in uow.checkpoints.envelopes() + list(checkpoints or []):
             try:
                 valid.append(verify_checkpoint(envelope, keyset))
             except VerificationFailed as exc:
                 problems.append(Problem("checkpoint", f"a checkpoint was refused: {exc.message}"))
         walk = walk_chain(uow.audit.iter_all(), valid, keep={SIGNED, *DECIDED})
         problems = walk.problems + problems
-        problems += cross_check(walk, uow.state.live_pointers(), uow.state.latest_parameters())  # type: ignore[attr-defined]
-        problems += check_signatures(walk, uow.signatures.all(), keyset)  # type: ignore[attr-defined]
+        problems += cross_check(walk, uow.state.live_pointers(), uow.state.latest_parameters())
+        problems += check_signatures(walk, uow.signatures.all(), keyset)
         warnings = unsigned_in_chain(walk.entries_by_id.values(), requires_signature(workflow)) if workflow else []
-        report = {
+        report: dict[str, Any] = {
             "ok": not problems, "checked": walk.checked, "first_broken": walk.first_broken,
             "reason": walk.reason or (problems[0].message if problems else ""),
             "problems": [p.to_dict() for p in problems], "warnings": [w.to_dict() for w in warnings],
             "checkpoints": walk.checkpoints_checked,
         }
-        uow.verifications.add(at=uow.clock.now(), ok=report["ok"], checked=walk.checked,  # type: ignore[attr-defined]
+        uow.verifications.add(at=uow.clock.now(), ok=report["ok"], checked=walk.checked,
                               problems=report["problems"], by=by)
         if notify and problems:
             uow.emit(events.Event(AUDIT_VERIFICATION_FAILED, "audit", {
@@ -76,9 +83,9 @@ def verify_audit(*, uow: UnitOfWork, keys: Any, checkpoints: list[dict[str, Any]
 def last_verification(*, uow: UnitOfWork) -> dict[str, Any] | None:
     """The most recent verification result, or None."""
     with uow:
-        return uow.verifications.latest()  # type: ignore[attr-defined, no-any-return]
+        return uow.verifications.latest()
 
 
 def last_checkpoint_at(*, uow: UnitOfWork) -> Any:
     with uow:
-        return uow.checkpoints.latest_at()  # type: ignore[attr-defined]
+        return uow.checkpoints.latest_at()

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from signoff.adapters.db.tables import ModelRow, VersionRow
 from signoff.domain import events
-from signoff.domain.workflow import Workflow
 from signoff.domain.models import Stage, check_document
+from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import ModelRecord, VersionRecord
 
 
 def ks_pvalue(reference: Sequence[float], current: Sequence[float]) -> float:
@@ -37,7 +37,7 @@ def check_profile(profile: Any) -> dict[str, Any]:
 
 
 def assess_batch(
-    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, env: str,
     profile: dict[str, Any] | None, report_id: int, actor: str,
 ) -> dict[str, Any] | None:
     """Inside the report's transaction: compare, and emit drift.detected when a feature drifted."""
@@ -57,12 +57,11 @@ def assess_batch(
         scores = {name: summary["features"][name] for name in result.drifted}
         uow.record(actor=actor, action="drift.detected", subject=subject, model=model_row.name,
                    after={"env": env, "report_id": report_id, "features": scores})
-        uow.emit(events.Event(events.DRIFT_DETECTED, subject, {
-            "model": model_row.name, "version": version_row.number, "env": env, "report_id": report_id,
-            "drifted_features": result.drifted, "features": summary["features"],
-            "psi_threshold": result.psi_threshold, "ks_pvalue": result.ks_pvalue,
-            "owner_group": model_row.owner_group, "registered_by": version_row.registered_by,
-        }))
+        uow.emit(events.drift_detected(
+            model=model_row.name, version=version_row.number, env=env, report_id=report_id,
+            drifted_features=result.drifted, features=summary["features"], psi_threshold=result.psi_threshold,
+            ks_pvalue=result.ks_pvalue, owner_group=model_row.owner_group, registered_by=version_row.registered_by,
+        ))
     return summary
 
 

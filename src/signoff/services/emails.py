@@ -12,13 +12,11 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from signoff.adapters.links import ReviewLinks, link_expiry
-from signoff.adapters.mail_templates import MailTemplates
 from signoff.domain import events
 from signoff.domain.notifications import render as render_plain
 from signoff.services import approvals, drift_view
-from signoff.services.ports import Clock, MailMessage, UnitOfWork
 from signoff.services.evidence import metric_rows, source_label
+from signoff.services.ports import Clock, MailMessage, MailRenderer, ReviewLinkSigner, UnitOfWork
 
 # Event types whose mail asks someone to decide, and so carries a personal review link.
 REQUEST_TYPES = frozenset({events.APPROVAL_REQUESTED, events.APPROVAL_REMINDER})
@@ -36,11 +34,11 @@ def message_id(key: str, sender: str, recipient: str | None = None) -> str:
 class MailComposer:
     """Turns one delivery (event + recipients) into the messages to send."""
 
-    def __init__(self, *, uow_factory: Callable[[], UnitOfWork], workflow: Any, clock: Clock, links: ReviewLinks,
-                 public_url: str, sender: str, templates: MailTemplates | None = None) -> None:
+    def __init__(self, *, uow_factory: Callable[[], UnitOfWork], workflow: Any, clock: Clock, links: ReviewLinkSigner,
+                 public_url: str, sender: str, templates: MailRenderer) -> None:
         self.uow_factory, self.workflow, self.clock, self.links = uow_factory, workflow, clock, links
         self.public_url, self.sender = public_url.rstrip("/"), sender
-        self.templates = templates or MailTemplates()
+        self.templates = templates
 
     def compose(self, *, event: dict[str, Any], key: str, to: list[str], rule: str,
                 subject: str | None = None) -> tuple[list[MailMessage], str | None]:
@@ -115,7 +113,7 @@ class MailComposer:
             "drift": drift_view.request_drift(uow=self.uow_factory(), workflow=self.workflow, request={
                 "model": request.model, "version": request.version, "evidence_source": request.evidence_source}),
         }
-        expires = link_expiry(request.expires_at, self.clock.now())
+        expires = self.links.expiry(request.expires_at, self.clock.now())
         text_subject = subject or self._subject(name, base, reminder=reminder)
         why = f"you are an approver for {request.env} ({', '.join(request.policy.approvers)})"
         out = []

@@ -81,14 +81,14 @@ def locked_until(uow: UnitOfWork, user: str, rules: SigningRules) -> datetime | 
     """When signing unlocks for `user`, or None if it is not locked (inside the caller's `with uow`)."""
     now = uow.clock.now()
     window = timedelta(seconds=rules.lock_seconds)
-    failures = uow.signatures.failures_since(user, now - window)  # type: ignore[attr-defined]
+    failures = uow.signatures.failures_since(user, now - window)
     if len(failures) < rules.lock_after:
         return None  # the usual case: one query
     # A successful signature since then resets the count (it needed a correct password).
-    since = uow.signatures.last_signed_at(user) or _EPOCH  # type: ignore[attr-defined]
+    since = uow.signatures.last_signed_at(user) or _EPOCH
     failures = [f for f in failures if f > since]
     if len(failures) >= rules.lock_after and failures[-1] + window > now:
-        return failures[-1] + window  # type: ignore[no-any-return]
+        return failures[-1] + window
     return None
 
 
@@ -103,9 +103,9 @@ def record_failure(*, uow: UnitOfWork, user: str, method: str, rules: SigningRul
     """Count a failed re-authentication (its own transaction); the one that reaches the limit locks."""
     with uow:
         now = uow.clock.now()
-        uow.signatures.add_failure(user, now, method)  # type: ignore[attr-defined]
+        uow.signatures.add_failure(user, now, method)
         until = locked_until(uow, user, rules)
-        count = len(uow.signatures.failures_since(user, now - timedelta(seconds=rules.lock_seconds)))  # type: ignore[attr-defined]
+        count = len(uow.signatures.failures_since(user, now - timedelta(seconds=rules.lock_seconds)))
         if until is not None and count == rules.lock_after:
             data = {"user": user, "failures": count, "locked_until": rfc3339(until), "method": method}
             uow.record(actor=user, action="auth.signing_locked", subject=f"users/{user}", model=None, after=data)
@@ -180,7 +180,8 @@ def sign_decision(uow: UnitOfWork, *, policy: Policy, request_row: Any, model: s
         raise ReauthRequired(f"your authentication is more than {reauth.max_age} s old: authenticate again")
     _refuse_if_locked(uow, actor, rules or SigningRules())
     meaning = choose_meaning(policy, verdict, reauth.meaning)
-    if getattr(uow, "signer", None) is None:
+    signer = uow.signer
+    if signer is None:
         from signoff.errors import ServiceUnavailable
 
         raise ServiceUnavailable("no signing key is loaded: electronic signatures cannot be made")
@@ -192,8 +193,8 @@ def sign_decision(uow: UnitOfWork, *, policy: Policy, request_row: Any, model: s
         "signed_at": rfc3339(now), "auth": {"method": reauth.method, "time": rfc3339(reauth.auth_time)},
         "evidence_sha256": evidence_hash(evidence if evidence is not None else _evidence(request_row)),
     }
-    envelope = uow.signer.envelope(SIGNATURE_PAYLOAD_TYPE, canonical_json(record).encode("utf-8"))  # type: ignore[attr-defined]
-    signature_id = uow.signatures.add(request_id=request_row.id, user=actor, meaning=meaning,  # type: ignore[attr-defined]
+    envelope = signer.envelope(SIGNATURE_PAYLOAD_TYPE, canonical_json(record).encode("utf-8"))
+    signature_id = uow.signatures.add(request_id=request_row.id, user=actor, meaning=meaning,
                                       signed_at=now, record=record, envelope=envelope)
     uow.record(actor=actor, action=SIGNED, subject=f"models/{model}/versions/{version}", model=model,
                after={"signature_id": signature_id, "record": record, "sig": envelope["signatures"][0]})
@@ -209,7 +210,7 @@ def _evidence(row: Any) -> dict[str, Any]:
 def signatures_for(*, uow: UnitOfWork, request_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Each request's signatures (manifestation: name, time, meaning), oldest first."""
     with uow:
-        return uow.signatures.for_requests(request_ids)  # type: ignore[attr-defined, no-any-return]
+        return uow.signatures.for_requests(request_ids)
 
 
 def with_signatures(*, uow: UnitOfWork, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

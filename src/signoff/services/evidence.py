@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from signoff.adapters.db.tables import InferenceReportRow, ModelRow, VersionRow
 from signoff.domain.approvals import ApprovalRequest
 from signoff.domain.workflow import Workflow
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import InferenceReportRecord, ModelRecord, VersionRecord
 
 SNAPSHOT_FORMAT = 1
 TRAINING = {"source": "training"}
 
 
-def report_source(report: InferenceReportRow) -> dict[str, Any]:
+def report_source(report: InferenceReportRecord) -> dict[str, Any]:
     """The label of metrics taken from an inference report: which environment, how many rows, when."""
     return {"source": "inference", "env": report.env, "report_id": report.id, "rows": report.rows,
             "reported_at": report.reported_at.isoformat(), "reported_by": report.reported_by}
@@ -37,7 +37,7 @@ def source_label(source: dict[str, Any] | None) -> str:
             f"reported {str(source.get('reported_at') or '')[:19].replace('T', ' ')}")
 
 
-def candidate_metrics(uow: UnitOfWork, workflow: Workflow, version_row: VersionRow,
+def candidate_metrics(uow: UnitOfWork, workflow: Workflow, version_row: VersionRecord,
                       env: str) -> tuple[dict[str, float], dict[str, Any]]:
     """A candidate's metrics for env and their label: its latest report in the previous environment, else training."""
     previous = workflow.previous(env)
@@ -70,7 +70,7 @@ def metric_rows(candidate: dict[str, float], live: dict[str, float] | None) -> l
     return rows
 
 
-def _live_side(uow: UnitOfWork, model_row: ModelRow, env: str, candidate_id: int) -> dict[str, Any] | None:
+def _live_side(uow: UnitOfWork, model_row: ModelRecord, env: str, candidate_id: int) -> dict[str, Any] | None:
     live = uow.live.row(model_row.name, env)
     if live is None:
         return None
@@ -86,7 +86,7 @@ def _live_side(uow: UnitOfWork, model_row: ModelRow, env: str, candidate_id: int
 LINEAGE_FIELDS = ("run_id", "code_commit", "dataset_hash")
 
 
-def _facts(row: VersionRow) -> dict[str, Any]:
+def _facts(row: VersionRecord) -> dict[str, Any]:
     return {"digest": row.digest, "flavor": row.flavor, "lineage": {f: getattr(row, f) for f in LINEAGE_FIELDS},
             "metadata": dict(row.meta or {})}
 
@@ -102,7 +102,7 @@ def changes(candidate: dict[str, Any], live: dict[str, Any] | None) -> list[dict
     return [{"field": f, "candidate": c, "live": lv, "same": c == lv} for f, c, lv in pairs]
 
 
-def _drift(uow: UnitOfWork, workflow: Workflow, model: str, version_row: VersionRow,
+def _drift(uow: UnitOfWork, workflow: Workflow, model: str, version_row: VersionRecord,
            source: dict[str, Any]) -> dict[str, Any] | None:
     """Drift of the batch behind the evidence (the report it came from) against the reference profile."""
     if source.get("source") != "inference" or not isinstance(source.get("report_id"), int):
@@ -118,7 +118,7 @@ def _drift(uow: UnitOfWork, workflow: Workflow, model: str, version_row: Version
 
 
 def build_evidence_snapshot(
-    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow,
+    *, uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord,
     request: ApprovalRequest,
 ) -> dict[str, Any]:
     """Everything a decider on `request` is shown now, as plain JSON: what a decision is about."""

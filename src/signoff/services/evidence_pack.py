@@ -104,7 +104,8 @@ def _live_history(uow: UnitOfWork, workflow: Workflow, model: str) -> dict[str, 
 def _audit_slice(uow: UnitOfWork, model: str, version: int) -> list[dict[str, Any]]:
     """The chain's entries about this version (its own subject, and live moves that made it live)."""
     subject = f"models/{model}/versions/{version}"
-    out, after = [], None
+    out: list[dict[str, Any]] = []
+    after = None
     while True:
         batch = uow.audit.list(model=model, after=after, limit=1000)
         if not batch:

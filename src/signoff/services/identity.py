@@ -20,13 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from signoff.adapters.db.tables import UserRow
-from signoff.adapters.passwords import verify_password
 from signoff.domain import people
 from signoff.domain.identity import DIRECTORY_PROVIDERS, Identity
 from signoff.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
 from signoff.services.accounts import record_change
-from signoff.services.ports import UnitOfWork
+from signoff.services.ports import PasswordCheck, UnitOfWork
+from signoff.services.records import UserRecord
 
 log = logging.getLogger("signoff.identity")
 
@@ -55,17 +54,18 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], verify_password: PasswordCheck) -> None:
         self._uow = uow
+        self._verify = verify_password
 
     def authenticate(self, username: str, password: str) -> Identity | None:
         name = username.strip().lower()
         with self._uow() as uow:
             row = uow.users.find(name) if name else None
             if row is None or row.source not in LOCAL_SOURCES:
-                verify_password(None, password)  # same cost as a wrong password
+                self._verify(None, password)  # same cost as a wrong password
                 return None
-            ok = verify_password(row.password_hash, password)
+            ok = self._verify(row.password_hash, password)
             if not ok or row.disabled:
                 raise AuthenticationFailed(BAD_CREDENTIALS)
             groups = frozenset(uow.users.groups_of(row.name))
@@ -148,9 +148,9 @@ def record_identity(*, uow: UnitOfWork, identity: Identity) -> None:
     with uow:
         row = uow.users.find(identity.name)
         if row is None:
-            row = uow.users.add(UserRow(name=identity.name, email=identity.email, display_name=identity.display_name,
-                                        password_hash=None, is_admin=False, disabled=False,
-                                        source=identity.provider, created_at=uow.clock.now()))
+            row = uow.users.add(name=identity.name, email=identity.email, display_name=identity.display_name,
+                                password_hash=None, is_admin=False, source=identity.provider,
+                                created_at=uow.clock.now())
             uow.users.set_groups(row, groups)
             record_change(uow, actor=actor, action="user.created", event_type=people.USER_CREATED,
                           name=identity.name, after={"source": identity.provider, "groups": groups})
@@ -204,7 +204,7 @@ def groups_for_decision(*, uow: UnitOfWork, directory: Directory, user: str) -> 
     return set(groups)
 
 
-def _store_groups(uow: UnitOfWork, row: UserRow, groups: list[str], actor: str) -> None:
+def _store_groups(uow: UnitOfWork, row: UserRecord, groups: list[str], actor: str) -> None:
     before = sorted(uow.users.groups_of(row.name))
     if before != groups:
         uow.users.set_groups(row, groups)

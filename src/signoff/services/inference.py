@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from signoff.adapters.db.tables import InferenceReportRow
 from signoff.domain import events
 from signoff.domain.approvals import ApprovalRequest
 from signoff.domain.models import Stage, check_metrics
 from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput, InvalidTransition
-from signoff.services.approvals import _promotion_in_tx
+from signoff.services.approval_path import open_promotion_request
 from signoff.services.drift import assess_batch, check_profile
 from signoff.services.evidence import report_source
 from signoff.services.ports import UnitOfWork
@@ -65,10 +64,10 @@ def report_inference(
                          "live_version": live_number},
             )
         now = uow.clock.now()
-        row = uow.reports.add(InferenceReportRow(
+        row = uow.reports.add(
             version_id=version_row.id, env=env, metrics=clean, rows=rows, profile=profile or {},
             started_at=started_at, finished_at=finished_at, reported_by=actor, reported_at=now,
-        ))
+        )
         subject = f"models/{model}/versions/{version}"
         next_env = workflow.next(env)
         drift = assess_batch(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
@@ -78,13 +77,13 @@ def report_inference(
                   "finished_at": finished_at.isoformat() if finished_at else None, "next_env": next_env,
                   "drifted_features": drift["drifted"] if drift else [], "drift": drift}
         uow.record(actor=actor, action="inference.reported", subject=subject, model=model, after=report)
-        uow.emit(events.Event(events.INFERENCE_COMPLETED, subject, {**report, "reported_by": actor}))
+        uow.emit(events.inference_completed(subject=subject, report=report, reported_by=actor))
         request = None
         if open_promotion and next_env is not None:
             next_stage = uow.versions.stages([version_row.id])[version_row.id].get(next_env, Stage.PENDING)
             already = uow.requests.open_for(version_row.id, next_env)
             if next_stage is Stage.PENDING and already is None:
-                request = _promotion_in_tx(uow, workflow, model_row, version_row, next_env, actor,
+                request = open_promotion_request(uow, workflow, model_row, version_row, next_env, actor,
                                            f"inference report {row.id} in {env}", clean, report_source(row))
         uow.commit()
     if request is None and next_env is not None and open_promotion is False:
@@ -100,4 +99,4 @@ def _opened_for_report(uow: UnitOfWork, workflow: Workflow, model: str, version:
         rows = [r for r in uow.requests.list(version_id=version_id, env=env, limit=1000) if r.reason == reason]
         if not rows:
             return None
-        return uow.requests.to_entity(rows[-1], model, version, workflow.policy(env))  # type: ignore[no-any-return]
+        return uow.requests.to_entity(rows[-1], model, version, workflow.policy(env))

@@ -10,18 +10,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from signoff.adapters import artifacts
-from signoff.adapters.db.repositories import live_from_row
-from signoff.adapters.db.tables import ModelRow, PromotionRow, VersionRow
 from signoff.domain import events
 from signoff.domain.approvals import RequestState
 from signoff.domain.gates import evaluate_gates
 from signoff.domain.models import Stage
 from signoff.domain.workflow import Workflow
-from signoff.errors import ArtifactMismatch, InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from signoff.services.approvals import _evidence, _live_metrics, _make_live, _user_groups
+from signoff.errors import (
+    ArtifactMismatch,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from signoff.services.approval_path import (
+    candidate_evidence,
+    live_metrics_now,
+    make_live,
+    member_groups,
+)
+from signoff.services.artifacts import digest_of as artifact_digest
 from signoff.services.live import clear_live, parameter_name, point_live, refresh_approved_envs
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import ModelRecord, PromotionRecord, VersionRecord
+from signoff.services.representations import live_from_record
 
 MIN_JUSTIFICATION = 10  # "hotfix" is not a justification; a sentence is
 _MADE_LIVE_BY_APPROVAL = ("approval", "auto_approve", "break_glass")
@@ -29,7 +40,7 @@ _MADE_LIVE_BY_APPROVAL = ("approval", "auto_approve", "break_glass")
 
 def _require_approver(uow: UnitOfWork, workflow: Workflow, actor: str, env: str, what: str) -> None:
     policy = workflow.policy(env)
-    if not policy.may_decide(_user_groups(uow, actor)):
+    if not policy.may_decide(member_groups(uow, actor)):
         raise PermissionDenied(
             f"{actor} is not a member of an approver group for {env} ({', '.join(policy.approvers)}) "
             f"and may not {what} there",
@@ -37,11 +48,11 @@ def _require_approver(uow: UnitOfWork, workflow: Workflow, actor: str, env: str,
         )
 
 
-def _stage(uow: UnitOfWork, version_row: VersionRow, env: str) -> Stage:
-    return uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)  # type: ignore[no-any-return]
+def _stage(uow: UnitOfWork, version_row: VersionRecord, env: str) -> Stage:
+    return uow.versions.stages([version_row.id])[version_row.id].get(env, Stage.PENDING)
 
 
-def _previous_approved(uow: UnitOfWork, model_row: ModelRow, env: str, exclude: int | None) -> VersionRow | None:
+def _previous_approved(uow: UnitOfWork, model_row: ModelRecord, env: str, exclude: int | None) -> VersionRecord | None:
     """The most recently live version that is still Approved in env (the rollback target)."""
     seen: set[int] = set()
     for move in reversed(uow.live.history(model_row.id, env)):
@@ -51,15 +62,15 @@ def _previous_approved(uow: UnitOfWork, model_row: ModelRow, env: str, exclude: 
         seen.add(vid)
         row = uow.versions.by_id(vid)
         if _stage(uow, row, env) is Stage.APPROVED:
-            return row  # type: ignore[no-any-return]
+            return row
     return None
 
 
 def _original_approval(
-    uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+    uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, env: str,
 ) -> tuple[list[str], Any, int | None]:
     """Who approved this version in env and when: a rollback restores that, not a new approval."""
-    moves: list[PromotionRow] = [m for m in uow.live.history(model_row.id, env)
+    moves: list[PromotionRecord] = [m for m in uow.live.history(model_row.id, env)
                                  if m.version_id == version_row.id and m.kind in _MADE_LIVE_BY_APPROVAL]
     if not moves:
         return [], uow.clock.now(), None
@@ -72,12 +83,12 @@ def _original_approval(
 
 
 def _live_dict(uow: UnitOfWork, model: str, env: str) -> dict[str, Any] | None:
-    uow.session.flush()  # type: ignore[attr-defined]
+    uow.flush()
     row = uow.live.row(model, env)
-    return live_from_row(row).to_dict() if row is not None else None
+    return live_from_record(row).to_dict() if row is not None else None
 
 
-def _verify_artifact(version_row: VersionRow, require_digest: bool,
+def _verify_artifact(version_row: VersionRecord, require_digest: bool,
                      digest_of: Callable[[str], str]) -> dict[str, Any] | None:
     """None when the artifact's bytes still hash to the approved digest, else what was found instead."""
     expected = version_row.digest
@@ -98,7 +109,7 @@ def _verify_artifact(version_row: VersionRow, require_digest: bool,
 
 def rollback(
     *, uow: UnitOfWork, workflow: Workflow, model: str, env: str, actor: str, to_version: int | None = None,
-    reason: str = "", digest_of: Callable[[str], str] = artifacts.digest_of,
+    reason: str = "", digest_of: Callable[[str], str] = artifact_digest,
 ) -> dict[str, Any]:
     """Make an earlier version Approved in env live again, after checking its bytes are the approved ones.
 
@@ -165,10 +176,9 @@ def _rollback_in_tx(
                   "reason": reason, "parameter": parameter_name(model, env), "parameter_version": param_version}
         uow.record(actor=actor, action="environment.rolled_back", subject=subject, model=model,
                    before={"env": env, "live_version": change["from_version"]}, after=change)
-        uow.emit(events.Event(events.ROLLED_BACK, subject, {
-            "model": model, "version": target.number, "actor": actor, "owner_group": model_row.owner_group,
-            "approvers": list(workflow.policy(env).approvers), **change,
-        }))
+        uow.emit(events.rolled_back(subject=subject, model=model, version=target.number, actor=actor,
+                                    owner_group=model_row.owner_group,
+                                    approvers=list(workflow.policy(env).approvers), change=change))
         live = _live_dict(uow, model, env)
         uow.commit()
     return {**(live or {}), "previous_version": change["from_version"], "change": "rollback"}
@@ -214,17 +224,17 @@ def revoke(
             before_status = result.pop("before")
             uow.record(actor=actor, action="version.revoked", subject=subject, model=model,
                        before={"env": result["env"], "status": before_status}, after=result)
-            uow.emit(events.Event(events.VERSION_REVOKED, subject, {
-                "model": model, "version": version, "revoked_by": actor, "owner_group": model_row.owner_group,
-                "registered_by": version_row.registered_by,
-                "approvers": list(workflow.policy(result["env"]).approvers), "revoked_in": env, **result,
-            }))
+            uow.emit(events.version_revoked(
+                model=model, version=version, revoked_by=actor, owner_group=model_row.owner_group,
+                registered_by=version_row.registered_by, approvers=list(workflow.policy(result["env"]).approvers),
+                revoked_in=env, result=result,
+            ))
         uow.commit()
     first = results[0]
     return {"model": model, "version": version, **first, "environments": results}
 
 
-def _revoke_in(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str,
+def _revoke_in(uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, env: str,
                actor: str, reason: str, before: Stage) -> dict[str, Any]:
     """Revoked in one environment; its live pointer falls back to the previous approved version, or none."""
     uow.versions.set_stage(version_row.id, env, Stage.REVOKED, actor=actor, at=uow.clock.now())
@@ -248,7 +258,7 @@ def _revoke_in(uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version
             "before": before.value}
 
 
-def _cancel_open(uow: UnitOfWork, version_row: VersionRow, envs: list[str]) -> list[int]:
+def _cancel_open(uow: UnitOfWork, version_row: VersionRecord, envs: list[str]) -> list[int]:
     cancelled = []
     now = uow.clock.now()
     for env in envs:
@@ -275,7 +285,7 @@ def break_glass(
     with uow:
         model_row = uow.models.row(model)
         version_row = uow.versions.row(model_row, version)
-        groups = _user_groups(uow, actor)
+        groups = member_groups(uow, actor)
         member = emergency_group in groups
         stages = uow.versions.stages([version_row.id])[version_row.id]
         final = [e for e in workflow.order if stages.get(e) in (Stage.REJECTED, Stage.REVOKED)]
@@ -306,7 +316,7 @@ def break_glass(
 
 
 def _break_glass_in_tx(
-    uow: UnitOfWork, workflow: Workflow, model_row: ModelRow, version_row: VersionRow, env: str, actor: str,
+    uow: UnitOfWork, workflow: Workflow, model_row: ModelRecord, version_row: VersionRecord, env: str, actor: str,
     justification: str, emergency_group: str, groups: list[str],
 ) -> dict[str, Any]:
     stages = uow.versions.stages([version_row.id])[version_row.id]
@@ -320,10 +330,10 @@ def _break_glass_in_tx(
     upto = workflow.order[: workflow.index(env) + 1]
     skipped = [e for e in upto if stages.get(e, Stage.PENDING) is not Stage.APPROVED]
     policy = workflow.policy(env)
-    evidence = _evidence(uow, workflow, version_row, env)
-    gates = [g.to_dict() for g in evaluate_gates(policy.gates, evidence, _live_metrics(uow, model_row.name, env))]
+    evidence = candidate_evidence(uow, workflow, version_row, env)
+    gates = [g.to_dict() for g in evaluate_gates(policy.gates, evidence, live_metrics_now(uow, model_row.name, env))]
     cancelled = _cancel_open(uow, version_row, [env])
-    param_version = _make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
+    param_version = make_live(uow=uow, workflow=workflow, model_row=model_row, version_row=version_row, env=env,
                                request_id=cancelled[0] if cancelled else None, approvers=[actor], actor=actor,
                                kind="break_glass", reason=justification)
     subject = f"models/{model_row.name}/versions/{version_row.number}"
@@ -331,10 +341,9 @@ def _break_glass_in_tx(
             "failed_gates": [g["gate"] for g in gates if not g["passed"]], "emergency_group": emergency_group,
             "actor_groups": groups, "cancelled_requests": cancelled, "parameter_version": param_version}
     uow.record(actor=actor, action="promotion.break_glass", subject=subject, model=model_row.name, after=data)
-    uow.emit(events.Event(events.BREAK_GLASS, subject, {
-        "model": model_row.name, "version": version_row.number, "actor": actor,
-        "owner_group": model_row.owner_group, "registered_by": version_row.registered_by,
-        "approvers": list(policy.approvers), **data,
-    }))
+    uow.emit(events.break_glass(
+        model=model_row.name, version=version_row.number, actor=actor, owner_group=model_row.owner_group,
+        registered_by=version_row.registered_by, approvers=list(policy.approvers), details=data,
+    ))
     live = _live_dict(uow, model_row.name, env)
     return {**(live or {}), **data, "change": "break_glass"}

@@ -13,13 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-
-from signoff.adapters.db.tables import LiveRow, ModelRow, PromotionRow, VersionRow
 from signoff.domain.models import Stage
 from signoff.domain.workflow import Workflow
 from signoff.services.attestations import record_move
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import LiveRecord, ModelRecord, VersionRecord
 
 
 def parameter_name(model: str, env: str) -> str:
@@ -29,8 +27,8 @@ def parameter_name(model: str, env: str) -> str:
 def point_live(
     uow: UnitOfWork,
     workflow: Workflow,
-    model_row: ModelRow,
-    version_row: VersionRow,
+    model_row: ModelRecord,
+    version_row: VersionRecord,
     env: str,
     *,
     approvers: list[str],
@@ -40,7 +38,7 @@ def point_live(
     kind: str,
     reason: str = "",
     extra: dict[str, Any] | None = None,
-) -> tuple[int, LiveRow | None, list[str]]:
+) -> tuple[int, LiveRecord | None, list[str]]:
     """Make an Approved version live in env; returns (parameter version, replaced row, approved envs)."""
     uow.live.lock(model_row.name, env)
     now = uow.clock.now()
@@ -61,18 +59,16 @@ def point_live(
     }
     param_version = uow.params.put(parameter_name(model_row.name, env), value, actor=actor, at=now)
     uow.live_moved(model_row.name)
-    previous = uow.live.put(LiveRow(
-        model_name=model_row.name, env=env, model_id=model_row.id, version_id=version_row.id,
-        number=version_row.number, artifact_uri=version_row.artifact_uri, digest=version_row.digest,
-        flavor=version_row.flavor, approved_by=approvers, approved_envs=approved_envs, approved_at=approved_at,
-        request_id=request_id, parameter_version=param_version, since=now,
-    ))
+    previous = uow.live.put(
+        model=model_row, version=version_row, env=env, approved_by=approvers, approved_envs=approved_envs,
+        approved_at=approved_at, request_id=request_id, parameter_version=param_version, since=now,
+    )
     refresh_approved_envs(uow, version_row.id, approved_envs)
-    uow.live.add_promotion(PromotionRow(
+    uow.live.add_promotion(
         model_id=model_row.id, env=env, version_id=version_row.id,
         previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
         reason=reason, request_id=request_id, at=now,
-    ))
+    )
     record_move(uow, workflow, model_row, version_row, env, parameter=parameter_name(model_row.name, env),
                 parameter_version=param_version, value=value, kind=kind, request_id=request_id,
                 approvers=approvers, actor=actor)
@@ -80,9 +76,9 @@ def point_live(
 
 
 def clear_live(
-    uow: UnitOfWork, model_row: ModelRow, env: str, *, actor: str, kind: str, reason: str,
+    uow: UnitOfWork, model_row: ModelRecord, env: str, *, actor: str, kind: str, reason: str,
     extra: dict[str, Any] | None = None,
-) -> tuple[int, LiveRow | None]:
+) -> tuple[int, LiveRecord | None]:
     """Nothing is live in env any more; the parameter gets a version that says so."""
     uow.live.lock(model_row.name, env)
     now = uow.clock.now()
@@ -94,11 +90,11 @@ def clear_live(
     param_version = uow.params.put(parameter_name(model_row.name, env), value, actor=actor, at=now)
     uow.live_moved(model_row.name)
     previous = uow.live.clear(model_row.name, env)
-    uow.live.add_promotion(PromotionRow(
+    uow.live.add_promotion(
         model_id=model_row.id, env=env, version_id=None,
         previous_version_id=previous.version_id if previous else None, kind=kind, actor=actor,
         reason=reason, request_id=None, at=now,
-    ))
+    )
     record_move(uow, None, model_row, None, env, parameter=parameter_name(model_row.name, env),
                 parameter_version=param_version, value=value, kind=kind, request_id=None, approvers=[], actor=actor)
     return param_version, previous
@@ -106,9 +102,5 @@ def clear_live(
 
 def refresh_approved_envs(uow: UnitOfWork, version_id: int, approved_envs: list[str]) -> None:
     """Every live row of this version carries its approved environments; keep them in step."""
-    changed = uow.session.execute(  # type: ignore[attr-defined]
-        update(LiveRow).where(LiveRow.version_id == version_id).values(approved_envs=approved_envs)
-        .returning(LiveRow.model_name)
-    ).scalars()
-    for model in set(changed):
+    for model in uow.live.refresh_approved_envs(version_id, approved_envs):
         uow.live_moved(model)

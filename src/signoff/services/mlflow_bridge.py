@@ -32,6 +32,7 @@ from signoff.domain.deliveries import Job, Outcome
 from signoff.domain.models import METRIC_NAME, Lineage, Stage
 from signoff.domain.workflow import Workflow
 from signoff.errors import AlreadyExists, NotFound, ServiceUnavailable, SignoffError
+from signoff.services import artifacts
 from signoff.services.lifecycle import _original_approval
 from signoff.services.ports import UnitOfWork
 from signoff.services.registry import register_in
@@ -115,8 +116,7 @@ class Bridge:
 
     def _details(self, mlflow_model: str, number: int, mv: dict[str, Any]) -> dict[str, Any]:
         """register_in's arguments for an MLflow version: artifact, digest, run metrics and params."""
-        from signoff.adapters import artifacts, flavors
-
+        files = artifacts.reader()
         run_id = mv.get("run_id") or None
         run = self.rest.run(run_id) if run_id else None
         data = (run or {}).get("data", {})
@@ -128,13 +128,13 @@ class Bridge:
         source = mv.get("source") or ""
         location = self.rest.download_uri(mlflow_model, number) or mv.get("storage_location") or source
         digest = flavor = None
-        if self.settings.digest and location and artifacts.exists(location):
+        if self.settings.digest and location and files.exists(location):
             try:
-                digest = artifacts.digest_of(location)
+                digest = files.digest_of(location)
             except (SignoffError, OSError) as exc:
                 log.warning("MLflow %s/%s: artifact %s not hashed: %s", mlflow_model, number, location, exc)
             try:
-                flavor = flavors.detect(location)
+                flavor = files.detect_flavor(location)
             except (SignoffError, OSError):
                 flavor = None
         experiment = ((run or {}).get("info") or {}).get("experiment_id")
@@ -179,7 +179,7 @@ class Bridge:
             link = uow.mlflow.by_signoff(model, live.number) if live is not None else None
             desired = link.mlflow_version if link is not None else None
             ever_set, last_set = uow.mlflow.alias_set(model, env)
-            live_number = live.number if link is not None else None
+            live_number = live.number if live is not None and link is not None else None
         actual = self.rest.aliases(mlflow_model).get(alias)
         result: dict[str, Any] = {"model": model, "env": env, "alias": alias, "mlflow_version": desired}
         if actual != desired:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from signoff.adapters.db.accounts import user_to_dict
-from signoff.adapters.db.tables import UserRow
 from signoff.domain import people
 from signoff.errors import InvalidInput
 from signoff.services.accounts import live_user, record_change
 from signoff.services.identity import LOCAL_SOURCES
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import UserRecord
+from signoff.services.representations import user_to_dict
 
 
-def end_access(uow: UnitOfWork, row: UserRow) -> dict[str, int]:
+def end_access(uow: UnitOfWork, row: UserRecord) -> dict[str, int]:
     """Revoke the user's tokens and end their web sessions inside the caller's transaction."""
     return {"tokens_revoked": uow.users.revoke_tokens(row, uow.clock.now()),
             "sessions_ended": uow.users.end_sessions(row)}

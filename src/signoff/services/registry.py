@@ -8,8 +8,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from signoff.adapters import artifacts
-
 from signoff.domain import events
 from signoff.domain.models import (
     Lineage,
@@ -22,10 +20,10 @@ from signoff.domain.models import (
 )
 from signoff.domain.workflow import Workflow
 from signoff.errors import AlreadyExists, InvalidArtifact, InvalidInput, NotFound
-from signoff.services.approvals import open_request
+from signoff.services.approval_path import open_request
+from signoff.services.artifacts import digest_of as artifact_digest
 from signoff.services.drift import check_profile
 from signoff.services.ports import UnitOfWork
-
 
 DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -64,7 +62,7 @@ def _driver_installed(protocol: str) -> bool:
 
 
 def settle_digest(artifact_uri: str, digest: str | None, *, local_roots: list[str] | None = None,
-                  digest_of: Callable[[str], str] = artifacts.digest_of) -> str | None:
+                  digest_of: Callable[[str], str] = artifact_digest) -> str | None:
     """The digest a registration ends with: computed when signoff can read the artifact, else the
     supplied one. Raises InvalidInput for a path or URL that does not exist (a typo would otherwise
     register bytes nobody can check) and for a supplied digest the local file contradicts.
@@ -167,12 +165,13 @@ def register_in(
                     created_by=actor,
                 )
             )
-            uow.session.flush()  # type: ignore[attr-defined]
+            uow.flush()
             uow.record(actor=actor, action="model.created", subject=f"models/{model}", model=model,
                        after={"name": model, "owner_group": owner_group})
         except AlreadyExists:
             pass  # a concurrent first registration created it (its savepoint is undone): use theirs
         model_ref = uow.models.ref(model)
+    assert model_ref is not None  # created above, by this registration or a racing one
     number = uow.models.next_number(model_ref.id)
     version = ModelVersion(
         model=model,
@@ -193,17 +192,10 @@ def register_in(
         uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
     uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
                after=version.to_dict())
-    uow.emit(events.Event(events.REGISTERED, version.subject, {
-        "model": model,
-        "version": number,
-        "artifact_uri": artifact_uri,
-        "digest": digest,
-        "flavor": flavor,
-        "metrics": clean_metrics,
-        "registered_by": actor,
-        "owner_group": model_ref.owner_group,
-        "first_env": workflow.first,
-    }))
+    uow.emit(events.registered(
+        model=model, version=number, artifact_uri=artifact_uri, digest=digest, flavor=flavor,
+        metrics=clean_metrics, registered_by=actor, owner_group=model_ref.owner_group, first_env=workflow.first,
+    ))
     if open_first_request:
         # Normally the rule `default-request-approval` opens it, after the commit (services/
         # actions.py); asking for it here opens it in this transaction, and the rule no-ops.
@@ -217,7 +209,7 @@ def get_version(*, uow: UnitOfWork, workflow: Workflow, model: str, version: int
     """One version with its stages; raises NotFound."""
     with uow:
         model_row = uow.models.row(model)
-        return uow.versions.to_entity(model_row, uow.versions.row(model_row, version), workflow)  # type: ignore[no-any-return]
+        return uow.versions.to_entity(model_row, uow.versions.row(model_row, version), workflow)
 
 
 def list_versions(
@@ -226,18 +218,18 @@ def list_versions(
     """Versions newest first; raises NotFound for an unknown model."""
     with uow:
         model_row = uow.models.row(model)
-        return uow.versions.list(model_row, workflow, before=before, limit=limit)  # type: ignore[no-any-return]
+        return uow.versions.list(model_row, workflow, before=before, limit=limit)
 
 
 def get_model(*, uow: UnitOfWork, model: str) -> Model:
     """A model; raises NotFound."""
     with uow:
-        return uow.models.get(model)  # type: ignore[no-any-return]
+        return uow.models.get(model)
 
 
 def list_models(*, uow: UnitOfWork, after: str | None = None, limit: int = 100) -> list[Model]:
     with uow:
-        return uow.models.list(after=after, limit=limit)  # type: ignore[no-any-return]
+        return uow.models.list(after=after, limit=limit)
 
 
 def create_model(
@@ -274,10 +266,8 @@ def update_metadata(
             subject = f"models/{model}/versions/{version}"
             uow.record(actor=actor, action="version.metadata_updated", subject=subject, model=model,
                        before={"metadata": before}, after={"metadata": after})
-            uow.emit(events.Event(events.METADATA_UPDATED, subject, {
-                "model": model, "version": version, "actor": actor, "metadata": after,
-                "registered_by": row.registered_by,
-            }))
+            uow.emit(events.metadata_updated(model=model, version=version, actor=actor, metadata=after,
+                                             registered_by=row.registered_by))
         out = uow.versions.to_entity(model_row, row, workflow)
         uow.commit()
-    return out  # type: ignore[no-any-return]
+    return out

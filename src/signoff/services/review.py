@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from signoff.adapters.db.repositories import report_to_dict
-from signoff.adapters.db.tables import ModelRow, RequestRow, VersionRow
 from signoff.domain.approvals import ApprovalRequest, RequestState, Verdict
 from signoff.domain.workflow import Workflow
 from signoff.errors import SignoffError
-from signoff.services.approvals import _decision_context, _entity
+from signoff.services.approval_path import decision_context, request_entity
 from signoff.services.evidence import build_evidence_snapshot, metric_rows, source_label
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import ModelRecord, RequestRecord, VersionRecord
+from signoff.services.representations import report_to_dict
 
 
-
-def _why_not(uow: UnitOfWork, workflow: Workflow, request: ApprovalRequest, version_row: VersionRow,
-             model_row: ModelRow, viewer: str, groups: set[str], verdict: Verdict) -> str | None:
+def _why_not(uow: UnitOfWork, workflow: Workflow, request: ApprovalRequest, version_row: VersionRecord,
+             model_row: ModelRecord, viewer: str, groups: set[str], verdict: Verdict) -> str | None:
     """None when `viewer` may record `verdict` now, else the reason in words."""
-    ctx = _decision_context(uow, workflow, model_row, version_row, request.env, viewer, groups)
+    ctx = decision_context(uow, workflow, model_row, version_row, request.env, viewer, groups)
     if version_row.digest != request.digest:
         return "the artifact changed since this request was opened; its evidence no longer holds"
     try:
@@ -49,10 +48,11 @@ def review(*, uow: UnitOfWork, workflow: Workflow, request_id: int, viewer: str 
     """
     with uow:
         row = uow.requests.row(request_id)
-        model_row = uow.session.get(ModelRow, row.model_id)  # type: ignore[attr-defined]
+        model_row = uow.models.by_id(row.model_id)
         version_row = uow.versions.by_id(row.version_id)
-        request = _entity(uow, workflow, row)
+        request = request_entity(uow, workflow, row)
         version = uow.versions.to_entity(model_row, version_row, workflow)
+        snapshot: dict[str, Any] | None
         if request.state is RequestState.OPEN:
             snapshot, frozen = build_evidence_snapshot(uow=uow, workflow=workflow, model_row=model_row,
                                                        version_row=version_row, request=request), False
@@ -92,7 +92,7 @@ def waiting_for(*, uow: UnitOfWork, workflow: Workflow, user: str, limit: int = 
         out = []
         for env in envs:
             for row in uow.requests.list(state=RequestState.OPEN.value, env=env, limit=limit):
-                request = _entity(uow, workflow, row)
+                request = request_entity(uow, workflow, row)
                 if any(d.actor == user for d in request.decisions):
                     continue
                 version_row = uow.versions.by_id(row.version_id)
@@ -121,8 +121,8 @@ def version_requests(*, uow: UnitOfWork, workflow: Workflow, model: str, version
     with uow:
         model_row = uow.models.row(model)
         version_row = uow.versions.row(model_row, version)
-        rows: list[RequestRow] = uow.requests.list(version_id=version_row.id, limit=1000)
-        return [_entity(uow, workflow, r).to_dict() for r in rows]
+        rows: list[RequestRecord] = uow.requests.list(version_id=version_row.id, limit=1000)
+        return [request_entity(uow, workflow, r).to_dict() for r in rows]
 
 
 def version_reports(*, uow: UnitOfWork, model: str, version: int) -> list[dict[str, Any]]:

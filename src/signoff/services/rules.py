@@ -11,12 +11,12 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from signoff.adapters.db.events import rule_to_dict
-from signoff.adapters.db.tables import RuleRow
 from signoff.domain.rules import DEFAULT_RULES, Rule, check_python_targets, join_target, parse_rule
 from signoff.domain.rules import test_pattern as _test_pattern
 from signoff.errors import InvalidInput, SignoffError
 from signoff.services.ports import UnitOfWork
+from signoff.services.records import RuleRecord
+from signoff.services.representations import rule_to_dict
 
 log = logging.getLogger("signoff.rules")
 
@@ -24,7 +24,7 @@ DEFAULTS_ACTOR = "signoff:defaults"
 CONFIG_ACTOR = "signoff:config"
 
 
-def rule_from_row(row: RuleRow) -> Rule:
+def rule_from_row(row: RuleRecord) -> Rule:
     """The whole rule, secrets joined back: for the dispatcher, never for display."""
     secrets = list(row.target_secrets or [])
     targets = [join_target(t, secrets[i] if i < len(secrets) else None) for i, t in enumerate(row.targets or [])]
@@ -53,16 +53,15 @@ def _definition(rule: Rule) -> dict[str, Any]:
 _UNAUDITED = ("targets", "target_secrets")  # changed targets are recorded by the revision, not their text
 
 
-def _insert(uow: UnitOfWork, rule: Rule, *, source: str, actor: str) -> RuleRow:
+def _insert(uow: UnitOfWork, rule: Rule, *, source: str, actor: str) -> RuleRecord:
     now = uow.clock.now()
-    row = uow.rules.add(RuleRow(name=rule.name, enabled=rule.enabled, source=source, revision=uow.rules.next_revision(),
-                                created_at=now, created_by=actor, updated_at=now, updated_by=actor, **_definition(rule)))
+    row = uow.rules.add(name=rule.name, enabled=rule.enabled, source=source, actor=actor, at=now, **_definition(rule))
     uow.record(actor=actor, action="rule.created", subject=f"rules/{rule.name}", model=None,
                after={**rule.to_dict(redact=True), "source": source})
     return row
 
 
-def _update(uow: UnitOfWork, row: RuleRow, actor: str, **changes: Any) -> bool:
+def _update(uow: UnitOfWork, row: RuleRecord, actor: str, **changes: Any) -> bool:
     before = {k: getattr(row, k) for k in changes}
     if before == changes:
         return False

@@ -13,11 +13,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from signoff.adapters.db.tables import WebSessionRow
-from signoff.adapters.db.web_sessions import WebSessionRepository
-from signoff.adapters.passwords import verify_password
 from signoff.errors import AuthenticationFailed
-from signoff.services.ports import UnitOfWork
+from signoff.services.ports import PasswordCheck, UnitOfWork
 
 SESSION_LIFETIME = timedelta(hours=12)
 # Every web user acts as a person: these are what a person may do; admins may do everything.
@@ -39,13 +36,9 @@ def session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
-def _repo(uow: UnitOfWork) -> WebSessionRepository:
-    return WebSessionRepository(uow.session)  # type: ignore[attr-defined]
-
-
 def sign_in(
-    *, uow: UnitOfWork, name: str, password: str, previous_session: str | None = None, user_agent: str = "",
-    lifetime: timedelta = SESSION_LIFETIME,
+    *, uow: UnitOfWork, name: str, password: str, verify_password: PasswordCheck,
+    previous_session: str | None = None, user_agent: str = "", lifetime: timedelta = SESSION_LIFETIME,
 ) -> tuple[str, WebUser]:
     """Check a local account's password and open a fresh session; raises AuthenticationFailed (one message for every cause)."""
     with uow:
@@ -69,15 +62,15 @@ def open_session(
         row_user = uow.users.row(user)
         if row_user.disabled:
             raise AuthenticationFailed("unknown user or wrong password")
-        repo = _repo(uow)
+        repo = uow.web_sessions
         if previous_session:
             repo.delete(session_hash(previous_session))
         now = uow.clock.now()
         repo.delete_expired(now)
         session_id = secrets.token_urlsafe(32)
-        row = repo.add(WebSessionRow(session_hash=session_hash(session_id), user_id=row_user.id,
-                                     csrf_token=secrets.token_urlsafe(32), created_at=now,
-                                     expires_at=now + lifetime, user_agent=user_agent[:256]))
+        row = repo.add(session_hash=session_hash(session_id), user_id=row_user.id,
+                       csrf_token=secrets.token_urlsafe(32), created_at=now, expires_at=now + lifetime,
+                       user_agent=user_agent[:256])
         web_user = WebUser(row_user.name, row_user.email, row_user.display_name,
                            frozenset(uow.users.groups_of(row_user.name)), bool(row_user.is_admin), row.csrf_token)
         uow.record(actor=row_user.name, action="user.signed_in", subject=f"users/{row_user.name}", model=None,
@@ -89,7 +82,7 @@ def open_session(
 def current_user(*, uow: UnitOfWork, session_id: str) -> WebUser | None:
     """The user behind a live session id, or None (unknown, expired, or the user is disabled). Read-only."""
     with uow:
-        found = _repo(uow).find(session_hash(session_id))
+        found = uow.web_sessions.find(session_hash(session_id))
         if found is None:
             return None
         row, user = found
@@ -102,9 +95,9 @@ def current_user(*, uow: UnitOfWork, session_id: str) -> WebUser | None:
 def sign_out(*, uow: UnitOfWork, session_id: str) -> None:
     """End the session everywhere (idempotent)."""
     with uow:
-        found = _repo(uow).find(session_hash(session_id))
+        found = uow.web_sessions.find(session_hash(session_id))
         if found is not None:
-            _repo(uow).delete(found[0].session_hash)
+            uow.web_sessions.delete(found[0].session_hash)
             uow.record(actor=found[1].name, action="user.signed_out", subject=f"users/{found[1].name}", model=None,
                        after={"via": "web"})
         uow.commit()

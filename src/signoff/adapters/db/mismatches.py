@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from signoff.adapters.db.tables import ArtifactMismatchRow
 
-
 # Distinct digests recorded per version; reports of further ones are counted under OTHER. Honest
 # clients see one wrong digest per version (or a few, as a file is rewritten); made-up digests
 # from a resolve token must not buy an audit entry each.

@@ -7,7 +7,6 @@ share ``Base`` so one Alembic history covers them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, select
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import Base
+from signoff.domain.mlflow import VersionLink
 from signoff.errors import AlreadyExists
 
 ALIAS_LOCKS = 5330  # pg_locks space: one lock per (model, env) alias the bridge reconciles
@@ -59,15 +59,6 @@ class MlflowAliasRow(Base):
     alias: Mapped[str] = mapped_column(String(256))
     mlflow_version: Mapped[int | None]
     updated_at: Mapped[datetime]
-
-
-@dataclass(frozen=True)
-class VersionLink:
-    mlflow_model: str
-    mlflow_version: int
-    model: str
-    version: int | None
-    run_id: str | None
 
 
 def _link(row: MlflowVersionRow) -> VersionLink:

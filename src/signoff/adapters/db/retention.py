@@ -14,7 +14,13 @@ from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db import pg_locks
-from signoff.adapters.db.tables import DeliveryAttemptRow, DeliveryRow, OutboxRow, TokenRow, WebSessionRow
+from signoff.adapters.db.tables import (
+    DeliveryAttemptRow,
+    DeliveryRow,
+    OutboxRow,
+    TokenRow,
+    WebSessionRow,
+)
 
 
 class RetentionRepository:

@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import String, exists, func, literal, select, text
 from sqlalchemy.orm import Session
 
-from signoff.adapters.db.events import delivery_to_dict
-from signoff.adapters.db.records import audit_from_row
+from signoff.adapters.db.audit_log import audit_from_row
 from signoff.adapters.db.tables import (
     AuditRow,
     DecisionRow,
@@ -27,6 +26,7 @@ from signoff.adapters.db.tables import (
 )
 from signoff.domain.audit import AuditEntry
 from signoff.domain.models import Stage
+from signoff.services.representations import delivery_to_dict
 
 # The board's vocabulary (domain.models.BoardState) as conditions on one environment's row.
 STAGE_OF_STATE = {"approved": Stage.APPROVED, "rejected": Stage.REJECTED, "revoked": Stage.REVOKED}

@@ -59,7 +59,7 @@ class CheckpointRepository:
         return [r.envelope for r in self.session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.id))]
 
     def latest_at(self) -> datetime | None:
-        return self.session.scalar(select(func.max(AuditCheckpointRow.at)))  # type: ignore[no-any-return]
+        return self.session.scalar(select(func.max(AuditCheckpointRow.at)))
 
     def head(self) -> tuple[int, int | None, str]:
         """(entry count, last id, last hash) of the audit chain as this transaction sees it."""
@@ -132,7 +132,7 @@ class SignatureRepository:
         return [_signature(r) for r in self.session.scalars(select(SignatureRow).order_by(SignatureRow.id))]
 
     def last_signed_at(self, user: str) -> datetime | None:
-        return self.session.scalar(select(func.max(SignatureRow.signed_at))  # type: ignore[no-any-return]
+        return self.session.scalar(select(func.max(SignatureRow.signed_at))
                                    .where(SignatureRow.user_name == user))
 
     def add_failure(self, user: str, at: datetime, method: str) -> None:

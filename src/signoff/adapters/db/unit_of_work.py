@@ -16,26 +16,26 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from signoff.adapters.db.accounts import UserRepository
+from signoff.adapters.db.audit_log import AuditRepository
 from signoff.adapters.db.aws_keys import AwsKeyRepository
+from signoff.adapters.db.deliveries import DeliveryRepository
 from signoff.adapters.db.engine import READ_ONLY
-from signoff.adapters.db.events import DeliveryRepository, RuleRepository
 from signoff.adapters.db.history import HistoryRepository
-from signoff.adapters.db.mlflow import MlflowRepository
+from signoff.adapters.db.live import LiveRepository
 from signoff.adapters.db.mismatches import MismatchRepository
+from signoff.adapters.db.mlflow import MlflowRepository
+from signoff.adapters.db.models import ModelRepository
 from signoff.adapters.db.notify import LIVE_CHANNEL, announce
+from signoff.adapters.db.outbox import OutboxRepository
+from signoff.adapters.db.parameters import ParameterRepository
 from signoff.adapters.db.prepared import execute_fixed
 from signoff.adapters.db.profiles import ProfileRepository
-from signoff.adapters.db.records import AuditRepository, OutboxRepository, ParameterRepository
+from signoff.adapters.db.reports import ReportRepository
+from signoff.adapters.db.requests import RequestRepository
 from signoff.adapters.db.retention import RetentionRepository
 from signoff.adapters.db.revocations import RevocationRepository
+from signoff.adapters.db.rules import RuleRepository
 from signoff.adapters.db.search import SearchRepository
-from signoff.adapters.db.repositories import (
-    LiveRepository,
-    ModelRepository,
-    ReportRepository,
-    RequestRepository,
-    VersionRepository,
-)
 from signoff.adapters.db.signing_records import (
     AttestationRepository,
     CheckpointRepository,
@@ -44,8 +44,11 @@ from signoff.adapters.db.signing_records import (
     VerificationRepository,
 )
 from signoff.adapters.db.tokens import TokenRepository
+from signoff.adapters.db.versions import VersionRepository
+from signoff.adapters.db.web_sessions import WebSessionRepository
 from signoff.domain.audit import AuditEntry
 from signoff.domain.events import Event
+from signoff.services import repositories as ports
 from signoff.services.ports import Clock
 
 
@@ -64,28 +67,29 @@ class SqlAlchemyUnitOfWork:
         if self.read_only:
             # Begins now, DEFERRED on SQLite: a read never queues behind this process's writers.
             self.session.connection(execution_options=READ_ONLY)
-        self.models = ModelRepository(self.session)
-        self.versions = VersionRepository(self.session)
-        self.live = LiveRepository(self.session)
-        self.requests = RequestRepository(self.session)
-        self.reports = ReportRepository(self.session)
-        self.params = ParameterRepository(self.session)
-        self.audit = AuditRepository(self.session)
-        self.outbox = OutboxRepository(self.session)
-        self.users = UserRepository(self.session)
-        self.rules = RuleRepository(self.session)
-        self.deliveries = DeliveryRepository(self.session)
-        self.profiles = ProfileRepository(self.session)
-        self.tokens = TokenRepository(self.session)
-        self.mlflow = MlflowRepository(self.session)  # the MLflow bridge (services/mlflow_bridge.py)
-        self.aws_keys = AwsKeyRepository(self.session)
-        self.mismatches = MismatchRepository(self.session)
-        self.attestations = AttestationRepository(self.session)
-        self.checkpoints = CheckpointRepository(self.session)
-        self.verifications = VerificationRepository(self.session)
-        self.state = StateRepository(self.session)
-        self.signatures = SignatureRepository(self.session)
-        self.retention = RetentionRepository(self.session)
+        self.models: ports.ModelRepository = ModelRepository(self.session)
+        self.versions: ports.VersionRepository = VersionRepository(self.session)
+        self.live: ports.LiveRepository = LiveRepository(self.session)
+        self.requests: ports.RequestRepository = RequestRepository(self.session)
+        self.reports: ports.ReportRepository = ReportRepository(self.session)
+        self.params: ports.ParameterRepository = ParameterRepository(self.session)
+        self.audit: ports.AuditRepository = AuditRepository(self.session)
+        self.outbox: ports.OutboxRepository = OutboxRepository(self.session)
+        self.users: ports.UserRepository = UserRepository(self.session)
+        self.rules: ports.RuleRepository = RuleRepository(self.session)
+        self.deliveries: ports.DeliveryRepository = DeliveryRepository(self.session)
+        self.profiles: ports.ProfileRepository = ProfileRepository(self.session)
+        self.tokens: ports.TokenRepository = TokenRepository(self.session)
+        self.mlflow: ports.MlflowRepository = MlflowRepository(self.session)  # the MLflow bridge (services/mlflow_bridge.py)
+        self.aws_keys: ports.AwsKeyRepository = AwsKeyRepository(self.session)
+        self.mismatches: ports.MismatchRepository = MismatchRepository(self.session)
+        self.attestations: ports.AttestationRepository = AttestationRepository(self.session)
+        self.checkpoints: ports.CheckpointRepository = CheckpointRepository(self.session)
+        self.verifications: ports.VerificationRepository = VerificationRepository(self.session)
+        self.state: ports.StateRepository = StateRepository(self.session)
+        self.signatures: ports.SignatureRepository = SignatureRepository(self.session)
+        self.retention: ports.RetentionRepository = RetentionRepository(self.session)
+        self.web_sessions: ports.WebSessionRepository = WebSessionRepository(self.session)
         self.revocations = RevocationRepository(self.session)
         self.search = SearchRepository(self.session)  # searched pages for the web UI (services/search.py)
         self.history = HistoryRepository(self.session)  # pictures' reads (services/history.py)
@@ -133,6 +137,15 @@ class SqlAlchemyUnitOfWork:
             self.session.expunge_all()
             raise
         execute_fixed(self.session, "RELEASE SAVEPOINT signoff_part")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Writes inside are undone together if the block raises; the transaction goes on."""
+        with self.session.begin_nested():
+            yield
+
+    def flush(self) -> None:
+        self.session.flush()
 
     def live_moved(self, model: str) -> None:
         """A live row of `model` changes in this transaction: resolve caches must drop the model."""

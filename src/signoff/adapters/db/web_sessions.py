@@ -8,18 +8,22 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.tables import UserRow, WebSessionRow
+from signoff.services.records import UserRecord, WebSessionRecord
 
 
 class WebSessionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, row: WebSessionRow) -> WebSessionRow:
+    def add(self, *, session_hash: str, user_id: int, csrf_token: str, created_at: datetime, expires_at: datetime,
+            user_agent: str) -> WebSessionRecord:
+        row = WebSessionRow(session_hash=session_hash, user_id=user_id, csrf_token=csrf_token, created_at=created_at,
+                            expires_at=expires_at, user_agent=user_agent)
         self.session.add(row)
         self.session.flush()
         return row
 
-    def find(self, session_hash: str) -> tuple[WebSessionRow, UserRow] | None:
+    def find(self, session_hash: str) -> tuple[WebSessionRecord, UserRecord] | None:
         stmt = (select(WebSessionRow, UserRow).join(UserRow, UserRow.id == WebSessionRow.user_id)
                 .where(WebSessionRow.session_hash == session_hash))
         found = self.session.execute(stmt).first()

@@ -36,7 +36,7 @@ from signoff.entrypoints.api.routes import mlflow as mlflow_routes
 from signoff.entrypoints.api.routes import aws_keys, deliveries, rules, signing
 from signoff.entrypoints.aws import mount_aws
 from signoff.entrypoints.web import mount_web
-from signoff.services.tokens import TokenVerifier
+from signoff.adapters.db.credentials import TokenVerifier
 
 ROUTERS = [models.router, versions.router, environments.router, approval_requests.router, parameters.router,
            audit.router, events.router, health.router, lifecycle.router, users.router, tokens.router]

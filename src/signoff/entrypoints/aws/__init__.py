@@ -19,7 +19,7 @@ def mount_aws(app: Any, ctx: Context) -> None:
     from signoff.adapters.aws_secrets import SecretBox
     from signoff.entrypoints.aws import sagemaker, ssm
     from signoff.entrypoints.aws.protocol import Door
-    from signoff.services.aws_keys import AwsKeyVerifier
+    from signoff.adapters.db.credentials import AwsKeyVerifier
 
     keys = AwsKeyVerifier(ctx.engine, ctx.clock, SecretBox(ctx.settings.server.secret_key.get_secret_value()),
                           ttl=ctx.settings.aws.key_cache_seconds)

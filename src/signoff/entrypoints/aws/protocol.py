@@ -25,7 +25,7 @@ from signoff.domain.identity import Principal
 from signoff.entrypoints.aws import sigv4
 from signoff.entrypoints.aws.errors import AwsError, access_denied, from_signoff
 from signoff.errors import SignoffError
-from signoff.services.aws_keys import AwsKeyVerifier
+from signoff.adapters.db.credentials import AwsKeyVerifier
 
 log = logging.getLogger("signoff.aws")
 

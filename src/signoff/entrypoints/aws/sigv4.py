@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from signoff.domain.identity import Principal
 from signoff.entrypoints.aws.errors import AwsError
-from signoff.services.aws_keys import AwsKeyVerifier, KeyRefused
+from signoff.adapters.db.credentials import AwsKeyVerifier, KeyRefused
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 AMZ_DATE = "%Y%m%dT%H%M%SZ"

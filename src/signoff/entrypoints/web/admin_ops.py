@@ -17,7 +17,7 @@ from signoff.entrypoints.web.common import WebRoute, check_csrf, render, signed_
 from signoff.entrypoints.web.finding import counted_pager
 from signoff.entrypoints.web.paging import page_url
 from signoff.errors import InvalidInput, NotFound, PermissionDenied
-from signoff.services import accounts, browse, dispatch, rules, search, tokens
+from signoff.services import accounts, browse, deliveries, rules, search, tokens
 from signoff.services.web_sessions import WebUser
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -158,7 +158,7 @@ def delivery_list(
     found = search.find_deliveries(uow=ctx.read_uow(), state=state or None, rule=rule or None,
                                    target_type=target or None, event_type=event.strip() or None, delivery_id=id,
                                    page=page, size=size)
-    replay = dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=replayed) if replayed else None
+    replay = deliveries.get_delivery(uow=ctx.read_uow(), delivery_id=replayed) if replayed else None
     filters = {"state": state, "rule": rule, "target": target, "event": event, "id": str(id or "")}
     return render(request, "admin_deliveries.html", items=found.items, pager=counted_pager(request, found),
                   pager_first_url=page_url(request, 1), filters=filters, filtered=any(filters.values()),
@@ -169,7 +169,7 @@ def delivery_list(
 def delivery_replay(request: Request, delivery_id: int = Path(ge=1, le=2**53), csrf_token: str = Form("")) -> Response:
     admin = _checked_admin(request, csrf_token)
     ctx = web_state(request).ctx
-    dispatch.replay_delivery(uow=ctx.uow(), delivery_id=delivery_id, actor=admin.name)
-    if ctx.dispatch_inline:  # as the API does: without a worker, the replay is sent now
-        ctx.events_committed()
+    # As the API does: without a worker, the replay is sent now.
+    deliveries.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=admin.name,
+                                drain=ctx.inline_drain)
     return RedirectResponse(f"/admin/deliveries?id={delivery_id}&replayed={delivery_id}", status_code=303)

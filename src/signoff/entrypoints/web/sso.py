@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature
 
 from signoff.adapters.identity import directory_for
+from signoff.adapters.passwords import verify_password
 from signoff.bootstrap import Context
 from signoff.entrypoints.web import esign_sso
 from signoff.entrypoints.web.common import (
@@ -49,7 +50,7 @@ def password_sign_in(request: Request, ctx: Context, name: str, password: str) -
     """
     agent = request.headers.get("user-agent", "")
     if not uses_directory(ctx):
-        sid, _ = web_sessions.sign_in(uow=ctx.uow(), name=name, password=password,
+        sid, _ = web_sessions.sign_in(uow=ctx.uow(), name=name, password=password, verify_password=verify_password,
                                       previous_session=session_id(request), user_agent=agent)
         return sid
     who = identity.sign_in(uow=ctx.uow(), directory=directory_for(ctx), username=name, password=password)

@@ -25,7 +25,7 @@ from signoff.entrypoints.api.deps import (
 )
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import DeliveryDetail, DeliveryPublic, Page
-from signoff.services import dispatch
+from signoff.services import deliveries
 
 router = api_router("deliveries")
 
@@ -38,7 +38,7 @@ def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | 
                     limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                     ctx: Context = Depends(context)) -> dict[str, Any]:
     """Deliveries oldest first; `?state=dead` lists the dead letters."""
-    items = dispatch.list_deliveries(uow=ctx.read_uow(), state=state, rule=rule or None, after=int_cursor(cursor),
+    items = deliveries.list_deliveries(uow=ctx.read_uow(), state=state, rule=rule or None, after=int_cursor(cursor),
                                      limit=limit)
     return {"items": items, "next_cursor": next_cursor(items, limit, "id")}
 
@@ -47,7 +47,7 @@ def list_deliveries(state: Literal["pending", "running", "succeeded", "dead"] | 
 def get_delivery(delivery_id: int = DeliveryId, principal: Principal = Depends(current_principal),
                  ctx: Context = Depends(context)) -> dict[str, Any]:
     """One delivery with every attempt (worker, duration, outcome, status code, error)."""
-    return dispatch.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
+    return deliveries.get_delivery(uow=ctx.read_uow(), delivery_id=delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/replay", response_model=DeliveryPublic)
@@ -55,8 +55,8 @@ def replay_delivery(delivery_id: int = DeliveryId, principal: Principal = Depend
                     ctx: Context = Depends(context)) -> dict[str, Any]:
     """Queue a dead (or succeeded) delivery again with a fresh set of attempts and the same
     idempotency key; 409 while it is pending or running. Scope: admin."""
-    return dispatch.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=principal.name,
-                                     drain=ctx.inline_drain)
+    return deliveries.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=principal.name,
+                                       drain=ctx.inline_drain)
 
 
 class DeliveryCollector(Collector):

@@ -1,4 +1,4 @@
-"""Event-bus storage: rules, deliveries (with leases) and their attempts.
+"""Delivery storage: the outbox claim, deliveries (with leases) and their attempts.
 
 Claims take rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of workers
 share the queue without waiting on each other; on SQLite every write transaction begins
@@ -7,25 +7,23 @@ IMMEDIATE (engine.py), which serialises claims across processes on the one file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, and_, bindparam, column, func, insert, literal, select, table, true, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signoff.adapters.db import pg_locks
 from signoff.adapters.db.tables import (
     DeliveryAttemptRow,
     DeliveryRow,
     OutboxRow,
-    RuleRow,
     UTCDateTime,
 )
 from signoff.domain.deliveries import DeliveryState
-from signoff.domain.rules import public_target
-from signoff.errors import AlreadyExists, NotFound
+from signoff.errors import NotFound
+from signoff.services.records import DeliveryAttemptRecord, DeliveryRecord
 
 PENDING, RUNNING = DeliveryState.PENDING.value, DeliveryState.RUNNING.value
 SUCCEEDED, DEAD = DeliveryState.SUCCEEDED.value, DeliveryState.DEAD.value
@@ -38,7 +36,6 @@ def _skip_locked(session: Session) -> bool:
 
 
 _NOW = bindparam("now", type_=UTC_DATETIME)
-_RULES_FINGERPRINT = select(func.count(), func.max(RuleRow.__table__.c.revision))
 _PENDING_EVENTS = (select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.type, OUTBOX.c.time, OUTBOX.c.payload)
                    .where(OUTBOX.c.dispatched_at.is_(None)).order_by(OUTBOX.c.id).limit(bindparam("limit")))
 _PENDING_EVENTS_LOCKED = _PENDING_EVENTS.with_for_update(skip_locked=True)
@@ -112,47 +109,6 @@ def _claim_stmt(abandoned: bool, by_type: bool, excluding: bool, locked: bool) -
     return stmt
 
 
-class RuleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def lock(self) -> None:
-        """Hold the rule set until the transaction ends: processes starting together on
-        PostgreSQL would otherwise all insert the default rules (SQLite's writers queue anyway)."""
-        pg_locks.hold(self.session, pg_locks.STARTUP_SYNC, "rules")
-
-    def list(self) -> list[RuleRow]:
-        return list(self.session.scalars(select(RuleRow).order_by(RuleRow.name)))
-
-    def find(self, name: str) -> RuleRow | None:
-        return self.session.scalar(select(RuleRow).where(RuleRow.name == name))
-
-    def row(self, name: str) -> RuleRow:
-        row = self.find(name)
-        if row is None:
-            raise NotFound(f"rule {name!r} not found", details={"rule": name})
-        return row
-
-    def next_revision(self) -> int:
-        return int(self.session.scalar(select(func.max(RuleRow.revision))) or 0) + 1
-
-    def fingerprint(self) -> tuple[int, int]:
-        """Changes whenever any rule is added, changed or deleted: the compiled-rules cache key."""
-        count, top = self.session.connection().execute(_RULES_FINGERPRINT).one()
-        return int(count or 0), int(top or 0)
-
-    def add(self, row: RuleRow) -> RuleRow:
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise AlreadyExists(f"rule {row.name!r} already exists", details={"rule": row.name}) from None
-        return row
-
-    def delete(self, row: RuleRow) -> None:
-        self.session.delete(row)
-
-
 class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -182,8 +138,8 @@ class DeliveryRepository:
         if rows:
             self._run(_INSERT_DELIVERIES, rows)
 
-    def claimable(self, now: datetime, limit: int, *, types: Sequence[str] | None = None,
-                  exclude: Sequence[str] | None = None) -> list[Any]:
+    def claimable(self, now: datetime, limit: int, *, types: Collection[str] | None = None,
+                  exclude: Collection[str] | None = None) -> list[Any]:
         """Due deliveries and those whose lease ran out (their worker died), with their events."""
         out: list[Any] = []
         locked = _skip_locked(self.session)
@@ -238,14 +194,14 @@ class DeliveryRepository:
 
     # -- reading -------------------------------------------------------------------------
 
-    def row(self, delivery_id: int) -> DeliveryRow:
+    def row(self, delivery_id: int) -> DeliveryRecord:
         row = self.session.get(DeliveryRow, delivery_id)
         if row is None:
             raise NotFound(f"delivery {delivery_id} not found", details={"delivery_id": delivery_id})
         return row
 
     def list(self, *, state: str | None = None, rule: str | None = None, event_id: str | None = None,
-             target_type: str | None = None, after: int | None = None, limit: int = 100) -> list[DeliveryRow]:
+             target_type: str | None = None, after: int | None = None, limit: int = 100) -> builtins.list[DeliveryRecord]:
         stmt = select(DeliveryRow).order_by(DeliveryRow.id).limit(limit)
         if state:
             stmt = stmt.where(DeliveryRow.state == state)
@@ -259,7 +215,7 @@ class DeliveryRepository:
             stmt = stmt.where(DeliveryRow.id > after)
         return list(self.session.scalars(stmt))
 
-    def attempts(self, delivery_id: int) -> list[DeliveryAttemptRow]:
+    def attempts(self, delivery_id: int) -> builtins.list[DeliveryAttemptRecord]:
         stmt = (select(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id == delivery_id)
                 .order_by(DeliveryAttemptRow.id))
         return list(self.session.scalars(stmt))
@@ -319,67 +275,3 @@ class DeliveryRepository:
         attempts = {o: int(n) for o, n in self.session.execute(
             select(DeliveryAttemptRow.outcome, func.count()).group_by(DeliveryAttemptRow.outcome))}
         return {"succeeded": succeeded, "attempts": attempts}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def redacted(target: dict[str, Any]) -> dict[str, Any]:
-    """Stored targets are public already; redacting again guards rows written another way."""
-    return public_target(target)
-
-
-def delivery_to_dict(row: DeliveryRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "idempotency_key": row.idempotency_key,
-        "event_seq": row.event_seq,
-        "event_id": row.event_id,
-        "event_type": row.event_type,
-        "event_time": _iso(row.event_time),
-        "rule": row.rule_name,
-        "target_index": row.target_index,
-        "target_type": row.target_type,
-        "target": redacted(dict(row.target or {})),
-        "state": row.state,
-        "attempts": row.attempts,
-        "replays": row.replays,
-        "next_attempt_at": _iso(row.next_attempt_at) if row.state == PENDING else None,
-        "lease_owner": row.lease_owner,
-        "lease_expires_at": _iso(row.lease_expires_at),
-        "last_status_code": row.last_status_code,
-        "last_error": row.last_error,
-        "result": row.result,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-        "finished_at": _iso(row.finished_at),
-    }
-
-
-def attempt_to_dict(row: DeliveryAttemptRow) -> dict[str, Any]:
-    return {
-        "number": row.number,
-        "worker": row.worker,
-        "started_at": _iso(row.started_at),
-        "duration_ms": round(row.duration_ms, 3),
-        "outcome": row.outcome,
-        "status_code": row.status_code,
-        "error": row.error,
-    }
-
-
-def rule_to_dict(row: RuleRow) -> dict[str, Any]:
-    targets = [redacted(dict(t)) for t in (row.targets or [])]
-    return {
-        "name": row.name,
-        "description": row.description,
-        "enabled": row.enabled,
-        "pattern": row.pattern,
-        "targets": targets,
-        "source": row.source,
-        "created_at": _iso(row.created_at),
-        "created_by": row.created_by,
-        "updated_at": _iso(row.updated_at),
-        "updated_by": row.updated_by,
-    }
