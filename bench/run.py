@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from databases import Database, Unavailable, open_database, selected
-from tests.fixtures.postgres import Terminated, stop_on_signals
+from tests.fixtures.postgres import Terminated, raise_if_terminated, stop_on_signals
 
 DATABASE_SUITES = [
     ("embedded", "embedded", "run_embedded_bench"),
@@ -49,6 +49,7 @@ def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
     try:
         result: dict[str, Any] = getattr(importlib.import_module(module), func)(*args)
     except Exception as exc:  # noqa: BLE001 - one broken suite must not lose the others' figures
+        raise_if_terminated()
         traceback.print_exc()
         result = {"error": f"{type(exc).__name__}: {exc}"}
     result["bench_seconds"] = round(time.perf_counter() - started, 1)

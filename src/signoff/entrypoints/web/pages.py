@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from signoff.bootstrap import Context
 from signoff.domain.models import INT32_MAX
+from signoff.entrypoints.signatures import with_signatures
 from signoff.entrypoints.web.common import (
     WebRoute,
     check_csrf,
@@ -17,10 +18,19 @@ from signoff.entrypoints.web.common import (
     viewer,
     web_state,
 )
-from signoff.entrypoints.signatures import with_signatures
 from signoff.entrypoints.web.paging import page_url, pager
 from signoff.errors import NotFound, PermissionDenied
-from signoff.services import approvals, attestations, browse, deliveries, history, lookups, registry, review, rules
+from signoff.services import (
+    approvals,
+    attestations,
+    browse,
+    history,
+    lookups,
+    registry,
+    review,
+    rules,
+)
+from signoff.services import deliveries as delivery_service
 from signoff.services.live import parameter_name
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -160,7 +170,7 @@ def rule_list(request: Request) -> Response:
 @router.get("/deliveries")
 def deliveries(request: Request, state: str = Query("dead", max_length=16)) -> Response:
     signed_in(request)
-    items = deliveries.list_deliveries(uow=web_state(request).ctx.read_uow(), state=state or None, limit=500)
+    items = delivery_service.list_deliveries(uow=web_state(request).ctx.read_uow(), state=state or None, limit=500)
     return render(request, "deliveries.html", items=list(reversed(items)), state=state,
                   states=["dead", "pending", "running", "succeeded"])
 
@@ -173,6 +183,6 @@ def replay(request: Request, delivery_id: int = Path(ge=1, le=2**53), csrf_token
         raise PermissionDenied(f"{user.name} is not an administrator; only administrators replay deliveries",
                                details={"required": ["admin"]})
     ctx = web_state(request).ctx
-    out = deliveries.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=user.name,
-                                      drain=ctx.inline_drain)
+    out = delivery_service.replay_and_drain(uow_factory=ctx.uow, delivery_id=delivery_id, actor=user.name,
+                                            drain=ctx.inline_drain)
     return RedirectResponse(f"/deliveries?state={out['state']}&replayed={delivery_id}", status_code=303)
