@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from signoff.adapters.filesystems import filesystem, is_local
 from signoff.errors import ArtifactMismatch, InvalidInput, NotFound
 
 PREFIX = "sha256:"
@@ -38,22 +39,6 @@ class StoredArtifact:
 
     def to_dict(self) -> dict[str, Any]:
         return {"uri": self.uri, "digest": self.digest, "kind": self.kind, "size": self.size}
-
-
-def filesystem(uri: str) -> tuple[Any, str]:
-    """The fsspec filesystem and path for a local path or URL; a missing driver is InvalidInput."""
-    import fsspec
-
-    try:
-        return fsspec.core.url_to_fs(uri)  # type: ignore[no-any-return]
-    except (ImportError, ValueError) as exc:
-        raise InvalidInput(f"cannot open {uri!r}: {exc}", details={"uri": uri}) from None
-
-
-def _is_local(fs: Any) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(fs, LocalFileSystem)
 
 
 def _hash_stream(stream: Any, sink: Any = None) -> tuple[str, int]:
@@ -176,7 +161,7 @@ def fetch(uri: str, expected: str | None, *, cache_dir: str | Path, label: str =
             details={"uri": uri, "expected_digest": None, "digest": None},
         )
     fs, path = filesystem(uri)
-    if _is_local(fs):
+    if is_local(fs):
         local = Path(path)
     else:
         hexdigest = expected.removeprefix(PREFIX)

@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from signoff.adapters.filesystems import filesystem
 from signoff.errors import InvalidInput
 
 FLAVORS = ("sklearn", "onnx", "mlflow")
@@ -26,8 +27,6 @@ _PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle", ".sav"}
 
 def detect(path: str | Path) -> str:
     """The flavor of an artifact (local path or fsspec URL); raises InvalidInput when it cannot tell."""
-    from signoff.adapters.artifacts import filesystem
-
     fs, p = filesystem(str(path))
     name = posixpath.basename(p.rstrip("/"))
     if fs.isdir(p):

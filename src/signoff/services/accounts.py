@@ -28,6 +28,12 @@ def _check_name(name: str, what: str) -> None:
         raise InvalidInput(f"invalid {what} name {name!r}: use a-z 0-9 . _ -", details={"field": what})
 
 
+def end_access(uow: UnitOfWork, row: UserRecord) -> dict[str, int]:
+    """Revoke the user's tokens and end their web sessions inside the caller's transaction."""
+    return {"tokens_revoked": uow.users.revoke_tokens(row, uow.clock.now()),
+            "sessions_ended": uow.users.end_sessions(row)}
+
+
 def record_change(uow: UnitOfWork, *, actor: str, action: str, event_type: str, name: str,
                   before: Any = None, after: Any = None) -> None:
     """The audit entry and the event of one change to user `name` (written by the same commit)."""
@@ -149,8 +155,6 @@ def sync_config_users(
                 record_change(uow, actor=CONFIG_ACTOR, action="user.groups_changed",
                               event_type=people.USER_GROUPS_CHANGED, name=name, before=before, after=groups)
         if retire:
-            from signoff.services.people import end_access
-
             for row in uow.users.of_source("config"):
                 if row.name in users or row.disabled or row.deleted_at is not None:
                     continue

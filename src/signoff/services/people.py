@@ -12,17 +12,10 @@ from typing import Any
 
 from signoff.domain import people
 from signoff.errors import InvalidInput
-from signoff.services.accounts import live_user, record_change
+from signoff.services.accounts import end_access, live_user, record_change
 from signoff.services.identity import LOCAL_SOURCES
 from signoff.services.ports import UnitOfWork
-from signoff.services.records import UserRecord
 from signoff.services.representations import user_to_dict
-
-
-def end_access(uow: UnitOfWork, row: UserRecord) -> dict[str, int]:
-    """Revoke the user's tokens and end their web sessions inside the caller's transaction."""
-    return {"tokens_revoked": uow.users.revoke_tokens(row, uow.clock.now()),
-            "sessions_ended": uow.users.end_sessions(row)}
 
 
 def _not_yourself(name: str, actor: str, what: str) -> None:
