@@ -23,6 +23,7 @@ from signoff.config import new_secret_key
 from databases import Database
 from tests.fixtures.postgres import die_with_parent
 from events import stop_worker
+from quick import WRK_SECONDS
 
 CLI = [sys.executable, "-m", "signoff.entrypoints.cli"]
 CONFIG = """
@@ -231,7 +232,7 @@ def _group_commit(server: Server) -> dict[str, float | None]:
     return found
 
 
-def run_http_bench(database: Database | None = None, seconds: int = 5, search_versions: int = 0,
+def run_http_bench(database: Database | None = None, seconds: int = WRK_SECONDS, search_versions: int = 0,
                    deferred_events: bool = True) -> dict[str, Any]:
     """With `search_versions`, also GET a page of SEARCH_PAGE versions of a model that has that many.
     `register_c8` is measured on the production topology (register_by_workers); `deferred_events`
