@@ -79,15 +79,17 @@ soak: $(TEST_STAMP)
 # Benchmarks print JSON, one key per database: SQLite, then a PostgreSQL server the run starts
 # from the Debian binaries (or SIGNOFF_BENCH_POSTGRES_URL). DB=sqlite or DB=postgres runs one.
 DB ?= all
+# QUICK=1: a short run (2 s loads, fewer seeded rows) to check that every figure arrives (bench/quick.py).
+QUICK ?=
 
 bench: $(TEST_STAMP) $(MLFLOW_STAMP)  # the aws suite drives boto3 against moto (test extras)
 	@$(BIN)/python -m compileall -q src/signoff  # start-up is measured as installed (see $(STAMP))
-	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/run.py
+	@SIGNOFF_BENCH_DB=$(DB) SIGNOFF_BENCH_QUICK=$(QUICK) $(BIN)/python bench/run.py
 
 # The HTTP workloads against signoff and an MLflow server (installed on demand under .bench/).
 bench-compare: $(STAMP)
 	@$(BIN)/python -m compileall -q src/signoff
-	@SIGNOFF_BENCH_DB=$(DB) $(BIN)/python bench/compare_mlflow.py
+	@SIGNOFF_BENCH_DB=$(DB) SIGNOFF_BENCH_QUICK=$(QUICK) $(BIN)/python bench/compare_mlflow.py
 
 # The capacity estimate's registry on PostgreSQL: 1,000,000 versions over 10,000 models, bulk-seeded;
 # resolve, register, pages, `audit verify`, database size (bench/scale_million.py). Not in `make

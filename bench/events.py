@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from databases import Database
+from quick import pick
 
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
@@ -35,7 +36,7 @@ from signoff.entrypoints.worker import Worker
 from signoff.services import rules
 
 LATENCY_EVENTS = 200
-THROUGHPUT_EVENTS = 3000
+THROUGHPUT_EVENTS = pick(3000, 500)
 
 
 class Receiver:

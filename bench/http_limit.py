@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from http_api import _free_port, _wrk
+from quick import WRK_SECONDS
 
 BODY = {"name": "churn", "env": "dev", "version": 1, "artifact_uri": "s3://bench/churn-1.pkl"}
 APP = f"""
@@ -36,7 +37,7 @@ app = Starlette(routes=[Route("/constant", constant)])
 """
 
 
-def run_limit_bench(seconds: int = 5) -> dict[str, Any]:
+def run_limit_bench(seconds: int = WRK_SECONDS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="signoff-bench-limit-") as tmp:
         home = Path(tmp)
         (home / "limit_app.py").write_text(APP)

@@ -24,6 +24,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from quick import pick
 
 FEATURES = [f"x{i}" for i in range(20)]
 
@@ -44,7 +45,7 @@ def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(samples)
 
 
-def run_inference_bench(rows: int = 1_000_000, small: int = 1_000, repeats: int = 3) -> dict[str, Any]:
+def run_inference_bench(rows: int = pick(1_000_000, 100_000), small: int = 1_000, repeats: int = 3) -> dict[str, Any]:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 

@@ -6,6 +6,14 @@ bench/databases.py), each under its own key: {"sqlite": {...}, "postgresql": {..
 inference suite does not touch the database much and runs once, on SQLite. Arguments name the
 suites to run (`python bench/run.py http scale`). JSON on stdout, progress on stderr; a suite
 that fails is reported under its key with the error, and the exit status is 1.
+
+`ops_targets` judges the performance targets on the run (bench/targets.py): the `http` suite
+(signoff, with a model of 10,000 versions to search) against the `limit` suite (bare Starlette)
+and the `mlflow_peer` suite (`mlflow server --workers 1` on the same database, bench/compare_mlflow.py),
+and the `ops` suite's /metrics scrape; a target whose suite did not run is listed as missing.
+`SIGNOFF_BENCH_QUICK=1` (`make bench QUICK=1`) is a short run for checking the plumbing
+(bench/quick.py), e.g. `SIGNOFF_BENCH_QUICK=1 SIGNOFF_BENCH_DB=sqlite python bench/run.py
+http mlflow_peer ops signing matcher limit`.
 """
 
 from __future__ import annotations
@@ -23,11 +31,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from databases import Database, Unavailable, open_database, selected
+from quick import QUICK
+from targets import summarize
 from tests.fixtures.postgres import Terminated, raise_if_terminated, stop_on_signals
 
 DATABASE_SUITES = [
     ("embedded", "embedded", "run_embedded_bench"),
-    ("http", "http_api", "run_http_bench"),  # not `http`: that would shadow the standard library
+    ("http", "compare_mlflow", "run_signoff_bench"),  # bench/http_api.py, plus the search MLflow is compared on
     ("events", "events", "run_event_bench"),
     ("scale", "scale", "run_scale_bench"),
     ("signing", "signing", "run_signing_bench"),  # signatures, attestations: µs each, approvals/s on vs off
@@ -40,6 +50,7 @@ SHARED_SUITES = [("inference", "inference", "run_inference_bench"), ("matcher", 
 SHARED_SUITES.append(("aws", "aws", "run_aws_bench"))  # boto3 get_parameter: signoff vs moto server
 DATABASE_SUITES.append(("ops", "ops", "run_ops_bench"))  # /metrics at millions of deliveries, prune
 SHARED_SUITES.append(("limit", "http_limit", "run_limit_bench"))  # bare Starlette: the HTTP limit
+DATABASE_SUITES.append(("mlflow_peer", "compare_mlflow", "run_mlflow_bench"))  # MLflow's server, same workloads
 
 
 def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
@@ -60,7 +71,8 @@ def _run(key: str, module: str, func: str, *args: Database) -> dict[str, Any]:
 def main() -> None:
     only = set(sys.argv[1:])
     out: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                       "load_average_1m_at_start": round(os.getloadavg()[0], 2)}}
+                                       "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+                                       "quick": QUICK}}
     suites = [s for s in DATABASE_SUITES if not only or s[0] in only]
     for kind in selected() if suites else []:
         try:
@@ -74,7 +86,7 @@ def main() -> None:
         if not only or key in only:
             out[key] = _run(key, module, func)
     out["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
-    out["ops_targets"] = importlib.import_module("ops").summarize(out)
+    out["ops_targets"] = summarize(out)
     print(json.dumps(out, indent=2))
     failed = [k for k, v in out.items() if isinstance(v, dict) and ("error" in v or any(
         isinstance(s, dict) and "error" in s for s in v.values()))]

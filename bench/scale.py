@@ -35,6 +35,7 @@ from typing import Any
 from databases import Database
 from events import Receiver, _publish, _settings, stop_worker
 from http_api import Server, _header_script, _wrk
+from quick import pick
 from seed import seed_versions, settle
 
 from signoff.adapters.db.engine import build_engine
@@ -45,8 +46,8 @@ from signoff.sdk._embedded import EmbeddedClient
 from signoff.services import rules
 
 SMALL = (1, 100)  # models, versions each
-LARGE = (1_000, 100)
-ROUNDS, SECONDS = 3, 3
+LARGE = pick((1_000, 100), (100, 100))
+ROUNDS, SECONDS = pick(3, 1), pick(3, 2)
 WORKERS, BACKLOG = (1, 2, 4), 2_000
 FLAT = 1.5
 

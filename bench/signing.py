@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from databases import Database
+from quick import pick
 
 from signoff.adapters.keys import load_keyring
 from signoff.bootstrap import bootstrap
@@ -73,7 +74,7 @@ def _revocations(count: int) -> dict[str, Any]:
     return {"type": REVOCATION_LIST_TYPE, "issued_at": "2026-11-25T12:00:00Z", "count": count, "revocations": entries}
 
 
-def micro_figures(home: Path, n: int = 2000) -> dict[str, Any]:
+def micro_figures(home: Path, n: int = pick(2000, 300)) -> dict[str, Any]:
     ring = load_keyring(key=None, key_file=None, home=home, now=T0, say=lambda _: None)
     keys = ring.public_keys()
     record_body = canonical_json(_record()).encode()
@@ -120,7 +121,7 @@ def _approvals_per_s(database: Database, home: Path, label: str, *, signing: boo
         ctx.close()
 
 
-def run_signing_bench(database: Database | None = None, approvals_n: int = 200) -> dict[str, Any]:
+def run_signing_bench(database: Database | None = None, approvals_n: int = pick(200, 50)) -> dict[str, Any]:
     database = database or Database("sqlite")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
