@@ -2,7 +2,8 @@
 
 axe-core is vendored under tests/assets/axe-core (see its README) and injected into each page;
 the pages' CSP forbids injected scripts, so these contexts bypass CSP (nothing else changes).
-Screenshots of each page go to `test-output/a11y-*.png`.
+Screenshots of each page go to `test-output/a11y-*.png` (light and dark) and
+`test-output/screen-{1280,390}-*.png` (desktop and phone width).
 """
 
 from __future__ import annotations
@@ -92,6 +93,38 @@ class TestAxe:
                 found[name] = serious(page.evaluate(RUN_AXE))
                 shot(page, f"a11y-{scheme}-{name}.png")
             assert {k: v for k, v in found.items() if v} == {}
+        finally:
+            context.close()
+            stack.close()
+            stack.server.stop()
+            stack.ctx.close()
+
+
+class TestEveryPageOnTwoScreens:
+    @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["1280", "390"])
+    def test_every_page_fits_the_screen_and_is_saved_as_a_picture(
+        self, tmp_path: Path, smtp_server: Any, clock: Any, chromium: Any, viewport: dict[str, int],  # noqa: F811
+    ) -> None:
+        """Every page of the tour at desktop and phone width: none scrolls sideways (wide tables
+        scroll inside their own box), and `test-output/screen-<width>-<page>.png` is there to look at."""
+        stack = build_stack(tmp_path, smtp_server, clock, events={"max_attempts": 1})
+        context = chromium.new_context(viewport=viewport)
+        try:
+            pages = build_tour(stack)
+            page = context.new_page()
+            page.goto(f"{stack.url}/signin")
+            shot(page, f"screen-{viewport['width']}-signin.png")
+            sign_in_through_the_form(page, "root")
+            page.wait_for_url("**/queue")
+            too_wide = {}
+            for name, path in pages.items():
+                response = page.goto(stack.url + path)
+                assert response is not None and response.status < 500, (name, path)
+                shot(page, f"screen-{viewport['width']}-{name}.png")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                if width > viewport["width"]:
+                    too_wide[name] = width
+            assert too_wide == {}, f"pages wider than {viewport['width']} px: {too_wide}"
         finally:
             context.close()
             stack.close()
