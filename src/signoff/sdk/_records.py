@@ -32,11 +32,17 @@ class Record(dict[str, Any]):
 
 
 def record(value: Any) -> Any:
+    """JSON-shaped data with every object, however deep, a Record."""
     if isinstance(value, dict):
-        return Record({k: record(v) for k, v in value.items()})
+        return record_of(value)
     if isinstance(value, list):
         return [record(v) for v in value]
     return value
+
+
+def record_of(value: Mapping[str, Any]) -> Record:
+    """A JSON object (a response body, a service's document) as a Record."""
+    return Record({k: record(v) for k, v in value.items()})
 
 
 def plain(value: Any) -> Any:

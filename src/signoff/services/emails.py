@@ -44,7 +44,8 @@ class MailComposer:
                 subject: str | None = None) -> tuple[list[MailMessage], str | None]:
         """The messages for `to`, or ([], why) when there is nothing to send any more."""
         etype = str(event.get("type"))
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        raw = event.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         headers = {"Signoff-Idempotency-Key": key, "Signoff-Event": etype}
         if etype in REQUEST_TYPES and isinstance(data.get("request_id"), int):
             return self._request_mails(event, data, key, to, subject, headers)
@@ -140,7 +141,7 @@ class MailComposer:
             ctx.update(digest=snapshot.get("digest"), digest_required=snapshot.get("digest_required"),
                        auto_blocked=None,
                        evidence_label=source_label((snapshot.get("candidate") or {}).get("metrics_source")),
-                       live_label=source_label(live.get("metrics_source")) if ctx["compared_live"] else None)
+                       live_label=source_label(live.get("metrics_source")) if live and ctx["compared_live"] else None)
         try:
             request = approvals.get_request(uow=self.uow_factory(), workflow=self.workflow,
                                             request_id=data["request_id"])

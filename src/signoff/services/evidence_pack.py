@@ -64,7 +64,8 @@ def drift_by_report(entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     p-value, the thresholds in force then), by report id."""
     out = {}
     for e in entries:
-        after = e.get("after") if isinstance(e.get("after"), dict) else {}
+        raw = e.get("after")
+        after: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if e.get("action") == "inference.reported" and isinstance(after.get("drift"), dict):
             out[int(after["id"])] = {"report_id": after["id"], "env": after.get("env"), **after["drift"]}
     return out
