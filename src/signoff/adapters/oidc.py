@@ -192,7 +192,8 @@ class OidcProvider:
 
     def _keys(self, *, refresh: bool = False) -> KeySet:
         if self._jwks is None or refresh:
-            self._jwks = KeySet.import_key_set(self._get_json(self.metadata()["jwks_uri"]))  # type: ignore[arg-type]
+            document = self._get_json(self.metadata()["jwks_uri"])
+            self._jwks = KeySet.import_key_set({"keys": document["keys"]})  # the set's only member
         return self._jwks
 
     def _get_json(self, url: str, **kwargs: Any) -> dict[str, Any]:
