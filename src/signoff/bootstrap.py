@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from signoff.adapters.db.group_commit import GroupCommit
     from signoff.domain.models import ModelVersion
     from signoff.services.dispatch import Dispatcher
+    from signoff.services.mlflow_bridge import Bridge
     from signoff.services.retention import RetentionPolicy
 
 log = logging.getLogger("signoff.events")
@@ -277,7 +278,7 @@ def _default_rules(settings: Settings) -> list[dict[str, Any]] | None:
     return DEFAULT_RULES + MLFLOW_RULES
 
 
-def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Any:
+def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Bridge:
     """The MLflow bridge over `[mlflow]`; raises InvalidInput when it is not configured."""
     from signoff.adapters.mlflow_rest import MlflowRest
     from signoff.errors import InvalidInput
