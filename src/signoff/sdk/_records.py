@@ -93,7 +93,7 @@ class Result(BaseModel):
     def __len__(self) -> int:
         return len(self._as_dict())
 
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]  # keys, not pydantic's (name, value) pairs
         # A mapping's iteration (keys), as the dicts these results replace.
         return iter(self._as_dict())
 
@@ -102,7 +102,7 @@ class Result(BaseModel):
             return bool(plain(self) == plain(other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # compared by value and mutable, as the dicts were
 
 
 # --- models and versions ----------------------------------------------------------------
