@@ -69,9 +69,10 @@ class MailComposer:
 
     def _request_mails(self, event: dict[str, Any], data: dict[str, Any], key: str, to: list[str],
                        subject: str | None, headers: dict[str, str]) -> tuple[list[MailMessage], str | None]:
+        request_id: int = data["request_id"]  # an int: compose checked it
         uow = self.uow_factory()
         try:
-            request = approvals.get_request(uow=uow, workflow=self.workflow, request_id=data["request_id"])
+            request = approvals.get_request(uow=uow, workflow=self.workflow, request_id=request_id)
         except Exception as exc:  # noqa: BLE001 - a vanished request is nothing to mail about
             return [], f"request {data['request_id']} cannot be read: {exc}"
         if request.state.value != "open":
@@ -120,7 +121,7 @@ class MailComposer:
         out = []
         for address in to:
             ctx = {**base, **self._common(data, why, text_subject), "recipient": address,
-                   "review_url": self.links.url(request.id, address, expires), "link_expires_at": expires}
+                   "review_url": self.links.url(request_id, address, expires), "link_expires_at": expires}
             text, html = self.templates.render(name, ctx)
             out.append(MailMessage(to=[address], subject=text_subject, text=text, html=html,
                                    message_id=message_id(key, self.sender, address), headers=headers))

@@ -48,7 +48,8 @@ def bearer_authenticator(request: Request) -> Principal | None:
 
 
 def authenticate(request: Request) -> Principal | None:
-    for authenticator in request.app.state.authenticators:
+    authenticators: list[Authenticator] = request.app.state.authenticators  # set by create_app
+    for authenticator in authenticators:
         principal = authenticator(request)
         if principal is not None:
             return principal
