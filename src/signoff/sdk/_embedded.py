@@ -209,16 +209,16 @@ class EmbeddedClient(BaseClient):
 
     def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
         return record_of(lifecycle.rollback(**self._kw(), model=model, env=env, actor=self.actor, to_version=to_version,
-                                         reason=reason))
+                                            reason=reason))
 
     def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
         return record_of(lifecycle.revoke(**self._kw(), model=model, version=version, env=env, actor=self.actor,
-                                       reason=reason, only_env=only_env))
+                                          reason=reason, only_env=only_env))
 
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
         return record_of(lifecycle.break_glass(**self._kw(), model=model, version=version, env=env, actor=self.actor,
-                                            justification=justification,
-                                            emergency_group=self.ctx.settings.emergency_group))
+                                               justification=justification,
+                                               emergency_group=self.ctx.settings.emergency_group))
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,
@@ -259,7 +259,7 @@ class EmbeddedClient(BaseClient):
         from signoff.services import evidence_pack as evidence
 
         return record_of(evidence.build_pack(uow_factory=self.ctx.uow, workflow=self.ctx.workflow, keys=self.ctx.keys,
-                                          model=model, version=version, actor=self.actor))
+                                             model=model, version=version, actor=self.actor))
 
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         return [record_of(a) for a in
