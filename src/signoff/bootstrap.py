@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from signoff.adapters.db.group_commit import GroupCommit
     from signoff.domain.models import ModelVersion
     from signoff.services.dispatch import Dispatcher
+    from signoff.services.mlflow_bridge import Bridge
     from signoff.services.retention import RetentionPolicy
 
 log = logging.getLogger("signoff.events")
@@ -111,12 +112,10 @@ class Context:
 def workflow_from(settings: Settings) -> Workflow:
     envs = settings.environments
     policies = envs.policies()
-    raw = {k: v.model_dump() for k, v in policies.items()}
     if settings.signing.part11:  # every environment signs unless its policy says otherwise
-        for env in envs.order:
-            if raw[env]["signature"] is None:
-                raw[env]["signature"] = "reauth"
-    return build_workflow(list(envs.order), raw)
+        policies = {env: p.model_copy(update={"signature": "reauth"}) if p.signature is None else p
+                    for env, p in policies.items()}
+    return build_workflow(list(envs.order), policies)
 
 
 def bootstrap(
@@ -256,11 +255,16 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
         bridge = mlflow_bridge(ctx, plain=True)
         runners["mlflow"] = MlflowRunner(bridge)
         closers.append(bridge.rest.close)
+
+    def close_runners() -> None:
+        for close in closers:
+            close()
+
     return Dispatcher(
         uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock, runners=runners,
         retry=RetryPolicy(s.events.max_attempts, s.events.backoff_base, s.events.backoff_cap),
         lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
-        timeout_cap=s.events.inline_timeout if inline else None, on_close=lambda: [c() for c in closers],
+        timeout_cap=s.events.inline_timeout if inline else None, on_close=close_runners,
     )
 
 
@@ -274,7 +278,7 @@ def _default_rules(settings: Settings) -> list[dict[str, Any]] | None:
     return DEFAULT_RULES + MLFLOW_RULES
 
 
-def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Any:
+def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Bridge:
     """The MLflow bridge over `[mlflow]`; raises InvalidInput when it is not configured."""
     from signoff.adapters.mlflow_rest import MlflowRest
     from signoff.errors import InvalidInput

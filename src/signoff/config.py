@@ -300,10 +300,17 @@ class OidcSettings(_Strict):
     ca_file: str | None = None
 
 
+IdentityProvider = Literal["local", "ldap", "oidc"]
+
+
+def _local_accounts_only() -> list[IdentityProvider]:
+    return ["local"]
+
+
 class AuthSettings(_Strict):
     """`[auth]`: which identity providers sign people in, in the order they are asked."""
 
-    providers: list[Literal["local", "ldap", "oidc"]] = Field(default_factory=lambda: ["local"])
+    providers: list[IdentityProvider] = Field(default_factory=_local_accounts_only)
     membership_ttl: str = "5m"  # directory groups are re-checked at decision time after this long
     session_ttl: str = "12h"  # lifetime of the token `POST /api/v1/sessions` hands out
     session_scopes: list[str] = Field(default_factory=lambda: ["resolve", "report", "decide"])

@@ -59,6 +59,8 @@ class SignoffError(Exception):
     code = "error"
     status: ClassVar[int] = 500
     exit_code: ClassVar[int] = 1
+    # Only on an error the HTTP client rebuilt from a response: the status the server answered.
+    status_code: int
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

@@ -13,7 +13,8 @@ def filesystem(uri: str) -> tuple[Any, str]:
     import fsspec
 
     try:
-        return fsspec.core.url_to_fs(uri)  # type: ignore[no-any-return]
+        found: tuple[Any, str] = fsspec.core.url_to_fs(uri)  # fsspec ships no types
+        return found
     except (ImportError, ValueError) as exc:
         raise InvalidInput(f"cannot open {uri!r}: {exc}", details={"uri": uri}) from None
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 import posixpath
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signoff.adapters.filesystems import filesystem
 from signoff.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 FLAVORS = ("sklearn", "onnx", "mlflow")
 _PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle", ".sav"}
@@ -121,7 +124,7 @@ class OnnxModel:
 
         if len(self.inputs) == 1:
             spec = self.inputs[0]
-            dtype = np.float64 if "double" in spec.type else np.int64 if "int64" in spec.type else np.float32
+            dtype: DTypeLike = np.float64 if "double" in spec.type else np.int64 if "int64" in spec.type else np.float32
             return {spec.name: frame.to_numpy(dtype=dtype)}
         feed = {}
         for spec in self.inputs:

@@ -8,10 +8,11 @@ from typing import Any
 
 def when(value: Any) -> str:
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
     return "" if value is None else str(value)

@@ -76,13 +76,13 @@ def build_directory(ctx: Any) -> Directory:
 
 def directory_for(ctx: Any) -> Directory:
     """The Context's Directory, built once."""
-    found = ctx.extras.get(_KEY)
+    found: Directory | None = ctx.extras.get(_KEY)
     if found is None:
         with _lock:
             found = ctx.extras.get(_KEY)
             if found is None:
                 found = ctx.extras[_KEY] = build_directory(ctx)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def decision_groups(ctx: Any, user: str) -> set[str] | None:

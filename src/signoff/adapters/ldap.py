@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 with warnings.catch_warnings():
     # ldap3 2.9 touches pyasn1's deprecated tagMap/typeMap at import time.
@@ -46,6 +46,7 @@ __all__ = ["IN_CHAIN", "DirectoryEntry", "LdapDirectory", "in_chain_filter", "me
            "user_filter"]
 
 log = logging.getLogger("signoff.ldap")
+T = TypeVar("T")
 
 INVALID_CREDENTIALS = 49
 SIZE_LIMIT_EXCEEDED = 4
@@ -108,7 +109,7 @@ class LdapDirectory:
             return None
         with self._bound_as(found["dn"], password):
             pass
-        return self._with_service(lambda conn: self._with_groups(conn, found))  # type: ignore[no-any-return]
+        return self._with_service(lambda conn: self._with_groups(conn, found))
 
     def lookup(self, name: str) -> DirectoryEntry | None:
         """The entry whose name attribute is `name`, with groups, via the service account; raises ServiceUnavailable."""
@@ -118,7 +119,7 @@ class LdapDirectory:
             found = self._find(conn, self.name_attribute, name)
             return None if found is None else self._with_groups(conn, found)
 
-        return self._with_service(op)  # type: ignore[no-any-return]
+        return self._with_service(op)
 
     def close(self) -> None:
         while True:
@@ -181,7 +182,7 @@ class LdapDirectory:
         finally:
             _discard(conn)
 
-    def _with_service(self, op: Callable[[ldap3.Connection], Any]) -> Any:
+    def _with_service(self, op: Callable[[ldap3.Connection], T]) -> T:
         """Run `op` on a pooled service-account connection; a broken one is closed, never pooled again."""
         for attempt in range(2):
             reused, conn = self._take()
@@ -220,7 +221,7 @@ class LdapDirectory:
     # ------------------------------------------------------------------ searches
 
     def _search(self, conn: ldap3.Connection, base: str, flt: str, attributes: list[str], *,
-                scope: str = ldap3.SUBTREE, size_limit: int = 0) -> list[dict[str, Any]]:
+                scope: Literal["BASE", "LEVEL", "SUBTREE"] = ldap3.SUBTREE, size_limit: int = 0) -> list[dict[str, Any]]:
         """Entries (dn + attributes), following paged results; raises _Stale, ServiceUnavailable."""
         entries: list[dict[str, Any]] = []
         cookie: Any = None
@@ -311,7 +312,7 @@ class LdapDirectory:
         return set(seen)
 
 
-class _Tls(ldap3.Tls):  # type: ignore[misc]
+class _Tls(ldap3.Tls):
     """ldap3's TLS with certificate and host name checks done by Python's `ssl` itself.
 
     ldap3 2.9 turns `check_hostname` off and calls `ssl.match_hostname` afterwards, which is

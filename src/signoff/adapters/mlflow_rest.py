@@ -161,7 +161,8 @@ class MlflowRest:
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         try:
-            return self._call("GET", "/runs/get", {"run_id": run_id})["run"]  # type: ignore[no-any-return]
+            found: dict[str, Any] = self._call("GET", "/runs/get", {"run_id": run_id})["run"]  # a Run object
+            return found
         except NotFound:
             return None  # deleted or never logged here (a version may name a foreign run)
 

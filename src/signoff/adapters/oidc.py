@@ -192,7 +192,8 @@ class OidcProvider:
 
     def _keys(self, *, refresh: bool = False) -> KeySet:
         if self._jwks is None or refresh:
-            self._jwks = KeySet.import_key_set(self._get_json(self.metadata()["jwks_uri"]))  # type: ignore[arg-type]
+            document = self._get_json(self.metadata()["jwks_uri"])
+            self._jwks = KeySet.import_key_set({"keys": document["keys"]})  # the set's only member
         return self._jwks
 
     def _get_json(self, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -209,11 +210,13 @@ class OidcProvider:
 
     def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         secret = self.settings.client_secret
-        auth = (self.settings.client_id, secret.get_secret_value()) if secret else None
+        auth = httpx.BasicAuth(self.settings.client_id, secret.get_secret_value()) if secret else None
         if auth is None:
             form = {**form, "client_id": self.settings.client_id}  # a public client (PKCE only)
         try:
-            response = self._http.post(self.metadata()["token_endpoint"], data=form, auth=auth)
+            # The client itself carries no credentials: its default is none.
+            response = self._http.post(self.metadata()["token_endpoint"], data=form,
+                                       auth=auth or httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise self._down(exc) from None
         if response.status_code >= 500:

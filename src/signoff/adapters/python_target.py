@@ -23,10 +23,10 @@ from signoff.errors import DeliveryFailed
 def resolve(reference: str) -> Callable[[dict[str, Any]], Any]:
     """The function named by `package.module:function`; raises ImportError, AttributeError, TypeError."""
     module_name, _, attr = reference.partition(":")
-    function = getattr(importlib.import_module(module_name), attr)
+    function: object = getattr(importlib.import_module(module_name), attr)
     if not callable(function):
         raise TypeError(f"{reference} is not callable")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def _jsonable(value: Any) -> Any:

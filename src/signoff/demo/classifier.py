@@ -27,7 +27,8 @@ def split() -> tuple[Any, Any, Any, Any]:
     from sklearn.model_selection import train_test_split
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    return train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)  # type: ignore[no-any-return]
+    X_train, X_hold, y_train, y_hold = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
+    return X_train, X_hold, y_train, y_hold
 
 
 def shifted_features(columns: Any) -> list[str]:

@@ -35,7 +35,7 @@ class StoredMail:
 
 
 def parse_mail(mail_id: str, raw: bytes) -> StoredMail:
-    msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[assignment]
+    msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)
     text_part = msg.get_body(preferencelist=("plain",))
     html_part = msg.get_body(preferencelist=("html",))
     text = text_part.get_content() if text_part is not None else ""

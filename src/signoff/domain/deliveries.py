@@ -68,7 +68,7 @@ class RetryPolicy:
     rand: Callable[[], float] = field(default=random.random, compare=False, repr=False)
 
     def delay(self, attempt: int) -> float:
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        ceiling: float = min(self.cap, self.base * 2 ** max(0, attempt - 1))
         # Half fixed, half random: spreads a burst of failures without ever retrying at once.
         return ceiling / 2 + self.rand() * ceiling / 2
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 PROFILE_FORMAT = 1
 BINS = 10
@@ -96,7 +97,7 @@ def profile_columns(
     return {"format": PROFILE_FORMAT, "rows": rows, "features": features}
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+def psi(expected: ArrayLike, actual: ArrayLike) -> float:
     """Population Stability Index between two distributions over the same bins."""
     e = np.clip(np.asarray(expected, dtype=float), _EPS, None)
     a = np.clip(np.asarray(actual, dtype=float), _EPS, None)

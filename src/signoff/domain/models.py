@@ -74,7 +74,7 @@ def board_states(stages: dict[str, Stage], open_envs: set[str] | list[str]) -> d
     return out
 
 
-def check_model_name(name: str) -> str:
+def check_model_name(name: object) -> str:
     if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise InvalidInput(
             f"invalid model name {name!r}: use 1-128 of a-z 0-9 . _ - starting with a letter or digit",

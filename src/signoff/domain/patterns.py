@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeGuard
 
 from signoff.errors import PatternInvalid
 
@@ -101,7 +101,7 @@ class CompiledPattern:
 # --- matching ---------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float | Decimal]:
     # bool is an int to Python, but true is not 1 to EventBridge.
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
@@ -331,7 +331,7 @@ def _single_operator(obj: dict[Any, Any], path: str, allowed: Collection[str]) -
 
 
 def _number(value: object, path: str) -> Any:
-    if not _is_number(value) or not math.isfinite(value):  # type: ignore[arg-type]
+    if not _is_number(value) or not math.isfinite(value):
         _fail(path, f"must be a finite number, not {value!r}")
     return value
 
@@ -428,7 +428,7 @@ def _complexity(tokens: list[str | None]) -> int:
     while frontier:
         states = frontier.pop()
         # Only the characters some live state expects can move it differently from `other`.
-        for char in {tokens[k] for k in states if k < size and tokens[k] is not None} | {other}:
+        for char in {t for k in states if k < size and (t := tokens[k]) is not None} | {other}:
             nxt = step(states, char)
             if not nxt or nxt in seen:
                 continue

@@ -7,9 +7,10 @@ so a bad policy is refused before any request is opened.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from signoff.domain.gates import Gate, parse_gate
 from signoff.domain.timespec import FreezeWindow, parse_duration, parse_freeze_window
@@ -92,41 +93,78 @@ class Workflow:
         return self.policies.get(self.check_env(env)) or Policy(env=env)
 
 
-def build_workflow(order: list[str], raw: dict[str, dict[str, object]]) -> Workflow:
-    """Turn validated config dicts into a Workflow; a bad gate or duration names its key.
+class PolicyConfig(Protocol):
+    """One environment's validated policy as configured (config.PolicySettings has this shape)."""
 
-    Each environment's dict is complete: the defaults are the settings' (config.PolicySettings,
+    @property
+    def approvers(self) -> Sequence[str]: ...
+    @property
+    def required_approvals(self) -> int: ...
+    @property
+    def quorum(self) -> Literal["any", "each-group"]: ...
+    @property
+    def registrant_may_approve(self) -> bool: ...
+    @property
+    def distinct_from_previous_stage(self) -> bool | None: ...
+    @property
+    def gates(self) -> Sequence[str]: ...
+    @property
+    def min_soak(self) -> str | None: ...
+    @property
+    def freeze(self) -> Sequence[str]: ...
+    @property
+    def request_expiry(self) -> str | None: ...
+    @property
+    def remind_every(self) -> str | None: ...
+    @property
+    def auto_approve(self) -> bool: ...
+    @property
+    def require_digest(self) -> bool: ...
+    @property
+    def drift_psi_threshold(self) -> float: ...
+    @property
+    def drift_ks_pvalue(self) -> float: ...
+    @property
+    def signature(self) -> str | None: ...
+    @property
+    def meanings(self) -> Sequence[str]: ...
+
+
+def build_workflow(order: list[str], configs: Mapping[str, PolicyConfig]) -> Workflow:
+    """Turn validated policy settings into a Workflow; a bad gate or duration names its key.
+
+    Each environment's settings are complete: the defaults are the settings' (config.PolicySettings,
     and `EnvironmentsSettings.policies` for those that depend on the order), nowhere else."""
     policies: dict[str, Policy] = {}
     for env in order:
-        cfg = raw[env]
+        cfg = configs[env]
         key = f"environments.{env}"
         try:
-            gates = tuple(parse_gate(str(g)) for g in cfg["gates"] or [])  # type: ignore[attr-defined]
-            freeze = tuple(parse_freeze_window(str(w)) for w in cfg["freeze"] or [])  # type: ignore[attr-defined]
-            min_soak = _duration(cfg["min_soak"])
-            expiry = _duration(cfg["request_expiry"])
-            remind = _duration(cfg["remind_every"])
+            gates = tuple(parse_gate(str(g)) for g in cfg.gates or [])
+            freeze = tuple(parse_freeze_window(str(w)) for w in cfg.freeze or [])
+            min_soak = _duration(cfg.min_soak)
+            expiry = _duration(cfg.request_expiry)
+            remind = _duration(cfg.remind_every)
         except InvalidInput as exc:
             raise InvalidInput(f"config key {key}: {exc.message}", details={"key": key}) from None
         policies[env] = Policy(
             env=env,
-            approvers=tuple(cfg["approvers"]),  # type: ignore[call-overload]
-            required_approvals=int(cfg["required_approvals"]),  # type: ignore[call-overload]
-            quorum=cfg["quorum"],  # type: ignore[arg-type]
-            registrant_may_approve=bool(cfg["registrant_may_approve"]),
-            distinct_from_previous_stage=bool(cfg["distinct_from_previous_stage"]),
+            approvers=tuple(cfg.approvers),
+            required_approvals=int(cfg.required_approvals),
+            quorum=cfg.quorum,
+            registrant_may_approve=bool(cfg.registrant_may_approve),
+            distinct_from_previous_stage=bool(cfg.distinct_from_previous_stage),
             gates=gates,
             min_soak=min_soak,
             freeze=freeze,
             request_expiry=expiry,
             remind_every=remind,
-            auto_approve=bool(cfg["auto_approve"]),
-            require_digest=bool(cfg["require_digest"]),
-            drift_psi_threshold=float(cfg["drift_psi_threshold"]),  # type: ignore[arg-type]
-            drift_ks_pvalue=float(cfg["drift_ks_pvalue"]),  # type: ignore[arg-type]
-            signature=str(cfg["signature"] or "none"),
-            meanings=tuple(str(m) for m in cfg["meanings"] or []),  # type: ignore[attr-defined]
+            auto_approve=bool(cfg.auto_approve),
+            require_digest=bool(cfg.require_digest),
+            drift_psi_threshold=float(cfg.drift_psi_threshold),
+            drift_ks_pvalue=float(cfg.drift_ks_pvalue),
+            signature=str(cfg.signature or "none"),
+            meanings=tuple(str(m) for m in cfg.meanings or []),
         )
     return Workflow(order=tuple(order), policies=policies)
 

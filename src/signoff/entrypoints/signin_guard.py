@@ -34,7 +34,7 @@ def throttle_for(ctx: Context) -> SigninThrottle:
                 found = ctx.extras[KEY] = SigninThrottle(
                     SqlCounterStorage(ctx.engine, now=now), per_account=auth.signin_failures_per_account,
                     per_address=auth.signin_failures_per_address, uow_factory=ctx.uow, now=now)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:

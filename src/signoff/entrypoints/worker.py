@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from types import FrameType
 
 from signoff.adapters.db.notify import OUTBOX_CHANNEL, Listener, supported
@@ -88,8 +89,8 @@ class Worker:
         log.info("worker %s started (%d threads)", self.name, self.concurrency)
         return self
 
-    def _spawn(self, target: object, name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, target: Callable[[], object], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 

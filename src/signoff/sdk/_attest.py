@@ -266,7 +266,8 @@ def load_revocations(source: Any, keys: Iterable[PublicKey]) -> list[dict[str, A
     """The entries of a signed revocation list (a file path, JSON text or the envelope dict)."""
     if isinstance(source, str) and not source.lstrip().startswith("{"):
         source = Path(source)
-    return verify_revocations(source, keys)["revocations"]  # type: ignore[no-any-return]
+    entries: list[dict[str, Any]] = verify_revocations(source, keys)["revocations"]  # a list of objects: checked
+    return entries
 
 
 def _digest_value(value: Any) -> str:
@@ -370,7 +371,7 @@ def _subject_facts(subjects: list[Any]) -> dict[str, Any]:
 
 def _same(key: str, given: Any, actual: Any) -> bool:
     if key == "digest":
-        return _digest_value(given) == actual
+        return bool(_digest_value(given) == actual)
     if key == "version":
         return str(given) == str(actual)
     return bool(given == actual)

@@ -24,6 +24,7 @@ from signoff.sdk._records import (
     TokenPublic,
     UserPublic,
     VersionPublic,
+    record_of,
 )
 
 if TYPE_CHECKING:
@@ -305,7 +306,9 @@ def newest_envelope(found: list[Record], model: str, version: int, env: str) -> 
 
         raise NotFound(f"no attestation for version {version} of {model!r} in {env}",
                        details={"model": model, "version": version, "env": env})
-    return found[0]["envelope"]  # type: ignore[no-any-return]
+    envelope = found[0]["envelope"]
+    # Both transports hand over nested objects as Records already.
+    return envelope if isinstance(envelope, Record) else record_of(envelope)
 
 
 def match_pattern(pattern: dict[str, Any], event: dict[str, Any]) -> bool:

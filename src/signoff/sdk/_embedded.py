@@ -34,7 +34,7 @@ from signoff.sdk._records import (
     TokenPublic,
     UserPublic,
     VersionPublic,
-    record,
+    record_of,
 )
 from signoff.sdk._resolved import Resolved
 from signoff.services import accounts, approvals, deliveries, drift, esign, inference, lifecycle, lookups, people, registry
@@ -132,7 +132,7 @@ class EmbeddedClient(BaseClient):
         profile = reference_profile(reference)
         drift.set_reference(uow=self.ctx.uow(), workflow=self.ctx.workflow, model=model, version=version, profile=profile or {},
                             actor=self.actor, source="sdk")
-        return record({"model": model, "version": version, "features": sorted((profile or {}).get("features", {}))})
+        return record_of({"model": model, "version": version, "features": sorted((profile or {}).get("features", {}))})
 
     def models(self, *, cursor: str | None = None, limit: int = 100) -> list[ModelPublic]:
         return _all(ModelPublic, [m.to_dict() for m in registry.list_models(uow=self.ctx.read_uow(), after=cursor, limit=limit)])
@@ -208,17 +208,17 @@ class EmbeddedClient(BaseClient):
                                          actor=self._actor or ANONYMOUS.name)
 
     def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
-        return record(lifecycle.rollback(**self._kw(), model=model, env=env, actor=self.actor, to_version=to_version,
-                                         reason=reason))
+        return record_of(lifecycle.rollback(**self._kw(), model=model, env=env, actor=self.actor, to_version=to_version,
+                                            reason=reason))
 
     def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
-        return record(lifecycle.revoke(**self._kw(), model=model, version=version, env=env, actor=self.actor,
-                                       reason=reason, only_env=only_env))
+        return record_of(lifecycle.revoke(**self._kw(), model=model, version=version, env=env, actor=self.actor,
+                                          reason=reason, only_env=only_env))
 
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
-        return record(lifecycle.break_glass(**self._kw(), model=model, version=version, env=env, actor=self.actor,
-                                            justification=justification,
-                                            emergency_group=self.ctx.settings.emergency_group))
+        return record_of(lifecycle.break_glass(**self._kw(), model=model, version=version, env=env, actor=self.actor,
+                                               justification=justification,
+                                               emergency_group=self.ctx.settings.emergency_group))
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,
@@ -245,24 +245,25 @@ class EmbeddedClient(BaseClient):
                                                 workflow=self.ctx.workflow))
 
     def audit_checkpoint(self) -> Record:
-        return record(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))
+        return record_of(audit_anchor.create_checkpoint(uow=self.ctx.uow(), keys=self.ctx.keys))
 
     def public_keys(self) -> Record:
-        return record(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
+        return record_of(self.ctx.keys.public_keyset() if self.ctx.keys is not None else {"keys": []})
 
     def revocations(self) -> Record:
         from signoff.services import revocations
 
-        return record(revocations.revocation_list(uow=self.ctx.read_uow(), keys=self.ctx.keys))
+        return record_of(revocations.revocation_list(uow=self.ctx.read_uow(), keys=self.ctx.keys))
 
     def evidence(self, model: str, version: int) -> Record:
         from signoff.services import evidence_pack as evidence
 
-        return record(evidence.build_pack(uow_factory=self.ctx.uow, workflow=self.ctx.workflow, keys=self.ctx.keys,
-                                          model=model, version=version, actor=self.actor))
+        return record_of(evidence.build_pack(uow_factory=self.ctx.uow, workflow=self.ctx.workflow, keys=self.ctx.keys,
+                                             model=model, version=version, actor=self.actor))
 
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
-        return record(attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env))
+        return [record_of(a) for a in
+                attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env)]
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[EventPublic]:
         return _all(EventPublic, lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))

@@ -112,7 +112,8 @@ def _check_drift(pack: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     """The drift shown for each request and report is the assessment the chain recorded for that report."""
     recorded = {}
     for e in entries:
-        after = e.get("after") if isinstance(e.get("after"), dict) else {}
+        raw = e.get("after")
+        after: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if e.get("action") == "inference.reported" and isinstance(after.get("drift"), dict):
             recorded[after.get("id")] = after["drift"]
     shown = [(f"request {r.get('id')}", r.get("drift")) for r in pack.get("requests", [])]

@@ -32,11 +32,17 @@ class Record(dict[str, Any]):
 
 
 def record(value: Any) -> Any:
+    """JSON-shaped data with every object, however deep, a Record."""
     if isinstance(value, dict):
-        return Record({k: record(v) for k, v in value.items()})
+        return record_of(value)
     if isinstance(value, list):
         return [record(v) for v in value]
     return value
+
+
+def record_of(value: Mapping[str, Any]) -> Record:
+    """A JSON object (a response body, a service's document) as a Record."""
+    return Record({k: record(v) for k, v in value.items()})
 
 
 def plain(value: Any) -> Any:
@@ -87,7 +93,7 @@ class Result(BaseModel):
     def __len__(self) -> int:
         return len(self._as_dict())
 
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]  # keys, not pydantic's (name, value) pairs
         # A mapping's iteration (keys), as the dicts these results replace.
         return iter(self._as_dict())
 
@@ -96,7 +102,7 @@ class Result(BaseModel):
             return bool(plain(self) == plain(other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # compared by value and mutable, as the dicts were
 
 
 # --- models and versions ----------------------------------------------------------------

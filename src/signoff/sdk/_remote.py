@@ -41,7 +41,7 @@ from signoff.sdk._records import (
     TokenPublic,
     UserPublic,
     VersionPublic,
-    record,
+    record_of,
 )
 from signoff.sdk._resolved import Resolved
 
@@ -85,14 +85,14 @@ class RemoteClient(BaseClient):
             raise _error(response)
         return response
 
-    def _get(self, path: str, **params: Any) -> Any:
-        return record(self._send("GET", path, params=params).json())
+    def _get(self, path: str, **params: Any) -> Record:
+        return record_of(self._send("GET", path, params=params).json())
 
-    def _post(self, path: str, body: dict[str, Any]) -> Any:
-        return record(self._send("POST", path, json=body).json())
+    def _post(self, path: str, body: dict[str, Any]) -> Record:
+        return record_of(self._send("POST", path, json=body).json())
 
     def _items(self, path: str, **params: Any) -> list[Record]:
-        return self._get(path, **params)["items"]  # type: ignore[no-any-return]
+        return [record_of(item) for item in self._send("GET", path, params=params).json()["items"]]
 
     # Positional-only, so that query parameters may be called `model` or `path`.
     def _json(self, method: str, path: str, body: Any = None, /, **params: Any) -> Any:
@@ -130,7 +130,7 @@ class RemoteClient(BaseClient):
 
         profile = reference_profile(reference)
         path = f"/models/{_seg(model)}/versions/{_seg(version)}/reference-profile"
-        return record(self._send("PUT", path, json=profile or {}).json())  # type: ignore[no-any-return]
+        return record_of(self._send("PUT", path, json=profile or {}).json())
 
     def models(self, *, cursor: str | None = None, limit: int = 100) -> list[ModelPublic]:
         return self._many(ModelPublic, "/models", cursor=cursor, limit=min(limit, MAX_PAGE))
@@ -211,16 +211,16 @@ class RemoteClient(BaseClient):
                          "expected_digest": details.get("expected_digest"), "digest": details.get("digest")})
 
     def rollback(self, model: str, env: str, *, to_version: int | None = None, reason: str = "") -> Record:
-        return self._post(f"/models/{_seg(model)}/environments/{_seg(env)}/rollbacks",  # type: ignore[no-any-return]
+        return self._post(f"/models/{_seg(model)}/environments/{_seg(env)}/rollbacks",
                           {"to_version": to_version, "reason": reason})
 
     def revoke(self, model: str, version: int, env: str, *, reason: str, only_env: bool = False) -> Record:
         path = f"/models/{_seg(model)}/versions/{_seg(version)}/environments/{_seg(env)}/revocations"
-        return self._post(path, {"reason": reason, "only_env": only_env})  # type: ignore[no-any-return]
+        return self._post(path, {"reason": reason, "only_env": only_env})
 
     def break_glass(self, model: str, version: int, env: str, *, justification: str) -> Record:
         path = f"/models/{_seg(model)}/versions/{_seg(version)}/environments/{_seg(env)}/break-glass"
-        return self._post(path, {"justification": justification})  # type: ignore[no-any-return]
+        return self._post(path, {"justification": justification})
 
     def report_inference(self, model: str, version: int, env: str, *, metrics: dict[str, Any], rows: int = 0,
                          started_at: datetime | None = None, finished_at: datetime | None = None,
@@ -255,16 +255,16 @@ class RemoteClient(BaseClient):
         return self._one(AuditReport, "GET", "/audit/verify")
 
     def audit_checkpoint(self) -> Record:
-        return self._post("/audit/checkpoints", {})  # type: ignore[no-any-return]
+        return self._post("/audit/checkpoints", {})
 
     def public_keys(self) -> Record:
-        return self._get("/keys")  # type: ignore[no-any-return]
+        return self._get("/keys")
 
     def revocations(self) -> Record:
-        return self._get("/revocations")  # type: ignore[no-any-return]
+        return self._get("/revocations")
 
     def evidence(self, model: str, version: int) -> Record:
-        return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}/evidence")  # type: ignore[no-any-return]
+        return self._get(f"/models/{_seg(model)}/versions/{_seg(version)}/evidence")
 
     def attestations(self, model: str, version: int, *, env: str | None = None) -> list[Record]:
         return self._items(f"/models/{_seg(model)}/versions/{_seg(version)}/attestations", env=env)
@@ -374,5 +374,5 @@ def _error(response: httpx.Response) -> SignoffError:
     if cls is SignoffError:
         cls = error_for_status(response.status_code)
     error = cls(message, details=details)
-    error.status_code = response.status_code  # type: ignore[attr-defined]
+    error.status_code = response.status_code
     return error

@@ -44,7 +44,8 @@ class MailComposer:
                 subject: str | None = None) -> tuple[list[MailMessage], str | None]:
         """The messages for `to`, or ([], why) when there is nothing to send any more."""
         etype = str(event.get("type"))
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        raw = event.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         headers = {"Signoff-Idempotency-Key": key, "Signoff-Event": etype}
         if etype in REQUEST_TYPES and isinstance(data.get("request_id"), int):
             return self._request_mails(event, data, key, to, subject, headers)
@@ -68,9 +69,10 @@ class MailComposer:
 
     def _request_mails(self, event: dict[str, Any], data: dict[str, Any], key: str, to: list[str],
                        subject: str | None, headers: dict[str, str]) -> tuple[list[MailMessage], str | None]:
+        request_id: int = data["request_id"]  # an int: compose checked it
         uow = self.uow_factory()
         try:
-            request = approvals.get_request(uow=uow, workflow=self.workflow, request_id=data["request_id"])
+            request = approvals.get_request(uow=uow, workflow=self.workflow, request_id=request_id)
         except Exception as exc:  # noqa: BLE001 - a vanished request is nothing to mail about
             return [], f"request {data['request_id']} cannot be read: {exc}"
         if request.state.value != "open":
@@ -119,7 +121,7 @@ class MailComposer:
         out = []
         for address in to:
             ctx = {**base, **self._common(data, why, text_subject), "recipient": address,
-                   "review_url": self.links.url(request.id, address, expires), "link_expires_at": expires}
+                   "review_url": self.links.url(request_id, address, expires), "link_expires_at": expires}
             text, html = self.templates.render(name, ctx)
             out.append(MailMessage(to=[address], subject=text_subject, text=text, html=html,
                                    message_id=message_id(key, self.sender, address), headers=headers))
@@ -140,7 +142,7 @@ class MailComposer:
             ctx.update(digest=snapshot.get("digest"), digest_required=snapshot.get("digest_required"),
                        auto_blocked=None,
                        evidence_label=source_label((snapshot.get("candidate") or {}).get("metrics_source")),
-                       live_label=source_label(live.get("metrics_source")) if ctx["compared_live"] else None)
+                       live_label=source_label(live.get("metrics_source")) if live and ctx["compared_live"] else None)
         try:
             request = approvals.get_request(uow=self.uow_factory(), workflow=self.workflow,
                                             request_id=data["request_id"])

@@ -9,6 +9,7 @@ keys that check all of it. `signoff verify --evidence` re-checks the JSON form w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from signoff.domain.attestations import evidence_hash, rfc3339
@@ -16,7 +17,7 @@ from signoff.domain.signature_gaps import mark_unsigned, requires_signature
 from signoff.domain.workflow import Workflow
 from signoff.services import attestations, audit_anchor, esign, registry, review
 from signoff.services.attestations import request_evidence
-from signoff.services.ports import UnitOfWork
+from signoff.services.ports import Signer, UnitOfWork
 
 FORMAT = "signoff-evidence-pack/v1"
 
@@ -64,7 +65,8 @@ def drift_by_report(entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     p-value, the thresholds in force then), by report id."""
     out = {}
     for e in entries:
-        after = e.get("after") if isinstance(e.get("after"), dict) else {}
+        raw = e.get("after")
+        after: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if e.get("action") == "inference.reported" and isinstance(after.get("drift"), dict):
             out[int(after["id"])] = {"report_id": after["id"], "env": after.get("env"), **after["drift"]}
     return out
@@ -118,17 +120,18 @@ def _audit_slice(uow: UnitOfWork, model: str, version: int) -> list[dict[str, An
         after = batch[-1].id
 
 
-def _covering_checkpoint(uow_factory: Any, keys: Any, last_id: int) -> dict[str, Any] | None:
+def _covering_checkpoint(uow_factory: Callable[[], UnitOfWork], keys: Signer | None,
+                         last_id: int) -> dict[str, Any] | None:
     """The newest stored checkpoint at or after the slice's last entry; a new one if none covers it."""
     import base64
     import json
 
     with uow_factory() as uow:
         stored = uow.checkpoints.envelopes()
-    for envelope in reversed(stored):
+    for envelope in stored[::-1]:
         head = json.loads(base64.b64decode(envelope["payload"])).get("head_id") or 0
         if head >= last_id:
-            return envelope  # type: ignore[no-any-return]
+            return envelope
     if keys is None:
         return None
     return audit_anchor.create_checkpoint(uow=uow_factory(), keys=keys)
@@ -152,4 +155,5 @@ def render_pdf(pack: dict[str, Any]) -> bytes:
         from signoff.errors import ServiceUnavailable
 
         raise ServiceUnavailable("PDF needs WeasyPrint: pip install 'signoff[evidence]'") from None
-    return HTML(string=render_html(pack)).write_pdf()  # type: ignore[no-any-return]
+    pdf: bytes = HTML(string=render_html(pack)).write_pdf()  # WeasyPrint ships no types
+    return pdf

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from signoff.domain.workflow import Workflow
 from signoff.services.ports import UnitOfWork
@@ -79,7 +79,7 @@ def metric_trends(*, uow: UnitOfWork, workflow: Workflow, model: str, limit: int
             "shown": TREND_METRICS, "limit": limit}
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

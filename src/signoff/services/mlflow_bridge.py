@@ -413,12 +413,13 @@ def accept_webhook(*, uow: UnitOfWork, settings: MlflowSettings, secret: str, he
         uow.mlflow.take_delivery(delivery.delivery_id, f"{delivery.entity}.{delivery.action}"[:64], at,
                                  forget_before=at - timedelta(seconds=2 * settings.webhook_max_age))
         name = str(delivery.data.get("name", ""))
-        queued = event_type is not None and mf.governs(settings.models, name)
-        if queued:
+        queued = False
+        if event_type is not None and mf.governs(settings.models, name):
+            queued = True
             subject = f"mlflow/models/{name}"
             if "version" in delivery.data:
                 subject += f"/versions/{delivery.data['version']}"
-            uow.emit(events.Event(event_type, subject, {  # type: ignore[arg-type]
+            uow.emit(events.Event(event_type, subject, {
                 "entity": delivery.entity, "action": delivery.action, "data": delivery.data,
                 "delivery_id": delivery.delivery_id, "timestamp": delivery.timestamp}))
         uow.commit()

@@ -24,6 +24,7 @@ from signoff.services.repositories import (
     ReportRepository,
     RequestRepository,
     RetentionRepository,
+    RevocationRepository,
     RuleRepository,
     SignatureRepository,
     StateRepository,
@@ -130,8 +131,8 @@ class UnitOfWork(Protocol):
     state: StateRepository
     signatures: SignatureRepository
     web_sessions: WebSessionRepository
+    revocations: RevocationRepository
     # Read-only views for pages; untyped until they get their Protocols (services/repositories.py).
-    revocations: Any
     search: Any
     history: Any
     clock: Clock

@@ -114,7 +114,7 @@ def register(*, uow: UnitOfWork, workflow: Workflow, digest_checked: bool = Fals
     computed it from the bytes; `local_roots`: where local paths may be read, None for anywhere).
     Raises InvalidInput, InvalidArtifact."""
     # Cheap refusals first: a bad name should not cost reading the artifact.
-    check_model_name(details.get("model"))  # type: ignore[arg-type]
+    check_model_name(details.get("model"))
     check_metrics(details.get("metrics") or {})
     if not digest_checked and isinstance(details.get("artifact_uri"), str) and details["artifact_uri"]:
         details["digest"] = settle_digest(details["artifact_uri"], details.get("digest"), local_roots=local_roots)

@@ -64,19 +64,35 @@ def prune(*, uow_factory: Callable[[], UnitOfWork], clock: Clock, policy: Retent
     # Deliveries before events: an event goes only once none of its deliveries is left.
     for kind, state in (("deliveries", DeliveryState.SUCCEEDED.value), ("dead_letters", DeliveryState.DEAD.value)):
         if kind in cutoffs:
-            _in_batches(uow_factory, policy.batch_size, kind, cutoffs[kind], deleted,
-                        lambda uow, before, n, state=state: uow.retention.delete_deliveries(  # type: ignore[misc]
-                            state=state, before=before, limit=n))
-    for kind, method in (("events", "delete_events"), ("sessions", "delete_sessions"), ("tokens", "delete_tokens")):
+            _in_batches(uow_factory, policy.batch_size, kind, cutoffs[kind], deleted, _deliveries_step(state))
+    for kind in ("events", "sessions", "tokens"):
         if kind in cutoffs:
-            _in_batches(uow_factory, policy.batch_size, kind, cutoffs[kind], deleted,
-                        lambda uow, before, n, method=method: (getattr(uow.retention, method)(  # type: ignore[misc]
-                            before=before, limit=n), 0))
+            _in_batches(uow_factory, policy.batch_size, kind, cutoffs[kind], deleted, _rows_step(kind))
     return report
 
 
+Step = Callable[[UnitOfWork, datetime, int], tuple[int, int]]  # (uow, older than, at most) -> (rows, attempts)
+
+
+def _deliveries_step(state: str) -> Step:
+    def step(uow: UnitOfWork, before: datetime, n: int) -> tuple[int, int]:
+        return uow.retention.delete_deliveries(state=state, before=before, limit=n)
+
+    return step
+
+
+def _rows_step(kind: str) -> Step:
+    def step(uow: UnitOfWork, before: datetime, n: int) -> tuple[int, int]:
+        retention = uow.retention
+        delete = {"events": retention.delete_events, "sessions": retention.delete_sessions,
+                  "tokens": retention.delete_tokens}[kind]
+        return delete(before=before, limit=n), 0
+
+    return step
+
+
 def _in_batches(uow_factory: Callable[[], UnitOfWork], size: int, kind: str, before: datetime,
-                deleted: dict[str, int], step: Callable[[UnitOfWork, datetime, int], tuple[int, int]]) -> None:
+                deleted: dict[str, int], step: Step) -> None:
     while True:
         with uow_factory() as uow:
             uow.retention.lock()

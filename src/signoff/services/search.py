@@ -101,7 +101,7 @@ def find_audit(
         found, total = uow.search.audit(actor=actor, action=action, model=model, since=since, until=until,
                                         offset=(page - 1) * size, limit=size, count_to=COUNT_TO)
         extra: dict[str, Any] = {"actions": uow.search.audit_actions(),
-                                 "verification": uow.verifications.latest()}  # type: ignore[attr-defined]
+                                 "verification": uow.verifications.latest()}
     return _page(found, total, page, size, **extra)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db import pg_locks
+from signoff.adapters.db.results import rowcount
 from signoff.adapters.db.tables import GroupRow, MembershipRow, TokenRow, UserRow, WebSessionRow
 from signoff.errors import AlreadyExists, NotFound
 from signoff.services.records import GroupRecord, UserRecord
@@ -101,9 +102,9 @@ class UserRepository:
         """Revoke every live API token of `user`; returns how many."""
         result = self.session.execute(update(TokenRow).where(TokenRow.user_id == user.id, TokenRow.revoked_at.is_(None))
                                       .values(revoked_at=now))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def end_sessions(self, user: UserRecord) -> int:
         """Delete every web session of `user` (their cookies stop working at once); returns how many."""
         result = self.session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user.id))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)

@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
+    from sqlalchemy.pool import PoolProxiedConnection
+
     from signoff.config import DatabaseSettings
 
 
@@ -80,21 +82,21 @@ class _WriterGate:
         dialect = engine.dialect
         do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
-        def commit(dbapi_conn: Any) -> None:
+        def commit(dbapi_conn: PoolProxiedConnection) -> None:
             try:
                 do_commit(dbapi_conn)
             finally:
                 self.leave(dbapi_conn)
 
-        def rollback(dbapi_conn: Any) -> None:
+        def rollback(dbapi_conn: PoolProxiedConnection) -> None:
             try:
                 do_rollback(dbapi_conn)
             finally:
                 self.leave(dbapi_conn)
 
         # The dialect has no after-commit hook; these wrap its own methods on this engine only.
-        dialect.do_commit = commit  # type: ignore[method-assign]
-        dialect.do_rollback = rollback  # type: ignore[method-assign]
+        dialect.do_commit = commit  # type: ignore[method-assign, assignment]  # an instance's bound method, replaced
+        dialect.do_rollback = rollback  # type: ignore[method-assign, assignment]  # an instance's bound method, replaced
         for name in ("checkin", "close", "invalidate", "soft_invalidate"):
             event.listen(engine.pool, name, self._forget)
 

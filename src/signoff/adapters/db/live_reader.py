@@ -55,7 +55,10 @@ class LiveReader:
                 return self._idle.pop()
         conn = self.engine.raw_connection()
         if self.engine.dialect.name != "sqlite":
-            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+            driver = conn.driver_connection
+            if driver is None:  # only a closed connection has none; this one was just opened
+                raise RuntimeError("the database driver returned a closed connection")
+            driver.autocommit = True
         conn.detach()
         return conn
 
@@ -127,6 +130,5 @@ def _json(value: Any) -> Any:
 
 
 def _when(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -14,13 +14,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
+from enum import Enum
 
 from sqlalchemy import Engine
 
 from signoff.adapters.db.live_reader import LiveReader
 from signoff.domain.models import LiveVersion
 
-_MISSING = object()
+
+class _Missing(Enum):
+    # A cached None is an answer ("nothing live there"); absence is this.
+    MISSING = 0
+
+
+_MISSING = _Missing.MISSING
 
 
 class DataVersionLiveReader(LiveReader):
@@ -42,7 +49,7 @@ class DataVersionLiveReader(LiveReader):
         cache = self._cache
         hit = cache.get((model, env), _MISSING)
         if hit is not _MISSING:
-            return hit  # type: ignore[return-value]
+            return hit
         # Read after the probe: the row is at least as new as `version`. Kept only if nothing
         # was committed meanwhile; if something was, the next probe differs and empties the cache.
         live = super().get(model, env)

@@ -111,7 +111,8 @@ class Listener:
         if self._thread is None:
             return
         with suppress(OSError):
-            self._wake_w.send(b"x")  # type: ignore[union-attr]
+            if self._wake_w is not None:  # set with the thread
+                self._wake_w.send(b"x")
         self._thread.join(timeout)
         self._thread = None
         for sock in (self._wake_r, self._wake_w):

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _CONNECTION_KEY = "signoff.prepared.connection"
 
@@ -40,6 +41,8 @@ class Compiled:
     def __init__(self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None, *,
                  raw_results: bool = False) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None)
+        if not isinstance(compiled, SQLCompiler):  # DDL has neither binds nor result columns
+            raise TypeError(f"Prepared statements are SQL statements, not {type(stmt).__name__}")
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             raise ValueError(f"Prepared statements must give every column a value: {compiled.string}")
         for column in () if raw_results else getattr(compiled, "_result_columns", ()):

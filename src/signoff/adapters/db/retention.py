@@ -14,6 +14,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db import pg_locks
+from signoff.adapters.db.results import rowcount
 from signoff.adapters.db.tables import (
     DeliveryAttemptRow,
     DeliveryRow,
@@ -90,4 +91,4 @@ class RetentionRepository:
         return int(self.session.scalar(select(func.count()).select_from(TokenRow).where(self._tokens(before))) or 0)
 
     def _rowcount(self, stmt: Any) -> int:
-        return int(self.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount or 0)
+        return rowcount(self.session.execute(stmt, execution_options={"synchronize_session": False}))

@@ -6,6 +6,7 @@ entry, read through the audit log's model index (a revocation is rare, the log i
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ class RevocationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         """Every revoked (model, version, env) with digest, time, who and why; ordered by model, version, env."""
         stmt = (select(ModelRow.name, VersionRow.number, VersionRow.digest, StageRow.env, StageRow.updated_at,
                        StageRow.updated_by)
@@ -35,7 +36,7 @@ class RevocationRepository:
                  "revoked_by": by, "reason": reasons.get((model, number, env), "")}
                 for model, number, digest, env, at, by in rows]
 
-    def _reasons(self, models: list[str]) -> dict[tuple[str, int, str], str]:
+    def _reasons(self, models: builtins.list[str]) -> dict[tuple[str, int, str], str]:
         out: dict[tuple[str, int, str], str] = {}
         for model in models:
             stmt = (select(AuditRow.subject, AuditRow.after)

@@ -32,11 +32,15 @@ class SqlCounterStorage(Storage):
         self.engine = engine
         self.now = now
         self._calls = count(1)
+        self._insert: Any  # either dialect's insert: both have on_conflict_do_update
         if engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            self._insert = pg_insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        self._insert: Any = insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self._insert = sqlite_insert
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -60,9 +64,12 @@ class SqlCounterStorage(Storage):
     def _row(self, key: str) -> tuple[int, float] | None:
         with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
             row = conn.execute(select(T.count, T.expires_at).where(T.key == key)).first()
-        if row is None or row.expires_at <= self.now():
+        if row is None:
             return None
-        return int(row.count), float(row.expires_at)
+        count, expires_at = row  # to the type checker `row.count` is Sequence.count
+        if expires_at <= self.now():
+            return None
+        return int(count), float(expires_at)
 
     def get(self, key: str) -> int:
         row = self._row(key)

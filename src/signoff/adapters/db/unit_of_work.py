@@ -90,7 +90,7 @@ class SqlAlchemyUnitOfWork:
         self.signatures: ports.SignatureRepository = SignatureRepository(self.session)
         self.retention: ports.RetentionRepository = RetentionRepository(self.session)
         self.web_sessions: ports.WebSessionRepository = WebSessionRepository(self.session)
-        self.revocations = RevocationRepository(self.session)
+        self.revocations: ports.RevocationRepository = RevocationRepository(self.session)
         self.search = SearchRepository(self.session)  # searched pages for the web UI (services/search.py)
         self.history = HistoryRepository(self.session)  # pictures' reads (services/history.py)
         self._events: list[Event] = []

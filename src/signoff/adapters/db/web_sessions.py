@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from signoff.adapters.db.results import rowcount
 from signoff.adapters.db.tables import UserRow, WebSessionRow
 from signoff.services.records import UserRecord, WebSessionRecord
 
@@ -31,8 +32,8 @@ class WebSessionRepository:
 
     def delete(self, session_hash: str) -> int:
         result = self.session.execute(delete(WebSessionRow).where(WebSessionRow.session_hash == session_hash))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def delete_expired(self, now: datetime) -> int:
         result = self.session.execute(delete(WebSessionRow).where(WebSessionRow.expires_at <= now))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)

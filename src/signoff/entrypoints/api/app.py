@@ -91,7 +91,7 @@ def create_app(target: Context | Settings | None = None) -> FastAPI:
     mount_aws(app, ctx)  # the AWS-compatible doors: SSM and SageMaker over SigV4 (entrypoints/aws)
     app.add_middleware(ApiMiddleware, max_body_bytes=ctx.settings.server.max_body_bytes,
                        metrics=RequestMetrics(app.state.metrics_registry), hot_routes=hot)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented schema hook
     return app
 
 

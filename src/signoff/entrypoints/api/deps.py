@@ -12,15 +12,19 @@ and FastAPI would otherwise send each one through the thread pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Query, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from signoff.bootstrap import Context
 from signoff.domain.identity import ANONYMOUS, Principal
-from signoff.domain.models import INT32_MAX  # noqa: F401  (the routes import it from here)
+from signoff.domain.models import INT32_MAX as INT32_MAX  # the routes import it from here
 from signoff.errors import AuthenticationFailed, InvalidInput, PermissionDenied
+
+if TYPE_CHECKING:
+    from signoff.adapters.db.credentials import TokenVerifier
 
 Authenticator = Callable[[Request], Principal | None]
 
@@ -39,11 +43,13 @@ def bearer_authenticator(request: Request) -> Principal | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-    return request.app.state.verifier.verify(token.strip())  # type: ignore[no-any-return]
+    verifier: TokenVerifier = request.app.state.verifier  # set by create_app
+    return verifier.verify(token.strip())
 
 
 def authenticate(request: Request) -> Principal | None:
-    for authenticator in request.app.state.authenticators:
+    authenticators: list[Authenticator] = request.app.state.authenticators  # set by create_app
+    for authenticator in authenticators:
         principal = authenticator(request)
         if principal is not None:
             return principal
@@ -105,7 +111,8 @@ def require_scope(principal: Principal, scopes: tuple[str, ...]) -> Principal:
 
 
 async def context(request: Request) -> Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: Context = request.app.state.ctx  # set by create_app
+    return ctx
 
 
 _known_query: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
@@ -116,10 +123,10 @@ async def known_query_only(request: Request) -> None:
     filter), and repeats of single-valued ones (which value would win is not the caller's guess)."""
     if not request.scope.get("query_string"):
         return
-    route = request.scope.get("route")
+    route: APIRoute = request.scope["route"]  # this dependency runs inside the operation's route
     known = _known_query.get(id(route))
     if known is None:
-        fields = list(_query_fields(route.dependant))  # type: ignore[union-attr]
+        fields = list(_query_fields(route.dependant))
         known = _known_query[id(route)] = (frozenset(f.alias for f in fields),
                                            frozenset(f.alias for f in fields if _is_sequence(f)))
     names, repeatable = known

@@ -110,9 +110,9 @@ def verify(
         raise _invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
     # botocore is loaded with the first signed request: a server nobody calls over the AWS doors
     # does not carry it (~5 MB resident).
-    from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-    from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-    from botocore.credentials import Credentials  # type: ignore[import-untyped]
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
 
     request = AWSRequest(method=method, url=f"http://{(received.get('host') or [''])[0]}{raw_path}"
                          + (f"?{query}" if query else ""), data=body)

@@ -45,7 +45,7 @@ def sync(
     if watch:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    every = interval or ctx.settings.mlflow.poll_interval  # type: ignore[union-attr]
+    every = interval or bridge.settings.poll_interval
     try:
         startup.ready()
         while True:

@@ -105,6 +105,7 @@ def rules_add(
     if not spec.get("name"):
         raise InvalidInput("a rule needs a name", details={"field": "name"})
     with client(actor) as c:
+        # A rule file may lack either: refused downstream, naming the field, by either transport.
         r = c.add_rule(spec["name"], spec.get("pattern"), spec.get("targets"),  # type: ignore[arg-type]
                        description=spec.get("description", ""), enabled=spec.get("enabled", True))
     if as_json:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from enum import Enum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from signoff.entrypoints import startup
 from signoff.entrypoints.cli import _common
+
+if TYPE_CHECKING:  # the server is imported by the factory itself, not with the CLI
+    from fastapi import FastAPI
 
 
 class LogLevel(str, Enum):
@@ -25,7 +28,7 @@ class LogFormat(str, Enum):
     json = "json"
 
 
-def app_from_env():  # type: ignore[no-untyped-def]
+def app_from_env() -> FastAPI:
     """uvicorn's factory (one call per worker process): settings from the file and $SIGNOFF_*."""
     startup.starting()  # `--workers N` processes start here, not in the CLI
     from signoff.bootstrap import bootstrap

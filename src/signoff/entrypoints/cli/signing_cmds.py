@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
@@ -14,12 +15,16 @@ from signoff.entrypoints.cli import _common
 from signoff.entrypoints.cli._common import JSON_OPTION, client, console, print_json
 from signoff.errors import InvalidInput, NotFound, VerificationFailed
 
+if TYPE_CHECKING:  # the server side is imported when a command runs, not with the CLI
+    from signoff.adapters.keys import KeyRing
+    from signoff.config import Settings
+
 keys_app = typer.Typer(help="The server's Ed25519 signing keys (kept outside the database).", no_args_is_help=True)
 # Top-level commands (attestation, verify, evidence), merged into `signoff` itself (cli/__init__.py).
 signing_app = typer.Typer()
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from signoff.config import load_settings
 
     overrides = {"database_url": _common.state.database_url} if _common.state.database_url else {}
@@ -37,9 +42,7 @@ def _key_path() -> Path:
     return Path(settings.signing.key_file).expanduser() if settings.signing.key_file else default_path(settings.home)
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -65,7 +68,7 @@ def keys_rotate() -> None:
     console.print(f"retired key {old}; now signing with {new} ({path})")
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> KeyRing:
     from signoff.adapters.keys import default_path, load_keyring
 
     settings = _settings()
@@ -189,8 +192,8 @@ def audit_checkpoint() -> None:
     typer.echo(json.dumps(envelope, indent=2, sort_keys=True))
 
 
-def read_checkpoints(files: list[Path]) -> list[dict]:  # type: ignore[type-arg]
-    out = []
+def read_checkpoints(files: list[Path]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for path in files:
         try:
             out.append(json.loads(path.read_text(encoding="utf-8")))

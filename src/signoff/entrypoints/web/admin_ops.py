@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from signoff.domain.deliveries import STATES as DELIVERY_STATES
+from signoff.domain.identity import SCOPES
 from signoff.entrypoints.web.common import WebRoute, check_csrf, render, signed_in, web_state
 from signoff.entrypoints.web.finding import counted_pager
 from signoff.entrypoints.web.paging import page_url
@@ -50,7 +52,7 @@ def _tokens_page(request: Request, status_code: int = 200, **context: Any) -> Re
     people = [u["name"] for u in accounts.list_users(uow=ctx.read_uow()) if u["state"] == "active"]
     items = list(reversed(tokens.list_tokens(uow=ctx.read_uow())))
     return render(request, "admin_tokens.html", status_code=status_code, tokens=items, people=people,
-                  scopes=tokens.SCOPES, max_days=MAX_TOKEN_DAYS, **context)
+                  scopes=SCOPES, max_days=MAX_TOKEN_DAYS, **context)
 
 
 @router.get("/admin/tokens")
@@ -162,7 +164,7 @@ def delivery_list(
     filters = {"state": state, "rule": rule, "target": target, "event": event, "id": str(id or "")}
     return render(request, "admin_deliveries.html", items=found.items, pager=counted_pager(request, found),
                   pager_first_url=page_url(request, 1), filters=filters, filtered=any(filters.values()),
-                  rules=found.extra["rules"], states=search.DELIVERY_STATES, replay=replay)
+                  rules=found.extra["rules"], states=DELIVERY_STATES, replay=replay)
 
 
 @router.post("/admin/deliveries/{delivery_id}/replay")

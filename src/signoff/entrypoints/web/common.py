@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -27,6 +27,9 @@ from signoff.bootstrap import Context
 from signoff.errors import AuthenticationFailed, PermissionDenied, RateLimited, SignoffError
 from signoff.services import web_sessions
 from signoff.services.web_sessions import WebUser
+
+if TYPE_CHECKING:
+    from signoff.demo.mail_catcher import Mailbox
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "signoff_session"
@@ -52,11 +55,12 @@ class WebState:
     links: ReviewLinks
     cookies: URLSafeSerializer
     secure_cookies: bool
-    mailbox: Any = None  # a demo Mailbox when `signoff server --demo` runs, else None
+    mailbox: Mailbox | None = None  # when `signoff server --demo` runs
 
 
 def web_state(request: Request) -> WebState:
-    return request.app.state.web  # type: ignore[no-any-return]
+    state: WebState = request.app.state.web  # set by mount_web
+    return state
 
 
 def make_templates() -> Jinja2Templates:
@@ -88,7 +92,8 @@ def viewer(request: Request) -> WebUser | None:
         sid = session_id(request)
         ctx = web_state(request).ctx
         request.state.viewer = web_sessions.current_user(uow=ctx.read_uow(), session_id=sid) if sid else None
-    return request.state.viewer  # type: ignore[no-any-return]
+    found: WebUser | None = request.state.viewer
+    return found
 
 
 class SignInRequired(Exception):

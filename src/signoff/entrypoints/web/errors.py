@@ -8,6 +8,7 @@ a request that asks for HTML (as a browser's navigation does) outside `/api/` ge
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,8 @@ from signoff.entrypoints.web.common import TITLES, error_page
 
 log = logging.getLogger("signoff.web")
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+# What FastAPI keeps in `app.exception_handlers` (create_app installs coroutines).
+JsonHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 MESSAGES = {404: "There is no page at this address. It may have moved, or the link may be mistyped.",
             405: "This page cannot be opened that way."}
 
@@ -40,10 +43,15 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "This address has a value the page cannot use — " + "; ".join(parts) + "."
 
 
-def _html_or(json_handler: Handler) -> Handler:
+async def _json_answer(json_handler: JsonHandler, request: Request, exc: Exception) -> Response:
+    answer = json_handler(request, exc)
+    return await answer if inspect.isawaitable(answer) else answer
+
+
+def _html_or(json_handler: JsonHandler) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         if not wants_html(request) or not hasattr(request.app.state, "web"):
-            return await json_handler(request, exc)
+            return await _json_answer(json_handler, request, exc)
         if isinstance(exc, RequestValidationError):
             status, message = 422, _validation_message(exc)
             title = "That address is not valid"
@@ -59,7 +67,7 @@ def _html_or(json_handler: Handler) -> Handler:
             page = error_page(request, status, title, message)
         except Exception:  # the page itself needs the database: fall back to the plain answer
             log.exception("could not render the error page for %s", request.url.path)
-            return await json_handler(request, exc)
+            return await _json_answer(json_handler, request, exc)
         if isinstance(exc, StarletteHTTPException) and exc.headers:
             page.headers.update(exc.headers)
         return page
@@ -69,7 +77,7 @@ def _html_or(json_handler: Handler) -> Handler:
 
 def install(app: FastAPI) -> None:
     """Wrap the handlers `create_app` installed (call after it has)."""
-    handlers: dict[Any, Handler] = app.exception_handlers  # type: ignore[assignment]
+    handlers = app.exception_handlers
     for kind in (RequestValidationError, StarletteHTTPException, Exception):
         if kind in handlers:
             app.add_exception_handler(kind, _html_or(handlers[kind]))

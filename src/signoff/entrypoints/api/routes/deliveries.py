@@ -72,11 +72,11 @@ class DeliveryCollector(Collector):
 
     def __init__(self, ctx: Context, *, cache_seconds: float = 0.0) -> None:
         self.ctx = ctx
-        self.totals = Cached(lambda: self._read("totals"), ttl=cache_seconds, name="delivery-totals")
+        self.totals = Cached(self._read_totals, ttl=cache_seconds, name="delivery-totals")
 
-    def _read(self, what: str) -> dict[str, Any]:
+    def _read_totals(self) -> dict[str, Any]:
         with self.ctx.read_uow() as uow:
-            return getattr(uow.deliveries, what)()  # type: ignore[no-any-return]
+            return uow.deliveries.totals()
 
     def _figures(self) -> tuple[list[dict[str, Any]], dict[str, int], Any]:
         with self.ctx.read_uow() as uow:
