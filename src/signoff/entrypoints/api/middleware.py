@@ -86,9 +86,13 @@ class ApiMiddleware:
             await send(message)
 
         try:
-            if (refusal := check_url(scope["path"], scope["query_string"])) is not None:
+            refusal = check_url(scope["path"], scope["query_string"])
+            body: bytes | None = b""
+            if refusal is None and scope["method"] in BODY_METHODS:  # a refused URL's body is never read
+                body = await self._read_body(scope, receive)
+            if refusal is not None:
                 await _refuse(send_with_status, refusal)
-            elif scope["method"] in BODY_METHODS and (body := await self._read_body(scope, receive)) is None:
+            elif body is None:
                 await _too_large(send_with_status, self.max_body_bytes)
             elif scope["method"] in BODY_METHODS and (refusal := _check_body(scope, body)) is not None:
                 await _refuse(send_with_status, refusal)

@@ -98,9 +98,12 @@ def evidence_download(request: Request, name: str = ModelName, number: int = Num
     pack = evidence.build_pack(uow_factory=ctx.uow, workflow=ctx.workflow, keys=ctx.keys, model=name,
                                version=number, actor=user.name)
     filename = f"evidence-{name}-v{number}.{fmt}"
-    body, media = {"html": lambda: (evidence.render_html(pack).encode(), "text/html; charset=utf-8"),
-                   "json": lambda: (json.dumps(pack, indent=2, sort_keys=True).encode(), "application/json"),
-                   "pdf": lambda: (evidence.render_pdf(pack), "application/pdf")}[fmt]()
+    if fmt == "html":
+        body, media = evidence.render_html(pack).encode(), "text/html; charset=utf-8"
+    elif fmt == "json":
+        body, media = json.dumps(pack, indent=2, sort_keys=True).encode(), "application/json"
+    else:
+        body, media = evidence.render_pdf(pack), "application/pdf"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
