@@ -14,7 +14,7 @@ from databases import Database
 from signoff.bootstrap import bootstrap
 from signoff.config import Settings
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import lookups
+from signoff.services import queries
 
 
 def _settings(home: Path, url: str) -> Settings:
@@ -45,12 +45,12 @@ def run_embedded_bench(database: Database | None = None, registrations: int = 30
         appr_s = time.perf_counter() - t0
         reader, wf = ctx.reader, ctx.workflow
         for _ in range(2000):  # warm the pool and statement cache
-            lookups.resolve(reader=reader, workflow=wf, model="m1", env="dev")
+            queries.resolve(reader=reader, workflow=wf, model="m1", env="dev")
         samples: list[float] = []
         t0 = time.perf_counter()
         for i in range(resolves):
             s = time.perf_counter_ns()
-            lookups.resolve(reader=reader, workflow=wf, model=f"m{i % 50}", env="dev")
+            queries.resolve(reader=reader, workflow=wf, model=f"m{i % 50}", env="dev")
             samples.append((time.perf_counter_ns() - s) / 1000)
         res_s = time.perf_counter() - t0
         ctx.close()

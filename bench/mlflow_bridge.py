@@ -94,7 +94,7 @@ def _wait(check: Any, timeout: float = 60) -> float:
 
 
 def _open_request(ctx: Any, model: str, number: int) -> bool:
-    with ctx.plain_uow() as uow:
+    with ctx.uow_without_dispatch() as uow:
         model_row = uow.models.find(model)
         if model_row is None:
             return False

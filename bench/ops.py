@@ -158,7 +158,7 @@ def run_ops_bench(database: Database, rows: int = ROWS) -> dict[str, Any]:
                                 "metrics_cache_seconds": CACHE_S, "every_s": 0.1}
             out["targets"] = {"scrape_p99_ms": [round(p99, 2), "<", TARGET_SCRAPE_MS, p99 < TARGET_SCRAPE_MS]}
             started = time.perf_counter()
-            report = retention.prune(uow_factory=ctx.plain_uow, clock=ctx.clock, policy=retention_policy(settings))
+            report = retention.prune(uow_factory=ctx.uow_without_dispatch, clock=ctx.clock, policy=retention_policy(settings))
             prune_s = time.perf_counter() - started
             gone = sum(report.deleted.values())
             out["prune"] = {"deleted": report.deleted, "seconds": round(prune_s, 1),

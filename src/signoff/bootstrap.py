@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from signoff.domain.models import ModelVersion
     from signoff.services.dispatch import Dispatcher
     from signoff.services.mlflow_bridge import Bridge
+    from signoff.services.identity import Directory
     from signoff.services.retention import RetentionPolicy
+    from signoff.services.signin_throttle import SigninThrottle
 
 log = logging.getLogger("signoff.events")
 
@@ -49,7 +51,11 @@ class Context:
     clock: Clock
     session_factory: sessionmaker[Session]
     reader: LiveReader
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Built on first use and shared by the API and the web UI of this process: the identity
+    # providers (LDAP connection pool, OIDC client, membership cache; adapters/identity.py) and the
+    # sign-in throttle (entrypoints/signin_guard.py).
+    directory: Directory | None = None
+    signin_throttle: SigninThrottle | None = None
     keys: KeyRing | None = None  # the signing keys; every unit of work signs with them
     # Event bus: dispatch right after a commit that wrote events (embedded use), and callbacks
     # (an in-process worker's wake-up) told about such commits.
@@ -59,7 +65,7 @@ class Context:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
-        uow = self.plain_uow()
+        uow = self.uow_without_dispatch()
         uow.after_commit.append(lambda: self.events_committed() if uow.events else None)
         return uow
 
@@ -68,7 +74,7 @@ class Context:
         begins DEFERRED, so it never waits for the writer gate (adapters/db/engine.py)."""
         return SqlAlchemyUnitOfWork(self.session_factory, self.clock, read_only=True)
 
-    def plain_uow(self) -> SqlAlchemyUnitOfWork:
+    def uow_without_dispatch(self) -> SqlAlchemyUnitOfWork:
         """A unit of work without the after-commit dispatch (the dispatcher's own transactions)."""
         uow = SqlAlchemyUnitOfWork(self.session_factory, self.clock)
         uow.signer = self.keys
@@ -102,7 +108,7 @@ class Context:
     def close(self) -> None:
         if self._inline is not None:
             self._inline.close()
-        directory = self.extras.pop("directory", None)  # LDAP connections, OIDC HTTP client
+        directory, self.directory = self.directory, None  # LDAP connections, OIDC HTTP client
         if directory is not None:
             directory.close()
         self.reader.close()
@@ -166,7 +172,7 @@ def bootstrap(
         sync_config_users(uow=ctx.uow(), users=_config_users(settings), hash_password=hash_password,
                           retire=retire_config_users)
     if sync_rules:
-        _sync_rules(uow=ctx.plain_uow(), configured=settings.rules, python_targets=settings.events.python_targets,
+        _sync_rules(uow=ctx.uow_without_dispatch(), configured=settings.rules, python_targets=settings.events.python_targets,
                     defaults=_default_rules(settings))
     ctx.dispatch_inline = settings.events.inline
     return ctx
@@ -229,7 +235,7 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
 
 
 def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_connections: int = 32) -> Dispatcher:
-    """The event dispatcher with every target wired; `ctx.extras["mailer"]` replaces SMTP."""
+    """The event dispatcher with every target wired."""
     from signoff.adapters.python_target import PythonTargets
     from signoff.adapters.smtp import SmtpMailer
     from signoff.adapters.webhooks import HttpTargets
@@ -242,7 +248,7 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
 
     http = HttpTargets(public_url=s.server.public_url, max_connections=max_connections,
                        aws_place=AwsPlace(s.aws.region, s.aws.account_id, ctx.workflow.first))
-    email = EmailRunner(uow_factory=ctx.plain_uow, mailer=ctx.extras.get("mailer") or SmtpMailer(s.smtp),
+    email = EmailRunner(uow_factory=ctx.uow_without_dispatch, mailer=SmtpMailer(s.smtp),
                         public_url=s.server.public_url, sender=s.smtp.sender, composer=mail_composer(ctx))
     runners: dict[str, Any] = {"webhook": http.webhook, "slack": http.slack, "python": PythonTargets(s.events.python_targets),
                                "email": email}
@@ -261,7 +267,7 @@ def build_dispatcher(ctx: Context, *, owner: str, inline: bool = False, max_conn
             close()
 
     return Dispatcher(
-        uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock, runners=runners,
+        uow_factory=ctx.uow_without_dispatch, workflow=ctx.workflow, clock=ctx.clock, runners=runners,
         retry=RetryPolicy(s.events.max_attempts, s.events.backoff_base, s.events.backoff_cap),
         lease_seconds=s.events.lease_seconds, owner=owner, batch_size=s.events.batch_size,
         timeout_cap=s.events.inline_timeout if inline else None, on_close=close_runners,
@@ -288,7 +294,7 @@ def mlflow_bridge(ctx: Context, *, plain: bool = False) -> Bridge:
     if conf is None:
         raise InvalidInput("the MLflow bridge needs an [mlflow] section with tracking_uri in signoff.toml",
                            details={"key": "mlflow"})
-    return Bridge(uow_factory=ctx.plain_uow if plain else ctx.uow, workflow=ctx.workflow, settings=conf,
+    return Bridge(uow_factory=ctx.uow_without_dispatch if plain else ctx.uow, workflow=ctx.workflow, settings=conf,
                   rest=MlflowRest(conf.tracking_uri, timeout=conf.timeout))
 
 
@@ -300,7 +306,7 @@ def mail_composer(ctx: Context) -> Any:
 
     s = ctx.settings
     links = ReviewLinks(s.server.secret_key.get_secret_value(), s.server.public_url)
-    return MailComposer(uow_factory=ctx.plain_uow, workflow=ctx.workflow, clock=ctx.clock, links=links,
+    return MailComposer(uow_factory=ctx.uow_without_dispatch, workflow=ctx.workflow, clock=ctx.clock, links=links,
                         public_url=s.server.public_url, sender=s.smtp.sender, templates=MailTemplates())
 
 

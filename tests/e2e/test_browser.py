@@ -16,7 +16,7 @@ import pytest
 
 from signoff.errors import NotFound
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import lookups
+from signoff.services import queries
 from tests.conftest import DIGEST, unique
 from tests.fixtures.servers import unavailable
 from tests.fixtures.web import PASSWORDS, Stack, review_links
@@ -101,7 +101,7 @@ class TestAnApproverInTheBrowser:
         live = page.locator("td.cell.is-live")
         assert live.count() == 1 and "live" in live.inner_text()
         shot(page, "board.png")
-        assert lookups.get_parameter(uow=stack.ctx.uow(), name=f"/signoff/models/{model}/dev")["value"]["version"] == 1
+        assert queries.get_parameter(uow=stack.ctx.uow(), name=f"/signoff/models/{model}/dev")["value"]["version"] == 1
 
     def test_rejects_with_a_comment(self, stack: Stack, browser_context: Any) -> None:
         model = unique("churn")

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import deliveries, lookups
+from signoff.services import deliveries, queries
 from signoff.services.emails import message_id
 from tests.conftest import DIGEST, unique
 from tests.fixtures.web import Stack, all_links, build_stack, review_links
@@ -107,7 +107,7 @@ class TestAnApproverFollowsTheEmailedLink:
         assert board.status_code == 200
         dev_cell = re.search(r'<td class="cell is-live">(.*?)</td>', board.text, re.DOTALL)
         assert dev_cell and "approved" in dev_cell.group(1) and "live" in dev_cell.group(1)
-        param = lookups.get_parameter(uow=stack.ctx.uow(), name=f"/signoff/models/{model}/dev")
+        param = queries.get_parameter(uow=stack.ctx.uow(), name=f"/signoff/models/{model}/dev")
         assert param["version"] == 1
         assert param["value"]["version"] == 1 and param["value"]["approved_by"] == ["rita"]
 

@@ -16,7 +16,7 @@ from signoff.bootstrap import Context
 from signoff.domain.models import ModelVersion
 from signoff.domain.workflow import Workflow
 from signoff.errors import InvalidInput
-from signoff.services import lookups, registry
+from signoff.services import queries, registry
 from signoff.adapters.db.group_commit import GroupCommit
 from signoff.services.ports import UnitOfWork
 
@@ -65,7 +65,7 @@ def numbers(ctx: Context, model: str) -> list[int]:
 
 
 def assert_chain_valid(ctx: Context) -> None:
-    report = lookups.verify_audit(uow=ctx.uow())
+    report = queries.verify_audit(uow=ctx.uow())
     assert report.ok, report
 
 
@@ -74,14 +74,14 @@ class TestOneTransactionManyUseCases:
         audit_before, events_before = count(ctx, AuditRow), count(ctx, OutboxRow)
         uow = ctx.uow()
         with uow:
-            with uow.part():
+            with uow.batch_member():
                 registry.register_in(uow=uow, workflow=ctx.workflow, model="kept", artifact_uri="s3://a", actor="dana")
-            with pytest.raises(InvalidInput), uow.part():
+            with pytest.raises(InvalidInput), uow.batch_member():
                 # A new model and its first version are written, then the use case is refused.
                 registry.register_in(uow=uow, workflow=ctx.workflow, model="fresh", artifact_uri="s3://b",
                                      actor="dana")
                 raise InvalidInput("refused half-way")
-            with uow.part():  # the same new model again: created anew, not the rolled-back row
+            with uow.batch_member():  # the same new model again: created anew, not the rolled-back row
                 registry.register_in(uow=uow, workflow=ctx.workflow, model="fresh", artifact_uri="s3://c",
                                      actor="rita")
             uow.commit()

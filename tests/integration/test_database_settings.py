@@ -14,7 +14,7 @@ from sqlalchemy import text
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import load_settings
 from signoff.errors import InvalidInput
-from signoff.services import lookups, registry
+from signoff.services import queries, registry
 from tests.conftest import make_settings, on_postgres
 
 
@@ -79,7 +79,7 @@ class TestReadsDoNotQueueBehindWriters:
             assert holding.wait(10)
             answered: list[object] = []
             reader = threading.Thread(target=lambda: answered.append(
-                lookups.board(uow=sqlite_ctx.read_uow(), workflow=sqlite_ctx.workflow, model="churn")))
+                queries.board(uow=sqlite_ctx.read_uow(), workflow=sqlite_ctx.workflow, model="churn")))
             started = time.monotonic()
             reader.start()
             reader.join(5)
@@ -97,5 +97,5 @@ class TestReadsDoNotQueueBehindWriters:
 
 def test_reads_through_read_only_units_of_work_see_committed_writes(ctx: Context) -> None:
     registry.register(uow=ctx.uow(), workflow=ctx.workflow, model="m1", artifact_uri="s3://b/1", actor="dana")
-    assert [v.number for v in lookups.board(uow=ctx.read_uow(), workflow=ctx.workflow, model="m1")] == [1]
+    assert [v.number for v in queries.board(uow=ctx.read_uow(), workflow=ctx.workflow, model="m1")] == [1]
     assert on_postgres() == (ctx.engine.dialect.name == "postgresql")

@@ -427,17 +427,17 @@ class TestWebhookSignatures:
         conf = endpoint.ctx.settings.mlflow
         headers = dict(created.headers.items())
         with pytest.raises(InvalidInput) as stale:
-            mlflow_bridge.accept_webhook(uow=endpoint.ctx.plain_uow(), settings=conf, secret=SECRET, headers=headers,
+            mlflow_bridge.accept_webhook(uow=endpoint.ctx.uow_without_dispatch(), settings=conf, secret=SECRET, headers=headers,
                                          body=created.body, now=stamp + conf.webhook_max_age + 1)
         assert stale.value.details["header"] == mf.TIMESTAMP_HEADER
         with pytest.raises(AuthenticationFailed):
-            mlflow_bridge.accept_webhook(uow=endpoint.ctx.plain_uow(), settings=conf, secret=SECRET,
+            mlflow_bridge.accept_webhook(uow=endpoint.ctx.uow_without_dispatch(), settings=conf, secret=SECRET,
                                          headers=headers, body=created.body.replace(b'"1"', b'"7"'), now=stamp)
-        accepted = mlflow_bridge.accept_webhook(uow=endpoint.ctx.plain_uow(), settings=conf, secret=SECRET,
+        accepted = mlflow_bridge.accept_webhook(uow=endpoint.ctx.uow_without_dispatch(), settings=conf, secret=SECRET,
                                                 headers=headers, body=created.body, now=stamp + 5)
         assert accepted["queued"] is True
         with pytest.raises(AlreadyExists):
-            mlflow_bridge.accept_webhook(uow=endpoint.ctx.plain_uow(), settings=conf, secret=SECRET,
+            mlflow_bridge.accept_webhook(uow=endpoint.ctx.uow_without_dispatch(), settings=conf, secret=SECRET,
                                          headers=headers, body=created.body, now=stamp + 5)
 
 

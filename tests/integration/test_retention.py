@@ -30,7 +30,7 @@ from signoff.bootstrap import Context, retention_policy
 from signoff.config import load_settings
 from signoff.entrypoints.pruner import Pruner
 from signoff.sdk._embedded import EmbeddedClient
-from signoff.services import lookups, retention, tokens, web_sessions
+from signoff.services import queries, retention, tokens, web_sessions
 from signoff.services.ports import FixedClock
 from tests.conftest import DIGEST, unique
 
@@ -55,7 +55,7 @@ def prune(ctx: Context, **policy: object) -> dict[str, int]:
     kept = {k: v for k, v in policy.items() if k != "batch_size"}
     full = retention.RetentionPolicy(**{**retention.RetentionPolicy().__dict__, **kept,  # type: ignore[arg-type]
                                         "batch_size": policy.get("batch_size", 5_000)})
-    return retention.prune(uow_factory=ctx.plain_uow, clock=ctx.clock, policy=full).deleted
+    return retention.prune(uow_factory=ctx.uow_without_dispatch, clock=ctx.clock, policy=full).deleted
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ class TestWhatNeverGoes:
                 AuditRow.action == "retention.pruned")).all()
         assert {s for s, _ in entries} >= {"retention/deliveries", "retention/events", "retention/tokens"}
         assert all(a["deleted"] <= 2 for _, a in entries)
-        assert lookups.verify_audit(uow=ctx.read_uow()).ok
+        assert queries.verify_audit(uow=ctx.read_uow()).ok
 
     def test_the_pruned_versions_still_resolve_and_keep_their_history(
             self, ctx: Context, aged: dict[str, object]) -> None:

@@ -1,6 +1,6 @@
 """Wiring of the identity providers named in `[auth] providers`, once per Context.
 
-`directory_for(ctx)` builds the `Directory` on first use and keeps it in `ctx.extras`, so the
+`directory_for(ctx)` builds the `Directory` on first use and keeps it in `ctx.directory`, so the
 API and the web UI of one process share one LDAP connection pool and one membership cache.
 """
 
@@ -16,7 +16,6 @@ from signoff.domain.timespec import parse_duration
 from signoff.services import identity
 from signoff.services.identity import Directory, LocalProvider
 
-_KEY = "directory"
 _lock = threading.Lock()
 
 
@@ -76,12 +75,12 @@ def build_directory(ctx: Any) -> Directory:
 
 def directory_for(ctx: Any) -> Directory:
     """The Context's Directory, built once."""
-    found: Directory | None = ctx.extras.get(_KEY)
+    found: Directory | None = ctx.directory
     if found is None:
         with _lock:
-            found = ctx.extras.get(_KEY)
+            found = ctx.directory
             if found is None:
-                found = ctx.extras[_KEY] = build_directory(ctx)
+                found = ctx.directory = build_directory(ctx)
     return found
 
 

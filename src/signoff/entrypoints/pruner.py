@@ -23,7 +23,7 @@ class Pruner:
         self._thread: threading.Thread | None = None
 
     def prune(self) -> retention.PruneReport:
-        return retention.prune(uow_factory=self.ctx.plain_uow, clock=self.ctx.clock,
+        return retention.prune(uow_factory=self.ctx.uow_without_dispatch, clock=self.ctx.clock,
                                policy=retention_policy(self.ctx.settings))
 
     def start(self) -> Pruner:

@@ -13,16 +13,15 @@ from signoff.bootstrap import Context
 from signoff.services.signin_throttle import SigninThrottle
 
 T = TypeVar("T")
-KEY = "signin_throttle"
 _lock = threading.Lock()
 
 
 def throttle_for(ctx: Context) -> SigninThrottle:
     """The Context's throttle, built once; its windows run on the Context's clock (tests move it)."""
-    found = ctx.extras.get(KEY)
+    found = ctx.signin_throttle
     if found is None:
         with _lock:
-            found = ctx.extras.get(KEY)
+            found = ctx.signin_throttle
             if found is None:
                 from signoff.adapters.db.signin_counters import SqlCounterStorage
 
@@ -31,7 +30,7 @@ def throttle_for(ctx: Context) -> SigninThrottle:
                 def now() -> float:
                     return clock.now().timestamp()
 
-                found = ctx.extras[KEY] = SigninThrottle(
+                found = ctx.signin_throttle = SigninThrottle(
                     SqlCounterStorage(ctx.engine, now=now), per_account=auth.signin_failures_per_account,
                     per_address=auth.signin_failures_per_address, uow_factory=ctx.uow, now=now)
     return found

@@ -37,7 +37,7 @@ from signoff.sdk._records import (
     record_of,
 )
 from signoff.sdk._resolved import Resolved
-from signoff.services import accounts, approvals, deliveries, drift, esign, inference, lifecycle, lookups, people, registry
+from signoff.services import accounts, approvals, deliveries, drift, esign, inference, lifecycle, queries, people, registry
 from signoff.services import aws_keys as aws_key_service
 from signoff.services import rules as rule_service
 from signoff.services import artifacts as artifact_service
@@ -196,7 +196,7 @@ class EmbeddedClient(BaseClient):
         return _as(ApprovalRequestPublic, esign.with_signatures(uow=self.ctx.uow(), requests=[r.to_dict()])[0])
 
     def resolve(self, model: str, env: str) -> Resolved:
-        live = lookups.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env)
+        live = queries.resolve(reader=self.ctx.reader, workflow=self.ctx.workflow, model=model, env=env)
         return Resolved.of(live.to_dict(), cache_dir=Path(self.ctx.settings.home) / "cache",
                            on_mismatch=self._refused_load)
 
@@ -229,14 +229,14 @@ class EmbeddedClient(BaseClient):
         return _as(InferenceReportPublic, {**report, "promotion_request": request.to_dict() if request else None})
 
     def parameter(self, name: str, version: int | None = None) -> ParameterPublic:
-        return _as(ParameterPublic, lookups.get_parameter(uow=self.ctx.uow(), name=name, version=version))
+        return _as(ParameterPublic, queries.get_parameter(uow=self.ctx.uow(), name=name, version=version))
 
     def parameter_history(self, name: str) -> list[ParameterPublic]:
-        return _all(ParameterPublic, lookups.parameter_history(uow=self.ctx.uow(), name=name, limit=10_000))
+        return _all(ParameterPublic, queries.parameter_history(uow=self.ctx.uow(), name=name, limit=10_000))
 
     def audit(self, *, model: str | None = None, since: datetime | None = None, cursor: int | None = None,
               limit: int = 100) -> list[AuditEntryPublic]:
-        entries = lookups.list_audit(uow=self.ctx.uow(), model=model, since=since, after=cursor, limit=limit)
+        entries = queries.list_audit(uow=self.ctx.uow(), model=model, since=since, after=cursor, limit=limit)
         return _all(AuditEntryPublic, [e.to_dict() for e in entries])
 
     def verify_audit(self, checkpoints: list[dict[str, Any]] | None = None) -> AuditReport:
@@ -266,7 +266,7 @@ class EmbeddedClient(BaseClient):
                 attestation_service.list_attestations(**self._kw(), model=model, version=version, env=env)]
 
     def events(self, *, type: str | None = None, cursor: int | None = None, limit: int = 100) -> list[EventPublic]:
-        return _all(EventPublic, lookups.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))
+        return _all(EventPublic, queries.list_events(uow=self.ctx.uow(), type=type, after=cursor, limit=limit))
 
     def rules(self) -> list[RulePublic]:
         return _all(RulePublic, rule_service.list_rules(uow=self.ctx.uow()))

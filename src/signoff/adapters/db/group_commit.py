@@ -112,7 +112,7 @@ class GroupCommit(Generic[T]):
             with uow:
                 for queued in batch:
                     try:
-                        with uow.part():
+                        with uow.batch_member():
                             done.append((queued, queued.work(uow)))
                     except SignoffError as exc:  # refused: rolled back alone, answered now
                         queued.future.set_exception(exc)

@@ -118,7 +118,7 @@ class SqlAlchemyUnitOfWork:
         self._audit.append(AuditEntry(None, self.clock.now(), actor, action, subject, model, before, after))
 
     @contextmanager
-    def part(self) -> Iterator[None]:
+    def batch_member(self) -> Iterator[None]:
         """One use case among several sharing this transaction (adapters/db/group_commit.py).
 
         If it raises, what it wrote is rolled back to a savepoint and its audit entries, events

@@ -16,7 +16,7 @@ from signoff.entrypoints.aws import paging
 from signoff.entrypoints.aws.errors import AwsError, access_denied, validation
 from signoff.entrypoints.aws.protocol import Call, Service
 from signoff.errors import NotFound
-from signoff.services import lookups
+from signoff.services import queries
 
 SCOPE = "resolve"
 WRITES = ("PutParameter", "DeleteParameter", "DeleteParameters", "LabelParameterVersion",
@@ -86,14 +86,14 @@ def _lookup(call: Call, requested: str) -> tuple[dict[str, Any], str | None]:
         raise AwsError("ParameterNotFound", f"Parameter {requested} not found.")
     if not colon:
         try:
-            return lookups.get_parameter(uow=call.ctx.uow(), name=name), None
+            return queries.get_parameter(uow=call.ctx.uow(), name=name), None
         except NotFound:
             raise AwsError("ParameterNotFound", f"Parameter {requested} not found.") from None
     if not selector.isdigit() or len(selector) > 9:
         # signoff has no labels: the version number is the only selector that can match.
         raise AwsError("ParameterNotFound", f"Parameter {requested} not found.")
     try:
-        return lookups.get_parameter(uow=call.ctx.uow(), name=name, version=int(selector)), f":{selector}"
+        return queries.get_parameter(uow=call.ctx.uow(), name=name, version=int(selector)), f":{selector}"
     except NotFound:
         if _exists(call, name):
             raise AwsError("ParameterVersionNotFound", f"Systems Manager could not find version {selector} of "
@@ -102,7 +102,7 @@ def _lookup(call: Call, requested: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _exists(call: Call, name: str) -> bool:
-    return bool(lookups.latest_parameters(uow=call.ctx.uow(), names=[name]))
+    return bool(queries.latest_parameters(uow=call.ctx.uow(), names=[name]))
 
 
 def get_parameter(call: Call) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def get_parameter_history(call: Call) -> dict[str, Any]:
         raise AwsError("ParameterNotFound", f"Parameter {name} not found.")
     try:
         # Versions count from 1 without gaps, so the offset is the version to continue after.
-        rows = lookups.parameter_history(uow=call.ctx.uow(), name=name, after=offset or None, limit=limit + 1)
+        rows = queries.parameter_history(uow=call.ctx.uow(), name=name, after=offset or None, limit=limit + 1)
     except NotFound:
         raise AwsError("ParameterNotFound", f"Parameter {name} not found.") from None
     out: dict[str, Any] = {"Parameters": [_history_entry(call, r) for r in rows[:limit]]}
@@ -164,11 +164,11 @@ def get_parameters_by_path(call: Call) -> dict[str, Any]:
         raise validation("ParameterFilters are not supported by signoff's parameter store.")
     limit = _max_results(call, BY_PATH_MAX, BY_PATH_MAX)
     offset = paging.offset(call.params)
-    names = _under(path, lookups.parameter_names(uow=call.ctx.uow(), prefix=path.rstrip("/") + "/"),
+    names = _under(path, queries.parameter_names(uow=call.ctx.uow(), prefix=path.rstrip("/") + "/"),
                    bool(call.params.get("Recursive", False)))
     page = names[offset:offset + limit]
     out: dict[str, Any] = {"Parameters": [parameter(call, p) for p in
-                                          lookups.latest_parameters(uow=call.ctx.uow(), names=page)]}
+                                          queries.latest_parameters(uow=call.ctx.uow(), names=page)]}
     if offset + limit < len(names):
         out["NextToken"] = paging.token(offset + limit)
     return out
@@ -209,13 +209,13 @@ def describe_parameters(call: Call) -> dict[str, Any]:
     offset = paging.offset(call.params)
     path, recursive, equals, begins = _describe_filter(call)
     prefix = "/" if path == "/" else path.rstrip("/") + "/"
-    names = lookups.parameter_names(uow=call.ctx.uow(), prefix=prefix)
+    names = queries.parameter_names(uow=call.ctx.uow(), prefix=prefix)
     if path != "/" or not recursive:
         names = _under(path, names, recursive)
     names = [n for n in names if (not equals or n in equals) and (not begins or any(n.startswith(b) for b in begins))]
     page = names[offset:offset + limit]
     out: dict[str, Any] = {"Parameters": [_metadata(call, p) for p in
-                                          lookups.latest_parameters(uow=call.ctx.uow(), names=page)]}
+                                          queries.latest_parameters(uow=call.ctx.uow(), names=page)]}
     if offset + limit < len(names):
         out["NextToken"] = paging.token(offset + limit)
     return out

@@ -40,7 +40,7 @@ def prune(
             setattr(settings.retention, f"{kind}_days", older_than)
     ctx = bootstrap(settings, sync_users=False, sync_rules=False)
     try:
-        report = retention.prune(uow_factory=ctx.read_uow if dry_run else ctx.plain_uow, clock=ctx.clock,
+        report = retention.prune(uow_factory=ctx.read_uow if dry_run else ctx.uow_without_dispatch, clock=ctx.clock,
                                  policy=retention_policy(settings), dry_run=dry_run)
     finally:
         ctx.close()

@@ -25,7 +25,7 @@ from signoff.services import (
     attestations,
     browse,
     history,
-    lookups,
+    queries,
     registry,
     review,
     rules,
@@ -113,7 +113,7 @@ def version(request: Request, name: str = ModelName, number: int = Number) -> Re
     ctx = web_state(request).ctx
     v = registry.get_version(uow=ctx.read_uow(), workflow=ctx.workflow, model=name, version=number)
     subject = v.subject
-    timeline = [e.to_dict() for e in lookups.list_audit(uow=ctx.read_uow(), model=name, subject_prefix=subject, limit=1000)
+    timeline = [e.to_dict() for e in queries.list_audit(uow=ctx.read_uow(), model=name, subject_prefix=subject, limit=1000)
                 if e.subject == subject]
     return render(request, "version.html", version=v.to_dict(), timeline=timeline,
                   requests=with_signatures(ctx, review.version_requests(uow=ctx.read_uow(), workflow=ctx.workflow,
@@ -137,7 +137,7 @@ def parameters(request: Request, name: str | None = Query(None, max_length=512))
     ctx = web_state(request).ctx
     if name:
         try:
-            history = lookups.parameter_history(uow=ctx.read_uow(), name=name, limit=10_000)
+            history = queries.parameter_history(uow=ctx.read_uow(), name=name, limit=10_000)
         except NotFound:
             # A model's environment where nothing was ever approved has no parameter yet: that is
             # a normal state of a known place, not a broken link.

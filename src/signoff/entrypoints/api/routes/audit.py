@@ -20,7 +20,7 @@ from signoff.entrypoints.api.deps import (
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import AuditEntryPublic, AuditReport, Page
 from signoff.errors import InvalidInput
-from signoff.services import lookups
+from signoff.services import queries
 
 router = api_router("audit")
 
@@ -30,7 +30,7 @@ def list_audit(model: str | None = Query(None, max_length=128), since: str | Non
                cursor: IntCursor = None, limit: int = Query(100, ge=1, le=MAX_PAGE),
                principal: Principal = Depends(current_principal), ctx: Context = Depends(context)) -> dict[str, Any]:
     """Audit entries oldest first, optionally for one model and from a time on."""
-    entries = lookups.list_audit(uow=ctx.read_uow(), model=model or None, since=_instant(since), after=int_cursor(cursor),
+    entries = queries.list_audit(uow=ctx.read_uow(), model=model or None, since=_instant(since), after=int_cursor(cursor),
                                  limit=limit)
     items = [e.to_dict() for e in entries]
     return {"items": items, "next_cursor": next_cursor(items, limit, "id")}

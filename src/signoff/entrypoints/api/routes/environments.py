@@ -26,7 +26,7 @@ from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import LivePublic
 from signoff.domain.models import LiveVersion
 from signoff.errors import PermissionDenied, SignoffError
-from signoff.services import lookups
+from signoff.services import queries
 
 router = api_router("environments")
 
@@ -49,7 +49,7 @@ def _resolved(request: Request, ctx: Context, principal: Principal, model: str, 
     if not principal.allows("resolve"):
         raise PermissionDenied("this token lacks the resolve scope",
                                details={"required": ["resolve"], "scopes": sorted(principal.scopes)})
-    return _rendered(lookups.resolve(reader=ctx.reader, workflow=ctx.workflow, model=model, env=env))
+    return _rendered(queries.resolve(reader=ctx.reader, workflow=ctx.workflow, model=model, env=env))
 
 
 def answer(request: Request, ctx: Context, principal: Principal, model: str, env: str) -> Response:

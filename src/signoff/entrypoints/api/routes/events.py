@@ -18,7 +18,7 @@ from signoff.entrypoints.api.deps import (
 )
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import EventPublic, Page
-from signoff.services import lookups
+from signoff.services import queries
 
 router = api_router("events")
 
@@ -28,5 +28,5 @@ def list_events(type: str | None = Query(None, max_length=128), cursor: IntCurso
                 limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(current_principal),
                 ctx: Context = Depends(context)) -> dict[str, Any]:
     """Events (CloudEvents 1.0) in the order they happened; `?type=signoff.version.approved` filters."""
-    items = lookups.list_events(uow=ctx.read_uow(), type=type or None, after=int_cursor(cursor), limit=limit)
+    items = queries.list_events(uow=ctx.read_uow(), type=type or None, after=int_cursor(cursor), limit=limit)
     return {"items": items, "next_cursor": next_cursor(items, limit, "seq")}

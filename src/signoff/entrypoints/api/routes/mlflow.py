@@ -54,7 +54,7 @@ async def mlflow_webhook(request: Request, background: BackgroundTasks) -> Any:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     result = await run_in_threadpool(lambda: accept_webhook(
-        uow=ctx.plain_uow(), settings=ctx.settings.mlflow, secret=secret, headers=headers, body=body,
+        uow=ctx.uow_without_dispatch(), settings=ctx.settings.mlflow, secret=secret, headers=headers, body=body,
         now=time.time()))
     if result["queued"]:
         # After the answer: MLflow's delivery thread waits for it, and the bridge calls MLflow back.

@@ -23,7 +23,7 @@ from signoff.entrypoints.api.deps import (
 )
 from signoff.entrypoints.api.routes import api_router
 from signoff.entrypoints.api.schemas import Page, ParameterPublic
-from signoff.services import lookups
+from signoff.services import queries
 
 router = api_router("parameters")
 
@@ -38,7 +38,7 @@ def parameter_history(name: str, cursor: IntCursor = None,
                       limit: int = Query(100, ge=1, le=MAX_PAGE), principal: Principal = Depends(require("resolve")),
                       ctx: Context = Depends(context)) -> dict[str, Any]:
     """Every version of a parameter, oldest first. Scope: resolve."""
-    items = lookups.parameter_history(uow=ctx.read_uow(), name=_name(name), after=int_cursor(cursor, INT32_MAX), limit=limit)
+    items = queries.parameter_history(uow=ctx.read_uow(), name=_name(name), after=int_cursor(cursor, INT32_MAX), limit=limit)
     return {"items": items, "next_cursor": next_cursor(items, limit, "version")}
 
 
@@ -46,4 +46,4 @@ def parameter_history(name: str, cursor: IntCursor = None,
 def get_parameter(name: str, version: int | None = Query(None, ge=1, le=INT32_MAX),
                   principal: Principal = Depends(require("resolve")), ctx: Context = Depends(context)) -> dict[str, Any]:
     """A parameter's latest value, or `?version=N`. Scope: resolve."""
-    return lookups.get_parameter(uow=ctx.read_uow(), name=_name(name), version=version)
+    return queries.get_parameter(uow=ctx.read_uow(), name=_name(name), version=version)

@@ -66,7 +66,7 @@ def forget_user(app: FastAPI, name: str) -> None:
     """Drop what this process cached about `name` (tokens, directory groups): the change applies here at
     once, and in other processes within `[server] token_cache_seconds`."""
     app.state.verifier.forget()
-    directory = app.state.ctx.extras.get("directory")
+    directory = app.state.ctx.directory
     if directory is not None:
         directory.forget(name)
 
