@@ -286,34 +286,46 @@ class BaseClient(abc.ABC):
         self.close()
 
 
-# What both transports share beneath the abstract methods: the same refusal, worded once.
+class DerivedMethods(BaseClient, abc.ABC):
+    """The methods both transports build from others the same way, written once. BaseClient keeps
+    declaring them abstract (it is the contract); both transports derive from this class, and the
+    SDK contract test still exercises each of these through both."""
 
-def only_open_request(found: list[ApprovalRequestPublic], model: str, version: int,
-                      env: str) -> ApprovalRequestPublic:
-    """The request `requests(state="open", ...)` found; raises InvalidTransition if there is none."""
-    if not found:
-        from signoff.errors import InvalidTransition
+    def status(self, model: str) -> list[VersionPublic]:
+        return self.versions(model, limit=50)
 
-        raise InvalidTransition(f"no open approval request for version {version} of {model!r} in {env}",
-                                details={"model": model, "version": version, "env": env})
-    return found[0]
+    def open_request(self, model: str, version: int, env: str) -> ApprovalRequestPublic:
+        found = self.requests(state="open", env=env, model=model, version=version, limit=1)
+        if not found:
+            from signoff.errors import InvalidTransition
 
+            raise InvalidTransition(f"no open approval request for version {version} of {model!r} in {env}",
+                                    details={"model": model, "version": version, "env": env})
+        return found[0]
 
-def newest_envelope(found: list[Record], model: str, version: int, env: str) -> Record:
-    """The newest attestation's envelope; raises NotFound if there is none."""
-    if not found:
-        from signoff.errors import NotFound
+    def approve(self, model: str, version: int, env: str, comment: str = "", *,
+                password: str | None = None, meaning: str | None = None) -> ApprovalRequestPublic:
+        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
+                           meaning=meaning)
 
-        raise NotFound(f"no attestation for version {version} of {model!r} in {env}",
-                       details={"model": model, "version": version, "env": env})
-    envelope = found[0]["envelope"]
-    # Both transports hand over nested objects as Records already.
-    return envelope if isinstance(envelope, Record) else record_of(envelope)
+    def reject(self, model: str, version: int, env: str, comment: str, *,
+               password: str | None = None) -> ApprovalRequestPublic:
+        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
 
+    def attestation(self, model: str, version: int, env: str) -> Record:
+        found = self.attestations(model, version, env=env)
+        if not found:
+            from signoff.errors import NotFound
 
-def match_pattern(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    # Evaluated where the client runs, by either transport: the pattern language is pure
-    # (domain/rules.py) and a pipeline may test a pattern without the rules scope.
-    from signoff.domain.rules import test_pattern
+            raise NotFound(f"no attestation for version {version} of {model!r} in {env}",
+                           details={"model": model, "version": version, "env": env})
+        envelope = found[0]["envelope"]
+        # Both transports hand over nested objects as Records already.
+        return envelope if isinstance(envelope, Record) else record_of(envelope)
 
-    return test_pattern(pattern, event)
+    def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+        # Evaluated where the client runs, by either transport: the pattern language is pure
+        # (domain/rules.py) and a pipeline may test a pattern without the rules scope.
+        from signoff.domain.rules import test_pattern
+
+        return test_pattern(pattern, event)

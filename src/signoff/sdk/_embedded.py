@@ -14,7 +14,7 @@ from signoff.config import Settings
 from signoff.domain.identity import ANONYMOUS
 from signoff.domain.models import Lineage
 from signoff.errors import AuthenticationFailed
-from signoff.sdk._base import BaseClient, match_pattern, newest_envelope, only_open_request
+from signoff.sdk._base import DerivedMethods
 from signoff.sdk._records import (
     ApprovalRequestPublic,
     AuditEntryPublic,
@@ -61,7 +61,7 @@ def _all(model: type[R], items: Iterable[Any]) -> list[R]:
 OWNER = "signoff:cli"
 
 
-class EmbeddedClient(BaseClient):
+class EmbeddedClient(DerivedMethods):
     """Acts as `actor`, an existing, enabled user (or one declared in `[users.*]`); with no actor it only reads.
 
     Raises AuthenticationFailed for an unknown, disabled or deleted actor.
@@ -145,28 +145,6 @@ class EmbeddedClient(BaseClient):
 
     def version(self, model: str, version: int) -> VersionPublic:
         return _as(VersionPublic, registry.get_version(**self._kw(), model=model, version=version).to_dict())
-
-    def status(self, model: str) -> list[VersionPublic]:
-        return self.versions(model, limit=50)
-
-    def open_request(self, model: str, version: int, env: str) -> ApprovalRequestPublic:
-        return only_open_request(self.requests(state="open", env=env, model=model, version=version, limit=1),
-                                 model, version, env)
-
-    def approve(self, model: str, version: int, env: str, comment: str = "", *, password: str | None = None,
-                meaning: str | None = None) -> ApprovalRequestPublic:
-        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
-                           meaning=meaning)
-
-    def reject(self, model: str, version: int, env: str, comment: str, *,
-               password: str | None = None) -> ApprovalRequestPublic:
-        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
-
-    def attestation(self, model: str, version: int, env: str) -> Record:
-        return newest_envelope(self.attestations(model, version, env=env), model, version, env)
-
-    def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-        return match_pattern(pattern, event)
 
     def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> ApprovalRequestPublic:
         r = approvals.request_promotion(**self._kw(), model=model, version=version, env=env, actor=self.actor, reason=reason)

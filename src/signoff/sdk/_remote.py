@@ -21,7 +21,7 @@ from signoff.errors import (
     error_for_code,
     error_for_status,
 )
-from signoff.sdk._base import BaseClient, match_pattern, newest_envelope, only_open_request
+from signoff.sdk._base import DerivedMethods
 from signoff.sdk._records import (
     ApprovalRequestPublic,
     AuditEntryPublic,
@@ -50,7 +50,6 @@ R = TypeVar("R", bound=Result)
 MAX_PAGE = 500
 
 
-
 def _seg(value: Any) -> str:
     return quote(str(value), safe="")
 
@@ -59,7 +58,7 @@ def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-class RemoteClient(BaseClient):
+class RemoteClient(DerivedMethods):
     def __init__(self, url: str, token: str | None = None, *, as_user: str | None = None,
                  transport: httpx.BaseTransport | None = None, timeout: float = 30.0) -> None:
         headers = {"User-Agent": "signoff-sdk", "Accept": "application/json"}
@@ -143,28 +142,6 @@ class RemoteClient(BaseClient):
 
     def version(self, model: str, version: int) -> VersionPublic:
         return self._one(VersionPublic, "GET", f"/models/{_seg(model)}/versions/{_seg(version)}")
-
-    def status(self, model: str) -> list[VersionPublic]:
-        return self.versions(model, limit=50)
-
-    def open_request(self, model: str, version: int, env: str) -> ApprovalRequestPublic:
-        return only_open_request(self.requests(state="open", env=env, model=model, version=version, limit=1),
-                                 model, version, env)
-
-    def approve(self, model: str, version: int, env: str, comment: str = "", *, password: str | None = None,
-                meaning: str | None = None) -> ApprovalRequestPublic:
-        return self.decide(self.open_request(model, version, env)["id"], "approve", comment, password=password,
-                           meaning=meaning)
-
-    def reject(self, model: str, version: int, env: str, comment: str, *,
-               password: str | None = None) -> ApprovalRequestPublic:
-        return self.decide(self.open_request(model, version, env)["id"], "reject", comment, password=password)
-
-    def attestation(self, model: str, version: int, env: str) -> Record:
-        return newest_envelope(self.attestations(model, version, env=env), model, version, env)
-
-    def test_pattern(self, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-        return match_pattern(pattern, event)
 
     def request_promotion(self, model: str, version: int, env: str, *, reason: str = "") -> ApprovalRequestPublic:
         return self._one(ApprovalRequestPublic, "POST", f"/models/{_seg(model)}/versions/{_seg(version)}/promotions",
