@@ -7,7 +7,6 @@ from pathlib import Path
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from signoff.adapters import artifacts
 from signoff.adapters.artifacts import ArtifactStore
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
@@ -106,21 +105,17 @@ class EmbeddedClient(BaseClient):
         `reference` (training data as a DataFrame, array, CSV/Parquet path, or a profile) becomes the
         version's reference profile for drift. Raises InvalidInput, NotFound (store=True, missing).
         """
-        stored = None
-        if store or (store is None and digest is None and artifacts.exists(artifact_uri)):
-            stored = artifact_service.store_artifact(store=self._artifact_store(), source=artifact_uri, flavor=flavor)
-            artifact_uri, digest, flavor = stored["uri"], stored["digest"], stored["flavor"]
         profile = None
         if reference is not None:
             from signoff.inference._profile import reference_profile
 
             profile = reference_profile(reference)
-        v = registry.register(**self._kw(), model=model, artifact_uri=artifact_uri, actor=self.actor, metrics=metrics,
-                              metadata=metadata, lineage=Lineage(run_id, code_commit, dataset_hash), flavor=flavor,
-                              digest=digest, description=description, owner_group=owner_group,
-                              reference_profile=profile, reference_source="sdk" if profile else "",
-                              digest_checked=stored is not None)
-        return _as(VersionPublic, {**v.to_dict(), "stored": stored is not None, "reference": profile is not None})
+        registered = registry.register(
+            **self._kw(), model=model, artifact_uri=artifact_uri, actor=self.actor, metrics=metrics, metadata=metadata,
+            lineage=Lineage(run_id, code_commit, dataset_hash), flavor=flavor, digest=digest, description=description,
+            owner_group=owner_group, reference_profile=profile, reference_source="sdk" if profile else "",
+            store=store, artifact_store=self._artifact_store())
+        return _as(VersionPublic, registered.to_dict())
 
     def _artifact_store(self) -> ArtifactStore:
         return ArtifactStore(self.ctx.settings.resolved_artifact_root())

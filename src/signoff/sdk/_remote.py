@@ -111,18 +111,21 @@ class RemoteClient(BaseClient):
                  dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
                  description: str | None = None, owner_group: str | None = None, reference: Any = None,
                  store: bool | None = None) -> VersionPublic:
-        """Register the next version by URI; `reference` (training data or a profile) is sent as its drift
-        reference. Raises InvalidInput (also for store=True: the server cannot read this machine's files)."""
+        """Register the next version by URI; `reference` (training data or a profile) is sent with it as its
+        drift reference, written in the same transaction. Raises InvalidInput (also for store=True: the server cannot read this machine's files)."""
         if store:
             raise InvalidInput("store=True needs the embedded mode: over HTTP, register an artifact URI the server "
                                "and the inference pipelines can read", details={"field": "store"})
+        profile = None
+        if reference is not None:
+            from signoff.inference._profile import reference_profile
+
+            profile = reference_profile(reference)
         body = {"artifact_uri": artifact_uri, "metrics": metrics or {}, "metadata": metadata or {}, "run_id": run_id,
                 "code_commit": code_commit, "dataset_hash": dataset_hash, "flavor": flavor, "digest": digest,
-                "description": description, "owner_group": owner_group}
+                "description": description, "owner_group": owner_group, "reference_profile": profile}
         version = self._json("POST", f"/models/{_seg(model)}/versions", body)
-        if reference is not None:
-            self.set_reference(model, version["version"], reference)
-        return VersionPublic.model_validate({**version, "stored": False, "reference": reference is not None})
+        return VersionPublic.model_validate({**version, "stored": False, "reference": profile is not None})
 
     def set_reference(self, model: str, version: int, reference: Any) -> Record:
         """Attach training data (DataFrame, array, CSV/Parquet path, or a profile) as the drift reference."""

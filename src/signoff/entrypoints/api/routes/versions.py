@@ -86,11 +86,11 @@ async def register(app: Any, principal: Principal, model: str, body: VersionCrea
     details = _details(principal, model, body)
     writer: GroupCommit[ModelVersion] | None = app.state.registration_writer
     if writer is None:
-        return await run_in_threadpool(lambda: registry.register(
-            uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx), **details))
+        return (await run_in_threadpool(lambda: registry.register(
+            uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx), **details))).version
+    registry.check_registration(details)
     if registry.digest_needs_reading(body.artifact_uri, body.digest):
-        details["digest"] = await run_in_threadpool(lambda: registry.settle_digest(
-            body.artifact_uri, body.digest, local_roots=_local_roots(ctx)))
+        await run_in_threadpool(lambda: registry.settle_artifact(details, local_roots=_local_roots(ctx)))
     workflow = ctx.workflow
     future = writer.submit(lambda uow: registry.register_in(uow=uow, workflow=workflow, **details), key=model)
     return await asyncio.wrap_future(future)
@@ -106,7 +106,8 @@ def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str,
     return {"model": model, "artifact_uri": body.artifact_uri, "actor": principal.name, "metrics": body.metrics,
             "metadata": body.metadata, "lineage": Lineage(body.run_id, body.code_commit, body.dataset_hash),
             "flavor": body.flavor, "digest": body.digest, "description": body.description,
-            "owner_group": body.owner_group}
+            "owner_group": body.owner_group, "reference_profile": body.reference_profile,
+            "reference_source": "api" if body.reference_profile is not None else ""}
 
 
 def plain_registration(scope: Scope, params: dict[str, Any]) -> bool:
