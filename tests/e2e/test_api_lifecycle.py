@@ -178,6 +178,13 @@ class TestRegisteringWithAReference:
             ("model.created", "dana"), ("version.registered", "dana"), ("reference.set", "dana"),
             ("approval.requested", "dana")]  # the rule run after the registration's commit
 
+    def test_an_option_register_does_not_take_is_a_type_error_and_writes_nothing(self, api: Api) -> None:
+        for transport, client in self.transports(api):
+            before = api.counts()
+            with pytest.raises(TypeError, match="'licence'"):
+                client.register(unique(), "s3://b/m.pkl", digest=DIGEST, licence="MIT")  # type: ignore[call-arg]
+            assert api.counts() == before, transport
+
 
 class TestMismatchReports:
     def test_are_audited_once_per_version_and_observed_digest(self, api: Api) -> None:

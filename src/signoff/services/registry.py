@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from signoff.domain import events
@@ -110,6 +110,20 @@ def _inside(path: str, roots: list[str]) -> bool:
     return any(os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root) for root in roots)
 
 
+LINEAGE = ("run_id", "code_commit", "dataset_hash")
+
+
+def registration_details(*, model: str, actor: str, fields: Mapping[str, Any], reference_source: str) -> dict[str, Any]:
+    """`register`'s arguments from a registration as clients send it, flat (the REST body, the SDK's
+    keywords): the lineage gathered, the reference profile's source named; every other field goes
+    through under its own name (the version's field, or the model's description and owner group)."""
+    details = {name: value for name, value in fields.items() if name not in LINEAGE}
+    details.update(model=model, actor=actor, lineage=Lineage(*(fields.get(name) for name in LINEAGE)))
+    if details.get("reference_profile") is not None:
+        details["reference_source"] = reference_source
+    return details
+
+
 @dataclass(frozen=True)
 class Registered:
     """A registration's outcome: the version, whether its artifact was copied into the store, and
@@ -182,9 +196,12 @@ def register_in(
     open_first_request: bool = False,
     reference_profile: dict[str, Any] | None = None,
     reference_source: str = "",
+    **fields: Any,
 ) -> ModelVersion:
     """`register` inside a transaction the caller opened and commits (the group-commit writer,
-    adapters/db/group_commit.py, runs several in one); raises InvalidInput before writing anything."""
+    adapters/db/group_commit.py, runs several in one); raises InvalidInput before writing anything.
+    `fields`: the version's other fields (ModelVersion's), kept as given: the registry decides
+    nothing on them, so a new one passes from the doors to the repository without a line here."""
     check_model_name(model)
     clean_metrics = check_metrics(metrics or {})
     check_document(metadata or {}, "metadata")
@@ -225,6 +242,7 @@ def register_in(
         lineage=lineage or Lineage(),
         registered_by=actor,
         registered_at=now,
+        **fields,
         stages={env: Stage.PENDING for env in workflow.order},
     )
     version_id = uow.versions.insert(model_ref.id, version, workflow.order)

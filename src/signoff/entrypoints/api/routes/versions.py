@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
 from signoff.domain.models import MODEL_NAME as MODEL_NAME_RE
-from signoff.domain.models import Lineage, ModelVersion
+from signoff.domain.models import ModelVersion
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
     MAX_PAGE,
@@ -103,11 +103,7 @@ def _local_roots(ctx: Context) -> list[str]:
 
 
 def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
-    return {"model": model, "artifact_uri": body.artifact_uri, "actor": principal.name, "metrics": body.metrics,
-            "metadata": body.metadata, "lineage": Lineage(body.run_id, body.code_commit, body.dataset_hash),
-            "flavor": body.flavor, "digest": body.digest, "description": body.description,
-            "owner_group": body.owner_group, "reference_profile": body.reference_profile,
-            "reference_source": "api" if body.reference_profile is not None else ""}
+    return registry.registration_details(model=model, actor=principal.name, fields=dict(body), reference_source="api")
 
 
 def plain_registration(scope: Scope, params: dict[str, Any]) -> bool:
