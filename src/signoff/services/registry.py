@@ -110,15 +110,13 @@ def _inside(path: str, roots: list[str]) -> bool:
     return any(os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root) for root in roots)
 
 
-LINEAGE = ("run_id", "code_commit", "dataset_hash")
-
-
 def registration_details(*, model: str, actor: str, fields: Mapping[str, Any], reference_source: str) -> dict[str, Any]:
     """`register`'s arguments from a registration as clients send it, flat (the REST body, the SDK's
     keywords): the lineage gathered, the reference profile's source named; every other field goes
     through under its own name (the version's field, or the model's description and owner group)."""
-    details = {name: value for name, value in fields.items() if name not in LINEAGE}
-    details.update(model=model, actor=actor, lineage=Lineage(*(fields.get(name) for name in LINEAGE)))
+    details = dict(fields)
+    lineage = Lineage(details.pop("run_id", None), details.pop("code_commit", None), details.pop("dataset_hash", None))
+    details.update(model=model, actor=actor, lineage=lineage)
     if details.get("reference_profile") is not None:
         details["reference_source"] = reference_source
     return details

@@ -103,7 +103,8 @@ def _local_roots(ctx: Context) -> list[str]:
 
 
 def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
-    return registry.registration_details(model=model, actor=principal.name, fields=dict(body), reference_source="api")
+    # vars(): the validated fields as they are (dict(body) walks pydantic's iterator, ~7 µs a registration)
+    return registry.registration_details(model=model, actor=principal.name, fields=vars(body), reference_source="api")
 
 
 def plain_registration(scope: Scope, params: dict[str, Any]) -> bool:
