@@ -156,3 +156,26 @@ def test_every_registration_takes_the_same_writer(api: Api, events: str) -> None
         assert writer is None or writer.submitted == 0
     else:
         assert writer is not None and writer.submitted == 3
+
+
+PROFILE = {"rows": 3, "features": {"x": {"kind": "categorical", "count": 3, "missing": 0, "counts": {"a": 2, "b": 1}}}}
+
+
+@pytest.mark.parametrize("content_type", [FAST, ROUTED])
+def test_a_reference_profile_commits_with_its_registration_on_every_path(api: Api, content_type: str) -> None:
+    """The batched writer and the thread pool alike: the profile and its audit entry are written with
+    the version, and a bad profile refuses the registration whole."""
+    h = {**api.auth("dana", "register"), "Content-Type": content_type}
+    before = api.counts()
+    bad = api.http.post(f"/api/v1/models/{unique('ref')}/versions", headers=h, json={
+        "artifact_uri": "s3://b/x", "digest": DIGEST, "reference_profile": {"features": {"x": {"kind": "image"}}}})
+    assert bad.status_code == 400 and error_of(bad)["code"] == "invalid_input", bad.text
+    assert api.counts() == before
+    model = unique("ref")
+    ok = api.http.post(f"/api/v1/models/{model}/versions", headers=h,
+                       json={"artifact_uri": "s3://b/x", "digest": DIGEST, "reference_profile": PROFILE})
+    assert ok.status_code == 201, ok.text
+    read = api.auth("eve", "resolve")
+    assert api.http.get(f"/api/v1/models/{model}/versions/1/reference-profile", headers=read).json() == PROFILE
+    actions = [e["action"] for e in api.http.get("/api/v1/audit", params={"model": model}, headers=read).json()["items"]]
+    assert actions[:3] == ["model.created", "version.registered", "reference.set"], actions

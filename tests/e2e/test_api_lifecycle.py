@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from signoff.domain import events
-from signoff.errors import ArtifactMismatch, PermissionDenied
+from signoff import BaseClient
+from signoff.errors import ArtifactMismatch, InvalidInput, NotFound, PermissionDenied
 from signoff.inference import run_batch
 from signoff.sdk._embedded import EmbeddedClient
-from tests.conftest import artifact_file, unique
+from tests.conftest import DIGEST, artifact_file, unique
 from tests.e2e.conftest import Api, error_of
 from tests.fixtures.models import FEATURES, classification_data, fit_classifier, save_joblib
 
@@ -140,6 +141,49 @@ class TestWhoMaySetAReferenceProfile:
 
         with pytest.raises(InvalidTransition):
             api.client("dana", "register").set_reference(name, 1, {"features": {}})
+
+
+class TestRegisteringWithAReference:
+    """`register(..., reference=...)` is one registration on both transports: the version, its
+    reference profile, their audit entries and the event commit together or not at all."""
+
+    @staticmethod
+    def transports(api: Api) -> list[tuple[str, BaseClient]]:
+        return [("http", api.client("dana")), ("embedded", EmbeddedClient(actor="dana", context=api.ctx))]
+
+    def test_a_bad_reference_refuses_the_registration_whole(self, api: Api) -> None:
+        for transport, client in self.transports(api):
+            name = unique()
+            before = api.counts()
+            with pytest.raises(InvalidInput) as refused:
+                client.register(name, "s3://b/m.pkl", digest=DIGEST, reference={"features": {"x": {"kind": "image"}}})
+            assert refused.value.code == "invalid_input", transport
+            assert api.counts() == before, transport
+            with pytest.raises(NotFound):
+                client.versions(name)
+
+    def test_the_version_and_its_profile_are_written_with_the_same_audit_trail(self, api: Api) -> None:
+        trails = {}
+        for transport, client in self.transports(api):
+            name = unique()
+            v = client.register(name, "s3://b/m.pkl", digest=DIGEST, reference=PROFILE)
+            assert (v["version"], v["reference"], v["stored"]) == (1, True, False), transport
+            assert api.http.get(f"/api/v1/models/{name}/versions/1/reference-profile",
+                                headers=api.auth("eve", "resolve")).json() == PROFILE, transport
+            entries = client.audit(model=name)
+            trails[transport] = [(e["action"], e["actor"]) for e in entries]
+            reference = next(e for e in entries if e["action"] == "reference.set")
+            assert reference["after"]["features"] == ["x"], transport
+        assert trails["http"] == trails["embedded"] == [
+            ("model.created", "dana"), ("version.registered", "dana"), ("reference.set", "dana"),
+            ("approval.requested", "dana")]  # the rule run after the registration's commit
+
+    def test_an_option_register_does_not_take_is_a_type_error_and_writes_nothing(self, api: Api) -> None:
+        for transport, client in self.transports(api):
+            before = api.counts()
+            with pytest.raises(TypeError, match="'licence'"):
+                client.register(unique(), "s3://b/m.pkl", digest=DIGEST, licence="MIT")  # type: ignore[call-arg]
+            assert api.counts() == before, transport
 
 
 class TestMismatchReports:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from signoff.sdk._records import (
     ApprovalRequestPublic,
@@ -19,6 +19,7 @@ from signoff.sdk._records import (
     ModelPublic,
     ParameterPublic,
     Record,
+    RegisterOptions,
     RulePublic,
     TokenCreated,
     TokenPublic,
@@ -39,16 +40,13 @@ class BaseClient(abc.ABC):
     """
 
     @abc.abstractmethod
-    def register(
-        self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
-        dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
-        description: str | None = None, owner_group: str | None = None, reference: Any = None,
-        store: bool | None = None,
-    ) -> VersionPublic:
-        """Register the next version of `model`; `reference` (training data or a profile) becomes its drift
-        reference; `store` copies the artifact in by digest (embedded only: None, when it exists there).
-        Raises InvalidInput (store=True over HTTP), NotFound (store=True, missing)."""
+    def register(self, model: str, artifact_uri: str, **options: Unpack[RegisterOptions]) -> VersionPublic:
+        """Register the next version of `model`. The options (RegisterOptions, all optional): `metrics`,
+        `metadata`, the lineage (`run_id`, `code_commit`, `dataset_hash`), `flavor`, `digest`, the model's
+        `description` and `owner_group` when this creates it, `reference` (training data or a profile),
+        which becomes its drift reference in the same transaction, and `store`, which copies the artifact
+        in by digest (embedded only; None: when it exists there and no digest is given). Raises
+        InvalidInput (store=True over HTTP), NotFound (store=True, missing), TypeError (an unknown option)."""
 
     @abc.abstractmethod
     def models(self, *, cursor: str | None = None, limit: int = 100) -> list[ModelPublic]:

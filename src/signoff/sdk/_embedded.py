@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
-from signoff.adapters import artifacts
 from signoff.adapters.artifacts import ArtifactStore
 from signoff.bootstrap import Context, bootstrap
 from signoff.config import Settings
 from signoff.domain.identity import ANONYMOUS
-from signoff.domain.models import Lineage
 from signoff.errors import AuthenticationFailed
 from signoff.sdk._base import DerivedMethods
 from signoff.sdk._records import (
@@ -28,6 +26,7 @@ from signoff.sdk._records import (
     ModelPublic,
     ParameterPublic,
     Record,
+    RegisterOptions,
     Result,
     RulePublic,
     TokenCreated,
@@ -35,6 +34,7 @@ from signoff.sdk._records import (
     UserPublic,
     VersionPublic,
     record_of,
+    register_options,
 )
 from signoff.sdk._resolved import Resolved
 from signoff.services import accounts, approvals, deliveries, drift, esign, inference, lifecycle, queries, people, registry
@@ -96,31 +96,22 @@ class EmbeddedClient(DerivedMethods):
     def _kw(self) -> dict[str, Any]:
         return {"uow": self.ctx.uow(), "workflow": self.ctx.workflow}
 
-    def register(self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
-                 metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
-                 dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
-                 description: str | None = None, owner_group: str | None = None, reference: Any = None,
-                 store: bool | None = None) -> VersionPublic:
+    def register(self, model: str, artifact_uri: str, **options: Unpack[RegisterOptions]) -> VersionPublic:
         """Register the next version; the artifact is stored by digest (`store=None`: when it exists here).
 
         `reference` (training data as a DataFrame, array, CSV/Parquet path, or a profile) becomes the
         version's reference profile for drift. Raises InvalidInput, NotFound (store=True, missing).
         """
-        stored = None
-        if store or (store is None and digest is None and artifacts.exists(artifact_uri)):
-            stored = artifact_service.store_artifact(store=self._artifact_store(), source=artifact_uri, flavor=flavor)
-            artifact_uri, digest, flavor = stored["uri"], stored["digest"], stored["flavor"]
-        profile = None
+        fields = register_options(options)
+        store, reference = fields.pop("store", None), fields.pop("reference", None)
         if reference is not None:
             from signoff.inference._profile import reference_profile
 
-            profile = reference_profile(reference)
-        v = registry.register(**self._kw(), model=model, artifact_uri=artifact_uri, actor=self.actor, metrics=metrics,
-                              metadata=metadata, lineage=Lineage(run_id, code_commit, dataset_hash), flavor=flavor,
-                              digest=digest, description=description, owner_group=owner_group,
-                              reference_profile=profile, reference_source="sdk" if profile else "",
-                              digest_checked=stored is not None)
-        return _as(VersionPublic, {**v.to_dict(), "stored": stored is not None, "reference": profile is not None})
+            fields["reference_profile"] = reference_profile(reference)
+        details = registry.registration_details(model=model, actor=self.actor, reference_source="sdk",
+                                                fields={**fields, "artifact_uri": artifact_uri})
+        registered = registry.register(**self._kw(), store=store, artifact_store=self._artifact_store(), **details)
+        return _as(VersionPublic, registered.to_dict())
 
     def _artifact_store(self) -> ArtifactStore:
         return ArtifactStore(self.ctx.settings.resolved_artifact_root())

@@ -14,7 +14,7 @@ client returns exactly what the embedded client returns. Importable with the cor
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,6 +116,34 @@ class ModelPublic(Result):
     created_at: Timestamp | None
     created_by: str | None
     latest_version: int
+
+
+class RegisterOptions(TypedDict, total=False):
+    """The keywords of `register` after the model and the artifact URI, every one optional. Both
+    transports take exactly these (type checkers read them here); the version's fields go to the
+    server as they are, so a new one is declared here, next to VersionPublic, and nowhere else in
+    the SDK."""
+
+    metrics: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+    run_id: str | None
+    code_commit: str | None
+    dataset_hash: str | None
+    flavor: str | None
+    digest: str | None
+    description: str | None  # the model's, when this registration creates it
+    owner_group: str | None  # the model's, likewise
+    reference: Any  # training data (DataFrame, array, CSV/Parquet path) or its profile: the drift reference
+    store: bool | None  # copy the artifact into the artifact root by digest (embedded only)
+
+
+def register_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """`register`'s keywords as a dict; raises TypeError for one it does not take, as Python would
+    for a signature listing them."""
+    unknown = sorted(set(options) - RegisterOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"register() got an unexpected keyword argument {unknown[0]!r}")
+    return dict(options)
 
 
 class LineagePublic(Result):

@@ -8,7 +8,7 @@ and revalidates it with `If-None-Match`, so polling costs the server a 304.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -35,6 +35,7 @@ from signoff.sdk._records import (
     ModelPublic,
     ParameterPublic,
     Record,
+    RegisterOptions,
     Result,
     RulePublic,
     TokenCreated,
@@ -42,6 +43,7 @@ from signoff.sdk._records import (
     UserPublic,
     VersionPublic,
     record_of,
+    register_options,
 )
 from signoff.sdk._resolved import Resolved
 
@@ -105,23 +107,25 @@ class RemoteClient(DerivedMethods):
 
     # --- the client interface ---------------------------------------------------------------
 
-    def register(self, model: str, artifact_uri: str, *, metrics: dict[str, Any] | None = None,
-                 metadata: dict[str, Any] | None = None, run_id: str | None = None, code_commit: str | None = None,
-                 dataset_hash: str | None = None, flavor: str | None = None, digest: str | None = None,
-                 description: str | None = None, owner_group: str | None = None, reference: Any = None,
-                 store: bool | None = None) -> VersionPublic:
-        """Register the next version by URI; `reference` (training data or a profile) is sent as its drift
-        reference. Raises InvalidInput (also for store=True: the server cannot read this machine's files)."""
-        if store:
+    def register(self, model: str, artifact_uri: str, **options: Unpack[RegisterOptions]) -> VersionPublic:
+        """Register the next version by URI; `reference` (training data or a profile) is sent with it as its
+        drift reference, written in the same transaction. Raises InvalidInput (also for store=True: the
+        server cannot read this machine's files)."""
+        fields = register_options(options)
+        if fields.pop("store", None):
             raise InvalidInput("store=True needs the embedded mode: over HTTP, register an artifact URI the server "
                                "and the inference pipelines can read", details={"field": "store"})
-        body = {"artifact_uri": artifact_uri, "metrics": metrics or {}, "metadata": metadata or {}, "run_id": run_id,
-                "code_commit": code_commit, "dataset_hash": dataset_hash, "flavor": flavor, "digest": digest,
-                "description": description, "owner_group": owner_group}
-        version = self._json("POST", f"/models/{_seg(model)}/versions", body)
+        reference = fields.pop("reference", None)
+        profile = None
         if reference is not None:
-            self.set_reference(model, version["version"], reference)
-        return VersionPublic.model_validate({**version, "stored": False, "reference": reference is not None})
+            from signoff.inference._profile import reference_profile
+
+            profile = reference_profile(reference)
+        # The options are the body's fields by name; None means "not given", as the server's defaults do.
+        body = {name: value for name, value in fields.items() if value is not None}
+        body.update(artifact_uri=artifact_uri, reference_profile=profile)
+        version = self._json("POST", f"/models/{_seg(model)}/versions", body)
+        return VersionPublic.model_validate({**version, "stored": False, "reference": profile is not None})
 
     def set_reference(self, model: str, version: int, reference: Any) -> Record:
         """Attach training data (DataFrame, array, CSV/Parquet path, or a profile) as the drift reference."""

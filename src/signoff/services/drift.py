@@ -90,8 +90,13 @@ def set_reference(*, uow: UnitOfWork, workflow: Workflow, model: str, version: i
                                     details={"model": model, "version": version, "env": past[0]})
         uow.profiles.put(version_row.id, profile, source=source, actor=actor, at=uow.clock.now())
         uow.record(actor=actor, action="reference.set", subject=f"models/{model}/versions/{version}", model=model,
-                   after={"source": source, "features": sorted(profile["features"]), "rows": profile.get("rows")})
+                   after=reference_audit(profile, source))
         uow.commit()
+
+
+def reference_audit(profile: dict[str, Any], source: str) -> dict[str, Any]:
+    """What the audit log keeps of a reference profile being set: its source and shape, not its numbers."""
+    return {"source": source, "features": sorted(profile["features"]), "rows": profile.get("rows")}
 
 
 def get_reference(*, uow: UnitOfWork, model: str, version: int) -> dict[str, Any]:

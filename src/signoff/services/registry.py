@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from signoff.domain import events
@@ -22,7 +23,9 @@ from signoff.domain.workflow import Workflow
 from signoff.errors import AlreadyExists, InvalidArtifact, InvalidInput, NotFound
 from signoff.services.approval_path import open_request
 from signoff.services.artifacts import digest_of as artifact_digest
-from signoff.services.drift import check_profile
+from signoff.services.artifacts import reader as artifact_reader
+from signoff.services.artifacts import store_artifact
+from signoff.services.drift import check_profile, reference_audit
 from signoff.services.ports import UnitOfWork
 
 DIGEST_FORMAT = re.compile(r"sha256:[0-9a-f]{64}")
@@ -107,21 +110,71 @@ def _inside(path: str, roots: list[str]) -> bool:
     return any(os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root) for root in roots)
 
 
-def register(*, uow: UnitOfWork, workflow: Workflow, digest_checked: bool = False,
-             local_roots: list[str] | None = None, **details: Any) -> ModelVersion:
-    """Register the next version of a model (creating the model) in its own transaction; the
-    details are `register_in`'s, the digest settled first (`digest_checked`: the caller just
-    computed it from the bytes; `local_roots`: where local paths may be read, None for anywhere).
-    Raises InvalidInput, InvalidArtifact."""
-    # Cheap refusals first: a bad name should not cost reading the artifact.
+def registration_details(*, model: str, actor: str, fields: Mapping[str, Any], reference_source: str) -> dict[str, Any]:
+    """`register`'s arguments from a registration as clients send it, flat (the REST body, the SDK's
+    keywords): the lineage gathered, the reference profile's source named; every other field goes
+    through under its own name (the version's field, or the model's description and owner group)."""
+    details = dict(fields)
+    lineage = Lineage(details.pop("run_id", None), details.pop("code_commit", None), details.pop("dataset_hash", None))
+    details.update(model=model, actor=actor, lineage=lineage)
+    if details.get("reference_profile") is not None:
+        details["reference_source"] = reference_source
+    return details
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration's outcome: the version, whether its artifact was copied into the store, and
+    whether it came with a reference profile."""
+
+    version: ModelVersion
+    stored: bool = False
+    reference: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.version.to_dict(), "stored": self.stored, "reference": self.reference}
+
+
+def check_registration(details: dict[str, Any]) -> None:
+    """The refusals that cost nothing, before an artifact is read or copied; raises InvalidInput."""
     check_model_name(details.get("model"))
     check_metrics(details.get("metrics") or {})
-    if not digest_checked and isinstance(details.get("artifact_uri"), str) and details["artifact_uri"]:
-        details["digest"] = settle_digest(details["artifact_uri"], details.get("digest"), local_roots=local_roots)
+    if details.get("reference_profile") is not None:
+        check_profile(details["reference_profile"])
+
+
+def settle_artifact(details: dict[str, Any], *, store: bool | None = None, artifact_store: Any = None,
+                    local_roots: list[str] | None = None) -> bool:
+    """Outside any transaction (it may read or copy the artifact): copy it into `artifact_store` by
+    digest when asked (`store=True`), or by default when no digest is given and it exists here,
+    else settle the digest (`settle_digest`). Rewrites `details`' artifact_uri, digest and flavor;
+    returns whether the artifact was stored. Raises InvalidInput, InvalidArtifact, NotFound."""
+    uri = details.get("artifact_uri")
+    if not isinstance(uri, str) or not uri:
+        return False  # register_in refuses it, inside the transaction that would have written it
+    if artifact_store is not None and (store or (store is None and details.get("digest") is None
+                                               and artifact_reader().exists(uri))):
+        stored = store_artifact(store=artifact_store, source=uri, flavor=details.get("flavor"))
+        details.update(artifact_uri=stored["uri"], digest=stored["digest"], flavor=stored["flavor"])
+        return True
+    details["digest"] = settle_digest(uri, details.get("digest"), local_roots=local_roots)
+    return False
+
+
+def register(*, uow: UnitOfWork, workflow: Workflow, store: bool | None = None, artifact_store: Any = None,
+             local_roots: list[str] | None = None, **details: Any) -> Registered:
+    """Register the next version of a model (creating the model), with its reference profile if
+    `reference_profile` is given, in one transaction with their audit entries and event. Every door
+    registers here or, batched, through `settle_artifact` then `register_in`: the embedded SDK, the
+    REST route (and so the HTTP SDK), the SageMaker API. The details are `register_in`'s; the
+    artifact is settled first (`settle_artifact`; `local_roots`: where local paths may be read,
+    None for anywhere). Raises InvalidInput, InvalidArtifact, NotFound (store=True, missing)."""
+    check_registration(details)  # a bad name or profile should not cost reading the artifact
+    stored = settle_artifact(details, store=store, artifact_store=artifact_store, local_roots=local_roots)
     with uow:
         version = register_in(uow=uow, workflow=workflow, **details)
         uow.commit()
-    return version
+    return Registered(version, stored=stored, reference=details.get("reference_profile") is not None)
 
 
 def register_in(
@@ -141,9 +194,12 @@ def register_in(
     open_first_request: bool = False,
     reference_profile: dict[str, Any] | None = None,
     reference_source: str = "",
+    **fields: Any,
 ) -> ModelVersion:
     """`register` inside a transaction the caller opened and commits (the group-commit writer,
-    adapters/db/group_commit.py, runs several in one); raises InvalidInput before writing anything."""
+    adapters/db/group_commit.py, runs several in one); raises InvalidInput before writing anything.
+    `fields`: the version's other fields (ModelVersion's), kept as given: the registry decides
+    nothing on them, so a new one passes from the doors to the repository without a line here."""
     check_model_name(model)
     clean_metrics = check_metrics(metrics or {})
     check_document(metadata or {}, "metadata")
@@ -184,14 +240,18 @@ def register_in(
         lineage=lineage or Lineage(),
         registered_by=actor,
         registered_at=now,
+        **fields,
         stages={env: Stage.PENDING for env in workflow.order},
     )
     version_id = uow.versions.insert(model_ref.id, version, workflow.order)
-    if reference_profile is not None:
-        # The training-data profile that inference batches are compared with (drift).
-        uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
     uow.record(actor=actor, action="version.registered", subject=version.subject, model=model,
                after=version.to_dict())
+    if reference_profile is not None:
+        # The training-data profile that inference batches are compared with (drift), audited as
+        # when it is set afterwards.
+        uow.profiles.put(version_id, reference_profile, source=reference_source, actor=actor, at=now)
+        uow.record(actor=actor, action="reference.set", subject=version.subject, model=model,
+                   after=reference_audit(reference_profile, reference_source))
     uow.emit(events.registered(
         model=model, version=number, artifact_uri=artifact_uri, digest=digest, flavor=flavor,
         metrics=clean_metrics, registered_by=actor, owner_group=model_ref.owner_group, first_env=workflow.first,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from signoff.adapters.db.prepared import Prepared
@@ -23,8 +24,13 @@ from signoff.services.records import ModelRecord, VersionRecord
 # The registration path runs its statements as Prepared (adapters/db/prepared.py): on the
 # driver's cursor, ~10 µs a statement instead of ~50 through Core or ~250 through the ORM.
 _versions, _stages = VersionRow.__table__, StageRow.__table__
-_VERSION_COLUMNS = ("model_id", "number", "artifact_uri", "digest", "flavor", "metadata", "metrics", "run_id",
-                    "code_commit", "dataset_hash", "registered_by", "registered_at")
+# The ModelVersion fields kept as they are in a VersionRow column of the same name, both ways: a
+# new plain field of a version needs its column (tables.py, a migration) and nothing here.
+_SHAPED = {"metadata", "metrics", "lineage"}  # stored under other names or shapes, converted below
+_COLUMN_OF = {attr.key: attr.columns[0].name for attr in inspect(VersionRow).column_attrs}
+_PLAIN = tuple(f.name for f in dataclasses.fields(ModelVersion)
+               if f.name not in _SHAPED and _COLUMN_OF.get(f.name) == f.name)
+_VERSION_COLUMNS = ("model_id", "metadata", "metrics", "run_id", "code_commit", "dataset_hash", *_PLAIN)
 _INSERT_VERSION = Prepared(insert(_versions).returning(_versions.c.id), _VERSION_COLUMNS)
 _INSERT_STAGES = Prepared(insert(_stages), ("version_id", "env", "status", "updated_at", "updated_by"))
 _VERSION = select(VersionRow).where(VersionRow.model_id == bindparam("model_id"), VersionRow.number == bindparam("number"))
@@ -52,13 +58,11 @@ class VersionRepository:
 
     def insert(self, model_id: int, version: ModelVersion, envs: Sequence[str]) -> int:
         """Store a new version, Pending in every environment; returns its row id."""
-        version_id = int(_INSERT_VERSION.scalar(self.session, {
-            "model_id": model_id, "number": version.number, "artifact_uri": version.artifact_uri,
-            "digest": version.digest, "flavor": version.flavor, "metadata": version.metadata,
-            "metrics": version.metrics, "run_id": version.lineage.run_id,
-            "code_commit": version.lineage.code_commit, "dataset_hash": version.lineage.dataset_hash,
-            "registered_by": version.registered_by, "registered_at": version.registered_at,
-        }))
+        values = {name: getattr(version, name) for name in _PLAIN}
+        values.update(model_id=model_id, metadata=version.metadata, metrics=version.metrics,
+                      run_id=version.lineage.run_id, code_commit=version.lineage.code_commit,
+                      dataset_hash=version.lineage.dataset_hash)
+        version_id = int(_INSERT_VERSION.scalar(self.session, values))
         _INSERT_STAGES.execute_many(self.session, [
             {"version_id": version_id, "env": env, "status": Stage.PENDING.value,
              "updated_at": version.registered_at, "updated_by": version.registered_by}
@@ -111,15 +115,10 @@ class VersionRepository:
         ordered = {env: stages.get(env, Stage.PENDING) for env in workflow.order}
         return ModelVersion(
             model=model.name,
-            number=row.number,
-            artifact_uri=row.artifact_uri,
-            flavor=row.flavor,
-            digest=row.digest,
+            **{name: getattr(row, name) for name in _PLAIN},
             metadata=dict(row.meta or {}),
             metrics=dict(row.metrics or {}),
             lineage=Lineage(row.run_id, row.code_commit, row.dataset_hash),
-            registered_by=row.registered_by,
-            registered_at=row.registered_at,
             stages=ordered,
             live_in=[e for e in workflow.order if e in live],
             request_states={env: (requests or {}).get(env) for env in workflow.order},

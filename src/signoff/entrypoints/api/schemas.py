@@ -119,6 +119,9 @@ class VersionCreate(_In):
                                  description="sha256:<64 hex> of the artifact, when signoff cannot read it")] | None = None
     description: LongText | None = None
     owner_group: Name | None = None
+    reference_profile: dict[str, Any] | None = Field(
+        default=None, description="The training data's profile (signoff.inference), which drift is measured against; "
+                                  "stored with the version, in the same transaction")
 
 
 # --- approval requests --------------------------------------------------------------------

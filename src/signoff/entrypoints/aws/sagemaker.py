@@ -190,7 +190,7 @@ def create_model_package(call: Call) -> dict[str, Any]:
         uow=call.ctx.uow(), workflow=call.ctx.workflow, model=name, artifact_uri=artifact, actor=call.principal.name,
         digest=registry.check_digest(digest), metadata={META_KEY: carried},
         lineage=Lineage(run_id=props.get("GeneratedBy"), code_commit=props.get("CommitId")),
-    )
+    ).version
     return {"ModelPackageArn": _package_arn(call, name, version.number)}
 
 

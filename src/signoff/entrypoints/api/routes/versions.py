@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from signoff.bootstrap import Context
 from signoff.domain.identity import Principal
 from signoff.domain.models import MODEL_NAME as MODEL_NAME_RE
-from signoff.domain.models import Lineage, ModelVersion
+from signoff.domain.models import ModelVersion
 from signoff.entrypoints.api.deps import (
     INT32_MAX,
     MAX_PAGE,
@@ -86,11 +86,11 @@ async def register(app: Any, principal: Principal, model: str, body: VersionCrea
     details = _details(principal, model, body)
     writer: GroupCommit[ModelVersion] | None = app.state.registration_writer
     if writer is None:
-        return await run_in_threadpool(lambda: registry.register(
-            uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx), **details))
+        return (await run_in_threadpool(lambda: registry.register(
+            uow=ctx.uow(), workflow=ctx.workflow, local_roots=_local_roots(ctx), **details))).version
+    registry.check_registration(details)
     if registry.digest_needs_reading(body.artifact_uri, body.digest):
-        details["digest"] = await run_in_threadpool(lambda: registry.settle_digest(
-            body.artifact_uri, body.digest, local_roots=_local_roots(ctx)))
+        await run_in_threadpool(lambda: registry.settle_artifact(details, local_roots=_local_roots(ctx)))
     workflow = ctx.workflow
     future = writer.submit(lambda uow: registry.register_in(uow=uow, workflow=workflow, **details), key=model)
     return await asyncio.wrap_future(future)
@@ -103,10 +103,8 @@ def _local_roots(ctx: Context) -> list[str]:
 
 
 def _details(principal: Principal, model: str, body: VersionCreate) -> dict[str, Any]:
-    return {"model": model, "artifact_uri": body.artifact_uri, "actor": principal.name, "metrics": body.metrics,
-            "metadata": body.metadata, "lineage": Lineage(body.run_id, body.code_commit, body.dataset_hash),
-            "flavor": body.flavor, "digest": body.digest, "description": body.description,
-            "owner_group": body.owner_group}
+    # vars(): the validated fields as they are (dict(body) walks pydantic's iterator, ~7 µs a registration)
+    return registry.registration_details(model=model, actor=principal.name, fields=vars(body), reference_source="api")
 
 
 def plain_registration(scope: Scope, params: dict[str, Any]) -> bool:
