@@ -140,7 +140,7 @@ class EmailRunner:
     def __init__(self, *, uow_factory: Callable[[], UnitOfWork], mailer: Mailer, public_url: str,
                  sender: str, composer: Any = None) -> None:
         self.uow_factory, self.mailer, self.public_url, self.sender = uow_factory, mailer, public_url, sender
-        # Issue 6: a services.emails.MailComposer renders the templated multipart mails (one per
+        # A services.emails.MailComposer renders the templated multipart mails (one per
         # approver, each with its own review link); without one, the plain-text rendering is sent.
         self.composer = composer
 

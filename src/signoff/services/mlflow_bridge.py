@@ -23,9 +23,8 @@ import math
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from signoff.config import MlflowSettings
 from signoff.domain import events
 from signoff.domain import mlflow as mf
 from signoff.domain.deliveries import Job, Outcome
@@ -36,6 +35,9 @@ from signoff.services import artifacts
 from signoff.services.lifecycle import _original_approval
 from signoff.services.ports import UnitOfWork
 from signoff.services.registry import register_in
+
+if TYPE_CHECKING:  # the settings arrive as arguments; the type is for the annotations only
+    from signoff.config import MlflowSettings
 
 log = logging.getLogger("signoff.mlflow")
 

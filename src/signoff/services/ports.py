@@ -157,7 +157,7 @@ class UnitOfWork(Protocol):
         ...
 
 
-# --- Event bus (issue 5): what targets need from the outside world ------------------------
+# --- Event bus: what targets need from the outside world ------------------------
 
 
 @dataclass(frozen=True)

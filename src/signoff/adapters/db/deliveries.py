@@ -114,8 +114,8 @@ class DeliveryRepository:
         self.session = session
 
     # -- fan-out and claiming: prebuilt Core statements on the session's connection ---------
-    # Building a select costs ~100 µs here and the ORM adds ~200 µs per execute; a worker runs
-    # these for every event, so they are built once (see _claim_stmt) and run through Core.
+    # Building a select and the ORM's work per execute cost more than these queries do; a worker
+    # runs them for every event, so they are built once (see _claim_stmt) and run through Core.
 
     def _run(self, stmt: Any, params: Any = None) -> Any:
         return self.session.connection().execute(stmt, params)
