@@ -215,7 +215,13 @@ def signatures_for(*, uow: UnitOfWork, request_ids: list[int]) -> dict[int, list
 
 def with_signatures(*, uow: UnitOfWork, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each request dict with its signatures' manifestation (name, user id, UTC time, meaning)."""
-    found = signatures_for(uow=uow, request_ids=[r["id"] for r in requests])
+    with uow:
+        return with_signatures_in(uow, requests)
+
+
+def with_signatures_in(uow: UnitOfWork, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`with_signatures` inside the caller's transaction."""
+    found = uow.signatures.for_requests([r["id"] for r in requests])
     for r in requests:
         r["signatures"] = [manifestation(s) for s in found.get(r["id"], [])]
     return requests

@@ -23,11 +23,16 @@ def decision_outlook(*, uow: UnitOfWork, workflow: Workflow, request: ApprovalRe
     """Sentences for the review page: `approve` and `reject` (what each would do now, for an open
     request) and `outcome` (what happened, once it is decided)."""
     with uow:
-        groups = uow.users.groups_of(viewer) if viewer else set()
-        live_row = uow.live.row(request.model, request.env)
-        live = live_row.number if live_row is not None else None
-        targets = [dict(t) for r in uow.rules.list() if r.enabled for t in (r.targets or [])]
-        registrant = uow.versions.row(uow.models.row(request.model), request.version).registered_by
+        return outlook_in(uow, workflow, request, viewer)
+
+
+def outlook_in(uow: UnitOfWork, workflow: Workflow, request: ApprovalRequest, viewer: str | None) -> dict[str, Any]:
+    """`decision_outlook` inside the caller's transaction (the review page reads everything in one)."""
+    groups = uow.users.groups_of(viewer) if viewer else set()
+    live_row = uow.live.row(request.model, request.env)
+    live = live_row.number if live_row is not None else None
+    targets = [dict(t) for r in uow.rules.list() if r.enabled for t in (r.targets or [])]
+    registrant = uow.versions.row(uow.models.row(request.model), request.version).registered_by
     opens_promotions = any(t.get("type") == "request_promotion" for t in targets)
     tells_registrant = any(t.get("type") == "email" and "registrant" in (t.get("to") or []) for t in targets)
     v, env = f"v{request.version}", request.env

@@ -121,10 +121,11 @@ class GroupRecord(Protocol):
     name: str
 
 
-class TokenRecord(Protocol):
+class CredentialRecord(Protocol):
+    """What an API token and an AWS access key both are: a named, scoped secret of one user,
+    with a lifetime."""
+
     id: int
-    token_hash: str
-    prefix: str
     user_id: int
     name: str
     scopes: list[Any]
@@ -133,6 +134,11 @@ class TokenRecord(Protocol):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+class TokenRecord(CredentialRecord, Protocol):
+    token_hash: str
+    prefix: str
 
 
 class RuleRecord(Protocol):
@@ -199,15 +205,6 @@ class WebSessionRecord(Protocol):
     user_agent: str
 
 
-class AwsKeyRecord(Protocol):
-    id: int
+class AwsKeyRecord(CredentialRecord, Protocol):
     access_key_id: str
     secret_encrypted: str
-    user_id: int
-    name: str
-    scopes: list[Any]
-    created_at: datetime
-    created_by: str
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    last_used_at: datetime | None

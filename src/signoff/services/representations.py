@@ -15,6 +15,7 @@ from signoff.domain.people import account_state
 from signoff.domain.rules import public_target
 from signoff.services.records import (
     AwsKeyRecord,
+    CredentialRecord,
     DeliveryAttemptRecord,
     DeliveryRecord,
     InferenceReportRecord,
@@ -81,12 +82,9 @@ def user_to_dict(row: UserRecord, groups: set[str]) -> dict[str, object]:
     }
 
 
-def token_to_dict(row: TokenRecord, user: str) -> dict[str, Any]:
+def _lifetime(row: CredentialRecord) -> dict[str, Any]:
+    """The fields a token and an AWS key share, in the order both show them."""
     return {
-        "id": row.id,
-        "user": user,
-        "name": row.name,
-        "prefix": row.prefix,
         "scopes": list(row.scopes or []),
         "created_at": row.created_at.isoformat(),
         "created_by": row.created_by,
@@ -94,21 +92,14 @@ def token_to_dict(row: TokenRecord, user: str) -> dict[str, Any]:
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
     }
+
+
+def token_to_dict(row: TokenRecord, user: str) -> dict[str, Any]:
+    return {"id": row.id, "user": user, "name": row.name, "prefix": row.prefix, **_lifetime(row)}
 
 
 def aws_key_to_dict(row: AwsKeyRecord, user: str) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "access_key_id": row.access_key_id,
-        "user": user,
-        "name": row.name,
-        "scopes": list(row.scopes or []),
-        "created_at": row.created_at.isoformat(),
-        "created_by": row.created_by,
-        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
-        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
-    }
+    return {"id": row.id, "access_key_id": row.access_key_id, "user": user, "name": row.name, **_lifetime(row)}
 
 
 def rule_to_dict(row: RuleRecord) -> dict[str, Any]:

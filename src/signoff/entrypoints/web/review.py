@@ -22,9 +22,10 @@ from signoff.entrypoints.web.common import (
     viewer,
     web_state,
 )
-from signoff.entrypoints.signatures import reauthentication, signing_rules, with_signatures
+from signoff.entrypoints.signatures import reauthentication, signing_rules
 from signoff.errors import PermissionDenied, SignoffError
-from signoff.services import approvals, drift_view, outlook, review
+from signoff.domain.signature_gaps import mark_unsigned, requires_signature
+from signoff.services import approvals, review
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -35,17 +36,12 @@ def _review_page(request: Request, request_id: int, *, status_code: int = 200, e
                  comment: str = "", comment_error: str | None = None) -> Response:
     user = signed_in(request)
     ctx = web_state(request).ctx
-    data = review.review(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
-    data["approval"] = data.pop("request")  # `request` is the HTTP request in templates
-    data["approval"] = with_signatures(ctx, [data["approval"]])[0]
+    data = review.review_page(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id, viewer=user.name)
+    # `request` is the HTTP request in templates
+    data["approval"] = mark_unsigned([data.pop("request")], requires_signature(ctx.workflow))[0]
     error = error or request.query_params.get("signing_error")
-    entity = approvals.get_request(uow=ctx.read_uow(), workflow=ctx.workflow, request_id=request_id)
     return render(request, "review.html", status_code=status_code, error=error, comment=comment,
-                  comment_error=comment_error, decided=request.query_params.get("decided"),
-                  outlook=outlook.decision_outlook(uow=ctx.read_uow(), workflow=ctx.workflow, request=entity,
-                                                   viewer=user.name),
-                  drift=drift_view.request_drift(uow=ctx.read_uow(), workflow=ctx.workflow, request=data["approval"]),
-                  **data)
+                  comment_error=comment_error, decided=request.query_params.get("decided"), **data)
 
 
 @router.get("/review/{request_id}")
