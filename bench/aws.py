@@ -73,7 +73,7 @@ def run_aws_bench(calls: int = 400, rounds: int = 3) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="signoff-bench-aws-") as tmp:
         home = Path(tmp)
         server = Server(home, SIGNOFF_SERVER__SECRET_KEY="bench-secret-key-0123456789abcdef")
-        server.cli("register", MODEL, "--artifact", "s3://models/churn/1.pkl", "--as", "dana")
+        server.cli("register", MODEL, "--artifact", "s3://models/churn/1.pkl", "--digest", "sha256:" + "ab" * 32, "--as", "dana")
         server.cli("approve", MODEL, "1", "--env", "dev", "--as", "rita")
         key = json.loads(server.cli("aws-keys", "create", "--user", "rita", "--scope", "resolve", "--json"))
         server.start()

@@ -177,7 +177,7 @@ def run_event_bench(database: Database | None = None) -> dict[str, Any]:
         url = database.fresh_url(home, "events")
         ctx = bootstrap(_settings(home, url), migrate_schema=True)
         try:
-            rules.add_rule(uow=ctx.uow(), actor="bench", spec={
+            rules.add_rule(uow=ctx.uow(), actor="bench", python_targets=(), spec={
                 "name": "bench-hook", "pattern": {"type": ["bench.ping"]},
                 "targets": [{"type": "webhook", "url": receiver.url, "secret": "bench-secret"}]})
             out: dict[str, Any] = {"targets": {"p50_ms": 100, "p99_ms": 500, "deliveries_per_s": 500}}

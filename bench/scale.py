@@ -182,7 +182,7 @@ def _deliveries(database: Database, home: Path) -> dict[str, Any]:
     ctx = bootstrap(_settings(home, url), migrate_schema=True)
     out: dict[str, Any] = {"backlog_events": BACKLOG}
     try:
-        rules.add_rule(uow=ctx.uow(), actor="bench", spec={
+        rules.add_rule(uow=ctx.uow(), actor="bench", python_targets=(), spec={
             "name": "bench-hook", "pattern": {"type": ["bench.ping"]},
             "targets": [{"type": "webhook", "url": receiver.url, "secret": "bench-secret"}]})
         for count in WORKERS:
