@@ -12,7 +12,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from signoff.services.retention import RetentionPolicy
     from signoff.services.signin_throttle import SigninThrottle
 
+T = TypeVar("T")
 log = logging.getLogger("signoff.events")
 
 
@@ -62,7 +63,8 @@ class Context:
     dispatch_inline: bool = False
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _inline: Dispatcher | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Re-entrant: building one shared object may need another (built_once).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         uow = self.uow_without_dispatch()
@@ -99,11 +101,21 @@ class Context:
         return self.events_committed if self.dispatch_inline else None
 
     def inline_dispatcher(self) -> Dispatcher:
-        with self._lock:
-            if self._inline is None:
-                owner = f"inline:{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-                self._inline = build_dispatcher(self, owner=owner, inline=True)
-            return self._inline
+        owner = f"inline:{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        return self.built_once("_inline", lambda: build_dispatcher(self, owner=owner, inline=True))
+
+    def built_once(self, attribute: str, build: Callable[[], T]) -> T:
+        """The object this Context keeps in `attribute`, built by `build` the first time it is
+        asked for and shared by every thread after that (the inline dispatcher, the identity
+        providers, the sign-in throttle)."""
+        found: T | None = getattr(self, attribute)
+        if found is None:
+            with self._lock:
+                found = getattr(self, attribute)
+                if found is None:
+                    found = build()
+                    setattr(self, attribute, found)
+        return found
 
     def close(self) -> None:
         if self._inline is not None:

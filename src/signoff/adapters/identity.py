@@ -6,7 +6,6 @@ API and the web UI of one process share one LDAP connection pool and one members
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from signoff.adapters.passwords import verify_password
@@ -16,7 +15,6 @@ from signoff.domain.timespec import parse_duration
 from signoff.services import identity
 from signoff.services.identity import Directory, LocalProvider
 
-_lock = threading.Lock()
 
 
 class LdapProvider:
@@ -75,13 +73,8 @@ def build_directory(ctx: Any) -> Directory:
 
 def directory_for(ctx: Any) -> Directory:
     """The Context's Directory, built once."""
-    found: Directory | None = ctx.directory
-    if found is None:
-        with _lock:
-            found = ctx.directory
-            if found is None:
-                found = ctx.directory = build_directory(ctx)
-    return found
+    directory: Directory = ctx.built_once("directory", lambda: build_directory(ctx))
+    return directory
 
 
 def decision_groups(ctx: Any, user: str) -> set[str] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -13,27 +12,22 @@ from signoff.bootstrap import Context
 from signoff.services.signin_throttle import SigninThrottle
 
 T = TypeVar("T")
-_lock = threading.Lock()
 
 
 def throttle_for(ctx: Context) -> SigninThrottle:
     """The Context's throttle, built once; its windows run on the Context's clock (tests move it)."""
-    found = ctx.signin_throttle
-    if found is None:
-        with _lock:
-            found = ctx.signin_throttle
-            if found is None:
-                from signoff.adapters.db.signin_counters import SqlCounterStorage
+    def build() -> SigninThrottle:
+        from signoff.adapters.db.signin_counters import SqlCounterStorage
 
-                auth, clock = ctx.settings.auth, ctx.clock
+        auth, clock = ctx.settings.auth, ctx.clock
 
-                def now() -> float:
-                    return clock.now().timestamp()
+        def now() -> float:
+            return clock.now().timestamp()
 
-                found = ctx.signin_throttle = SigninThrottle(
-                    SqlCounterStorage(ctx.engine, now=now), per_account=auth.signin_failures_per_account,
-                    per_address=auth.signin_failures_per_address, uow_factory=ctx.uow, now=now)
-    return found
+        return SigninThrottle(SqlCounterStorage(ctx.engine, now=now), per_account=auth.signin_failures_per_account,
+                              per_address=auth.signin_failures_per_address, uow_factory=ctx.uow, now=now)
+
+    return ctx.built_once("signin_throttle", build)
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:
